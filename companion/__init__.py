@@ -1,0 +1,1 @@
+"""The companion chat server: chat, memory, scene extraction and the web UI."""

@@ -1,0 +1,81 @@
+"""Conversations and their messages."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+
+
+class Conversation(models.Model):
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="conversations")
+    persona = models.ForeignKey("personas.Persona", on_delete=models.PROTECT, related_name="conversations")
+    title = models.CharField(max_length=200, blank=True)
+    archived = models.BooleanField(default=False)
+    # Highest seq handed out so far; bumped under a row lock (see services.next_seq).
+    last_seq = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-updated_at"]
+        indexes = [models.Index(fields=["owner", "archived", "-updated_at"])]
+
+    def __str__(self) -> str:
+        return self.title or f"{self.persona} #{self.pk}"
+
+
+class Message(models.Model):
+    class Role(models.TextChoices):
+        USER = "user"
+        PERSONA = "persona"
+        SYSTEM = "system"
+
+    class Kind(models.TextChoices):
+        TEXT = "text"
+        CLIP = "clip"
+        NOTICE = "notice"
+
+    class Status(models.TextChoices):
+        STREAMING = "streaming"
+        COMPLETE = "complete"
+        INTERRUPTED = "interrupted"
+        FAILED = "failed"
+
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="messages")
+    seq = models.PositiveIntegerField()
+    # Conversation-wide change counter at this row's last change (creation,
+    # stream end, edit, delete). history.sync{after_seq} returns rows whose
+    # changed_seq is newer, so a reconnecting client also gets replies that
+    # finished while it was away.
+    changed_seq = models.PositiveIntegerField(default=0, db_index=True)
+    role = models.CharField(max_length=10, choices=Role.choices)
+    kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.TEXT)
+    content = models.TextField(blank=True)
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.COMPLETE)
+    client_id = models.CharField(max_length=64, blank=True)
+    # Regenerated alternatives point at the first version of the reply ("swipes").
+    parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.CASCADE, related_name="alternatives")
+    # The alternative currently shown; exactly one per reply slot is active.
+    is_active = models.BooleanField(default=True)
+    deleted = models.BooleanField(default=False)
+    prompt_tokens = models.PositiveIntegerField(null=True, blank=True)
+    completion_tokens = models.PositiveIntegerField(null=True, blank=True)
+    error_detail = models.CharField(max_length=500, blank=True)
+    # Free-form per-message data: clip job id/url, imported chat `extra`, ...
+    extra = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["seq"]
+        constraints = [
+            models.UniqueConstraint(fields=["conversation", "seq"], name="message_unique_seq"),
+            models.UniqueConstraint(
+                fields=["conversation", "client_id"],
+                condition=~models.Q(client_id=""),
+                name="message_unique_client_id",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.conversation_id}#{self.seq} {self.role}"

@@ -1,0 +1,1 @@
+"""Rendering: scene beats to video clips. Imports ``personas`` only, never ``companion``."""
