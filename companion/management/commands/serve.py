@@ -1,0 +1,42 @@
+"""`manage.py serve`: the embedded default in one command.
+
+Migrates, creates the demo persona and login (idempotently), starts the
+in-process render/memory worker when no external broker is configured, then
+serves HTTP and websockets with Daphne.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.core.management import call_command
+from django.core.management.base import BaseCommand, CommandParser
+
+from companion.demo import demo_user_ensure
+
+
+class Command(BaseCommand):
+    help = "Migrate, create demo content and serve the app with Daphne."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("addrport", nargs="?", default="127.0.0.1:8000")
+        parser.add_argument("--no-demo", action="store_true", help="Do not create the demo persona and login.")
+
+    def handle(self, *args, addrport: str, no_demo: bool, **options) -> None:
+        call_command("migrate", interactive=False, verbosity=1)
+        if not no_demo:
+            from personas.demo import ensure_demo_persona
+
+            persona = ensure_demo_persona()
+            login = demo_user_ensure()
+            self.stdout.write(self.style.SUCCESS(f"Demo persona: {persona.name} ({persona.slug})"))
+            self.stdout.write(
+                self.style.SUCCESS(f"Log in at http://{addrport}/ as {login.username} / {login.password}")
+            )
+        if settings.TASKS_IN_PROCESS:
+            from rendering.inprocess import start_inprocess_worker
+
+            start_inprocess_worker()
+            self.stdout.write("Started the in-process task worker (renders, memory).")
+        # Daphne's runserver; no autoreloader, so the worker thread above lives
+        # in the same process as the server.
+        call_command("runserver", addrport, use_reloader=False)
