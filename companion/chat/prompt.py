@@ -1,0 +1,248 @@
+"""Prompt assembly: the one place that decides what the model sees.
+
+Layout of the turns sent to the backend::
+
+    system:     persona card, then every registered section, by priority
+    user/assistant ...  recent history, newest kept, oldest dropped first
+    system:     post-history instructions (when the persona has them)
+
+Sections are ordered by ``priority`` (lower first). The persona card is
+priority 0; the agreed slots for the other apps are relationship 20,
+memories 30, summary 40, so the prompt reads persona card, relationship,
+memories, summary, recent turns. Apps plug in with
+``register_prompt_section(provider)``; a provider is
+``fn(*, conversation, query_text) -> list[PromptSection]`` where
+``query_text`` is the newest user message (what memory should search for).
+
+Budget (``budget_tokens``, counted with ``backend.count_tokens``): the persona
+card, post-history instructions and the newest history turn are always kept;
+other sections are dropped from the highest priority number down if they
+alone overflow the budget; history fills what is left, newest first.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db.models import F, Q
+from django.db.models.functions import Coalesce
+
+from companion.chat.models import Conversation, Message
+from companion.llm.base import ChatBackend, ChatTurn
+
+logger = logging.getLogger(__name__)
+
+PERSONA_CARD_PRIORITY = 0
+TURN_OVERHEAD_TOKENS = 4  # role markers a chat template adds around each turn
+COMPACT_TEXT_CHARS = 6000  # how much of the system text extra["prompt"] keeps
+
+
+@dataclass(frozen=True)
+class PromptSection:
+    name: str
+    text: str
+    priority: int
+
+
+SectionProvider = Callable[..., list[PromptSection]]
+_providers: list[SectionProvider] = []
+
+
+def register_prompt_section(provider: SectionProvider) -> SectionProvider:
+    """Add a section provider (idempotent; usable as a decorator)."""
+    if provider not in _providers:
+        _providers.append(provider)
+    return provider
+
+
+def unregister_prompt_section(provider: SectionProvider) -> None:
+    if provider in _providers:
+        _providers.remove(provider)
+
+
+@dataclass
+class SectionRecord:
+    name: str
+    priority: int
+    tokens: int
+    included: bool
+    text: str
+
+
+@dataclass
+class PromptBuild:
+    """The assembled prompt and how it was put together (for inspection)."""
+
+    turns: list[ChatTurn]
+    sections: list[SectionRecord]
+    budget_tokens: int
+    system_tokens: int = 0
+    history_tokens: int = 0
+    post_history_tokens: int = 0
+    history_message_ids: list[int] = field(default_factory=list)
+    history_dropped: int = 0
+    query_text: str = ""
+    user_name: str = ""
+
+    @property
+    def total_tokens(self) -> int:
+        return self.system_tokens + self.history_tokens + self.post_history_tokens
+
+    def compact(self) -> dict[str, Any]:
+        """A small JSON copy for ``Message.extra["prompt"]`` (history is referenced by id)."""
+        system = self.turns[0].content if self.turns and self.turns[0].role == "system" else ""
+        return {
+            "system": system[:COMPACT_TEXT_CHARS],
+            "sections": [
+                {"name": s.name, "priority": s.priority, "tokens": s.tokens, "included": s.included}
+                for s in self.sections
+            ],
+            "history_message_ids": self.history_message_ids,
+            "history_dropped": self.history_dropped,
+            "post_history": self.turns[-1].content if self.post_history_tokens else "",
+            "tokens": {
+                "system": self.system_tokens,
+                "history": self.history_tokens,
+                "post_history": self.post_history_tokens,
+                "total": self.total_tokens,
+                "budget": self.budget_tokens,
+            },
+        }
+
+
+# --- macros and the persona card --------------------------------------------------
+
+_CHAR = re.compile(r"\{\{\s*char\s*\}\}|<BOT>", re.IGNORECASE)
+_USER = re.compile(r"\{\{\s*user\s*\}\}|<USER>", re.IGNORECASE)
+
+
+def apply_macros(text: str, *, char: str, user: str) -> str:
+    """Character-card macros: {{char}} → persona name, {{user}} → the user's name."""
+    text = _CHAR.sub(lambda _: char, text)
+    return _USER.sub(lambda _: user, text)
+
+
+def persona_card_text(persona: Any, *, user_name: str) -> str:
+    parts = [
+        (persona.system_prompt or "").strip()
+        or "You are {{char}}, talking with {{user}}. Stay in character and reply as {{char}}.",
+        (persona.description or "").strip(),
+    ]
+    if (persona.personality or "").strip():
+        parts.append(f"{{{{char}}}}'s personality: {persona.personality.strip()}")
+    if (persona.scenario or "").strip():
+        parts.append(f"Scenario: {persona.scenario.strip()}")
+    if (persona.example_dialogue or "").strip():
+        examples = re.sub(r"^\s*<START>\s*$", "---", persona.example_dialogue.strip(), flags=re.MULTILINE)
+        parts.append(f"Example dialogue:\n{examples}")
+    text = "\n\n".join(p for p in parts if p)
+    return apply_macros(text, char=persona.name, user=user_name)
+
+
+# --- assembly ---------------------------------------------------------------------
+
+
+def _history_queryset(conversation: Conversation, before_seq: int | None):
+    qs = conversation.messages.filter(
+        deleted=False,
+        is_active=True,
+        kind=Message.Kind.TEXT,
+        role__in=[Message.Role.USER, Message.Role.PERSONA],
+        status__in=[Message.Status.COMPLETE, Message.Status.INTERRUPTED],
+    ).exclude(content="")
+    # A regenerated reply has a new seq but sits at its first version's place.
+    qs = qs.annotate(position=Coalesce(F("parent__seq"), F("seq")))
+    if before_seq is not None:
+        qs = qs.filter(Q(position__lt=before_seq))
+    return qs.order_by("-position")
+
+
+def _provider_sections(conversation: Conversation, query_text: str) -> list[PromptSection]:
+    sections: list[PromptSection] = []
+    for provider in list(_providers):
+        try:
+            sections.extend(provider(conversation=conversation, query_text=query_text) or [])
+        except Exception:  # a broken plug-in must not take the chat down
+            logger.exception("prompt section provider %r failed", provider)
+    return [s for s in sections if s.text.strip()]
+
+
+def prompt_build(
+    *,
+    conversation: Conversation,
+    backend: ChatBackend,
+    budget_tokens: int,
+    before_seq: int | None = None,
+) -> PromptBuild:
+    """Assemble the prompt for the next persona reply.
+
+    ``before_seq``: only history placed before this position (the slot of the
+    reply being written; default: the whole conversation).
+    """
+    from companion.chat.services import user_display_name
+
+    persona = conversation.persona
+    user_name = user_display_name(conversation.owner)
+    count = backend.count_tokens
+
+    history = list(_history_queryset(conversation, before_seq).iterator(chunk_size=100))
+    query_text = next((m.content for m in history if m.role == Message.Role.USER), "")
+
+    card = persona_card_text(persona, user_name=user_name)
+    candidates = [PromptSection("persona_card", card, PERSONA_CARD_PRIORITY)]
+    candidates += _provider_sections(conversation, query_text)
+    candidates.sort(key=lambda s: s.priority)  # stable: registration order breaks ties
+    records = [SectionRecord(s.name, s.priority, count(s.text), True, s.text) for s in candidates]
+
+    post_text = apply_macros((persona.post_history_instructions or "").strip(), char=persona.name, user=user_name)
+    post_tokens = count(post_text) + TURN_OVERHEAD_TOKENS if post_text else 0
+
+    def system_cost() -> int:
+        return sum(r.tokens for r in records if r.included) + TURN_OVERHEAD_TOKENS
+
+    # Optional sections give way (highest priority number first) when they
+    # alone overflow the budget; the persona card always stays.
+    for record in sorted(records[1:], key=lambda r: -r.priority):
+        if system_cost() + post_tokens <= budget_tokens:
+            break
+        record.included = False
+
+    system_text = "\n\n".join(r.text for r in records if r.included)
+    build = PromptBuild(
+        turns=[],
+        sections=records,
+        budget_tokens=budget_tokens,
+        system_tokens=system_cost(),
+        post_history_tokens=post_tokens,
+        query_text=query_text,
+        user_name=user_name,
+    )
+
+    remaining = budget_tokens - build.system_tokens - post_tokens
+    kept: list[Message] = []
+    for i, message in enumerate(history):  # newest first
+        cost = count(message.content) + TURN_OVERHEAD_TOKENS
+        if kept and cost > remaining:
+            build.history_dropped = len(history) - i
+            break
+        kept.append(message)  # the newest turn is kept even if it alone overflows
+        remaining -= cost
+        build.history_tokens += cost
+    kept.reverse()
+    build.history_message_ids = [m.pk for m in kept]
+
+    turns = [ChatTurn("system", system_text)]
+    for message in kept:
+        role = "user" if message.role == Message.Role.USER else "assistant"
+        if turns[-1].role == role:  # some chat templates require alternation
+            turns[-1] = ChatTurn(role, f"{turns[-1].content}\n\n{message.content}")
+        else:
+            turns.append(ChatTurn(role, message.content))
+    if post_text:
+        turns.append(ChatTurn("system", post_text))
+    build.turns = turns
+    return build

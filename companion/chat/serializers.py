@@ -1,0 +1,110 @@
+"""One representation of conversations and messages for websocket frames and the REST API."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rest_framework import serializers
+
+from companion.chat.models import Conversation, Message
+from companion.chat.selectors import alternatives_map, last_message_preview
+
+PREVIEW_CHARS = 120
+PRIVATE_EXTRA_KEYS = frozenset({"prompt"})  # staff-only: the assembled prompt
+
+
+class MessageSerializer(serializers.ModelSerializer):
+    """A message as clients see it.
+
+    ``alternative_ids`` lists every version of a persona reply slot (by seq,
+    this one included; empty for user messages); ``position`` is the seq of the
+    slot's first version, where a client shows whichever version is active.
+    Pass ``context={"alternatives": alternatives_map(messages)}`` when
+    serialising many messages to avoid one query per reply.
+    """
+
+    parent_id = serializers.IntegerField(read_only=True, allow_null=True)
+    alternative_ids = serializers.SerializerMethodField()
+    position = serializers.SerializerMethodField()
+    extra = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Message
+        fields = [
+            "id",
+            "seq",
+            "changed_seq",
+            "position",
+            "role",
+            "kind",
+            "content",
+            "status",
+            "client_id",
+            "parent_id",
+            "is_active",
+            "alternative_ids",
+            "deleted",
+            "error_detail",
+            "extra",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = fields
+
+    def get_alternative_ids(self, obj: Message) -> list[int]:
+        if obj.role != Message.Role.PERSONA:
+            return []
+        known = self.context.get("alternatives")
+        if known is None:
+            known = alternatives_map([obj])
+        return known.get(obj.parent_id or obj.pk, [obj.pk])
+
+    def get_position(self, obj: Message) -> int:
+        return obj.parent.seq if obj.parent_id else obj.seq
+
+    def get_extra(self, obj: Message) -> dict[str, Any]:
+        return {k: v for k, v in (obj.extra or {}).items() if k not in PRIVATE_EXTRA_KEYS}
+
+
+def message_payload(message: Message, *, alternatives: dict[int, list[int]] | None = None) -> dict[str, Any]:
+    """A message as the plain (JSON-ready) dict websocket frames carry."""
+    context = {"alternatives": alternatives} if alternatives is not None else {}
+    return dict(MessageSerializer(message, context=context).data)
+
+
+def messages_payload(messages: list[Message]) -> list[dict[str, Any]]:
+    alternatives = alternatives_map(messages)
+    return [message_payload(m, alternatives=alternatives) for m in messages]
+
+
+class PersonaBriefSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    slug = serializers.CharField()
+    portrait_url = serializers.SerializerMethodField()
+
+    def get_portrait_url(self, persona: Any) -> str | None:
+        if not persona.portrait:
+            return None
+        url = persona.portrait.url
+        request = self.context.get("request")
+        return request.build_absolute_uri(url) if request is not None else url
+
+
+class ConversationSerializer(serializers.ModelSerializer):
+    persona = PersonaBriefSerializer(read_only=True)
+    last_message_preview = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Conversation
+        fields = ["id", "persona", "title", "archived", "last_seq", "last_message_preview", "created_at", "updated_at"]
+        read_only_fields = ["id", "persona", "last_seq", "last_message_preview", "created_at", "updated_at"]
+
+    def get_last_message_preview(self, obj: Conversation) -> str:
+        # conversation_list_for annotates last_preview; a lone object costs one query.
+        if hasattr(obj, "last_preview"):
+            text = obj.last_preview or ""
+        else:
+            last = last_message_preview(conversation=obj)
+            text = last.content if last else ""
+        return text[:PREVIEW_CHARS]

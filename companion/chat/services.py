@@ -1,0 +1,352 @@
+"""Writes to conversations and messages (HackSoft-style services).
+
+Sequence numbers: every conversation has one counter (``Conversation.last_seq``)
+bumped under a row lock. A new message takes the next value as both its
+``seq`` and its ``changed_seq``; any later change to a message (stream end,
+edit, delete, alternative switch) takes the next value as its new
+``changed_seq``. So ``seq`` is increasing per conversation (not contiguous),
+and "every row with changed_seq > N" is exactly what a client that has seen
+everything up to N is missing.
+
+The lock is ``select_for_update`` on the Conversation row (PostgreSQL) and
+the IMMEDIATE transaction mode on SQLite (see settings), where BEGIN already
+takes the write lock; the code is the same for both.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Q
+
+from companion.chat.models import Conversation, Message
+
+
+class ChatError(Exception):
+    """A refused chat operation; ``code`` is sent to the client in an ``error`` frame."""
+
+    def __init__(self, code: str, detail: str = "") -> None:
+        super().__init__(detail or code)
+        self.code = code
+        self.detail = detail or code
+
+
+# --- helpers -----------------------------------------------------------------
+
+
+def _locked(conversation_id: int) -> Conversation:
+    """The conversation row, locked until the surrounding transaction ends."""
+    return Conversation.objects.select_for_update().get(pk=conversation_id)
+
+
+def _next_seq(conversation: Conversation) -> int:
+    conversation.last_seq += 1
+    conversation.save(update_fields=["last_seq", "updated_at"])
+    return conversation.last_seq
+
+
+def _bump(conversation: Conversation, message: Message, **fields: Any) -> Message:
+    """Apply ``fields`` to ``message`` and give it a fresh changed_seq (lock held)."""
+    for name, value in fields.items():
+        setattr(message, name, value)
+    message.changed_seq = _next_seq(conversation)
+    message.save(update_fields=[*fields, "changed_seq", "updated_at"])
+    return message
+
+
+def validate_text(text: str) -> str:
+    """The text a user may post: non-empty after stripping, within the limit."""
+    if not isinstance(text, str) or not text.strip():
+        raise ChatError("empty_text", "The message is empty.")
+    if len(text) > settings.CHAT_MAX_MESSAGE_CHARS:
+        raise ChatError("too_long", f"Messages are limited to {settings.CHAT_MAX_MESSAGE_CHARS} characters.")
+    return text
+
+
+def user_display_name(user: Any) -> str:
+    return (getattr(user, "first_name", "") or "").strip() or user.get_username()
+
+
+def streaming_reply(conversation: Conversation) -> Message | None:
+    """The reply currently being generated in this conversation, if any."""
+    return conversation.messages.filter(status=Message.Status.STREAMING).first()
+
+
+# --- conversations -------------------------------------------------------------
+
+
+@transaction.atomic
+def conversation_start(*, owner: Any, persona: Any) -> Conversation:
+    """A new conversation; the persona's greeting becomes message seq 1."""
+    from companion.chat.prompt import apply_macros  # prompt imports services' models only
+
+    conversation = Conversation.objects.create(owner=owner, persona=persona, title=persona.name)
+    greeting = (persona.greeting or "").strip()
+    if greeting:
+        message_create(
+            conversation=conversation,
+            role=Message.Role.PERSONA,
+            kind=Message.Kind.TEXT,
+            content=apply_macros(greeting, char=persona.name, user=user_display_name(owner)),
+            status=Message.Status.COMPLETE,
+            extra={"greeting": True},
+        )
+        conversation.refresh_from_db()
+    return conversation
+
+
+def conversation_archive(*, conversation: Conversation, archived: bool = True) -> Conversation:
+    conversation.archived = archived
+    conversation.save(update_fields=["archived", "updated_at"])
+    return conversation
+
+
+def conversation_delete(*, conversation: Conversation) -> None:
+    conversation.delete()
+
+
+# --- messages ------------------------------------------------------------------
+
+
+@transaction.atomic
+def message_create(
+    *,
+    conversation: Conversation,
+    role: str,
+    kind: str,
+    content: str,
+    status: str,
+    extra: dict | None = None,
+    client_id: str = "",
+    parent: Message | None = None,
+) -> Message:
+    """Append a message; seq and changed_seq are allocated under the row lock."""
+    locked = _locked(conversation.pk)
+    seq = _next_seq(locked)
+    conversation.last_seq = locked.last_seq
+    return Message.objects.create(
+        conversation=locked,
+        seq=seq,
+        changed_seq=seq,
+        role=role,
+        kind=kind,
+        content=content,
+        status=status,
+        client_id=client_id,
+        parent=parent,
+        extra=extra or {},
+    )
+
+
+@transaction.atomic
+def message_touch(*, message: Message, **fields: Any) -> Message:
+    """Update ``fields`` on a message and bump its changed_seq (so history.sync sees it)."""
+    locked = _locked(message.conversation_id)
+    return _bump(locked, message, **fields)
+
+
+@transaction.atomic
+def message_post_user(*, conversation: Conversation, text: str, client_id: str) -> tuple[Message, bool]:
+    """Store what the user typed. Returns (message, created).
+
+    Idempotent by ``client_id``: a resend returns the stored message and False.
+    """
+    validate_text(text)
+    locked = _locked(conversation.pk)
+    if client_id:
+        existing = locked.messages.filter(client_id=client_id).first()
+        if existing is not None:
+            return existing, False
+    message = message_create(
+        conversation=locked,
+        role=Message.Role.USER,
+        kind=Message.Kind.TEXT,
+        content=text,
+        status=Message.Status.COMPLETE,
+        client_id=client_id,
+    )
+    return message, True
+
+
+def _last_user_message(conversation: Conversation) -> Message | None:
+    return (
+        conversation.messages.filter(role=Message.Role.USER, deleted=False).order_by("-seq").first()
+    )
+
+
+def _check_editable(locked: Conversation, message: Message) -> None:
+    if message.role != Message.Role.USER or message.deleted:
+        raise ChatError("not_editable", "Only your own messages can be changed.")
+    last = _last_user_message(locked)
+    if last is None or last.pk != message.pk:
+        raise ChatError("not_editable", "Only your last message can be changed.")
+    if streaming_reply(locked) is not None:
+        raise ChatError("busy", "Wait for the reply in progress to finish (or stop it) first.")
+
+
+@transaction.atomic
+def message_edit(*, message: Message, text: str) -> Message:
+    """Change the text of the user's last message."""
+    validate_text(text)
+    locked = _locked(message.conversation_id)
+    message.refresh_from_db()
+    _check_editable(locked, message)
+    extra = {**message.extra, "edited": True}
+    return _bump(locked, message, content=text, extra=extra)
+
+
+@transaction.atomic
+def message_delete(*, message: Message) -> list[Message]:
+    """Delete the user's last message and the persona replies to it.
+
+    Rows are kept as tombstones (deleted=True, text cleared) so a reconnecting
+    client learns about the deletion through history.sync. Returns every row
+    changed.
+    """
+    locked = _locked(message.conversation_id)
+    message.refresh_from_db()
+    _check_editable(locked, message)
+    changed = [_bump(locked, message, deleted=True, content="")]
+    replies = locked.messages.filter(
+        seq__gt=message.seq, role=Message.Role.PERSONA, kind=Message.Kind.TEXT, deleted=False
+    ).order_by("seq")
+    for reply in replies:
+        changed.append(_bump(locked, reply, deleted=True, content=""))
+    return changed
+
+
+def slot_messages(message: Message) -> list[Message]:
+    """Every version of a reply slot (first version and its alternatives), by seq."""
+    root_id = message.parent_id or message.pk
+    return list(Message.objects.filter(Q(pk=root_id) | Q(parent_id=root_id)).order_by("seq"))
+
+
+@transaction.atomic
+def message_select_alternative(*, message: Message) -> list[Message]:
+    """Make ``message`` the shown version of its slot. Returns the rows changed."""
+    locked = _locked(message.conversation_id)
+    changed = []
+    for version in slot_messages(message):
+        wanted = version.pk == message.pk
+        if version.is_active != wanted and not version.deleted:
+            changed.append(_bump(locked, version, is_active=wanted))
+    message.refresh_from_db()
+    return changed
+
+
+# --- replies (the streaming itself lives in replies.py) --------------------------
+
+# A streaming row whose generation owner died (process crash) would block the
+# conversation forever; the runner heartbeats every few seconds, so a row
+# quiet for this long has no owner any more.
+STALE_STREAM_S = 120
+
+
+def _expire_stale_streams(locked: Conversation) -> None:
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    cutoff = timezone.now() - timedelta(seconds=STALE_STREAM_S)
+    for stale in locked.messages.filter(status=Message.Status.STREAMING, updated_at__lt=cutoff):
+        _bump(locked, stale, status=Message.Status.INTERRUPTED)
+
+
+def _ensure_idle(locked: Conversation) -> None:
+    _expire_stale_streams(locked)
+    if streaming_reply(locked) is not None:
+        raise ChatError("busy", "A reply is already being written in this conversation.")
+
+
+def _new_reply(locked: Conversation, *, parent: Message | None = None) -> Message:
+    return message_create(
+        conversation=locked,
+        role=Message.Role.PERSONA,
+        kind=Message.Kind.TEXT,
+        content="",
+        status=Message.Status.STREAMING,
+        parent=parent,
+    )
+
+
+@transaction.atomic
+def exchange_begin(
+    *, conversation: Conversation, text: str, client_id: str
+) -> tuple[Message, bool, Message | None]:
+    """Store the user's message and open the persona reply to it, in one transaction.
+
+    Returns (user_message, created, reply). ``reply`` is None when no reply is
+    due: a resend whose reply already exists (or is no longer the last turn).
+    A new message while a reply is streaming is refused with ``busy`` and
+    nothing is stored (the client still has the text).
+    """
+    validate_text(text)
+    locked = _locked(conversation.pk)
+    existing = locked.messages.filter(client_id=client_id).first() if client_id else None
+    if existing is not None:
+        last = locked.messages.filter(deleted=False).order_by("-seq").first()
+        if existing.deleted or last is None or last.pk != existing.pk:
+            return existing, False, None
+        _ensure_idle(locked)  # the first attempt died before its reply was opened
+        return existing, False, _new_reply(locked)
+    _ensure_idle(locked)
+    user_message, _ = message_post_user(conversation=locked, text=text, client_id=client_id)
+    return user_message, True, _new_reply(locked)
+
+
+@transaction.atomic
+def reply_begin_regenerate(*, message: Message) -> tuple[Message, list[Message]]:
+    """Open a new alternative for a persona reply; it becomes the active version.
+
+    Returns (new_reply, rows deactivated).
+    """
+    locked = _locked(message.conversation_id)
+    message.refresh_from_db()
+    if message.role != Message.Role.PERSONA or message.kind != Message.Kind.TEXT or message.deleted:
+        raise ChatError("not_regenerable", "Only persona text replies can be regenerated.")
+    _ensure_idle(locked)
+    changed = [
+        _bump(locked, version, is_active=False)
+        for version in slot_messages(message)
+        if version.is_active and not version.deleted
+    ]
+    root = message.parent or message
+    return _new_reply(locked, parent=root), changed
+
+
+def reply_save_progress(*, message_id: int, content: str) -> None:
+    """Persist streamed text so far (no changed_seq bump: history.sync always
+    includes streaming rows); also serves as the liveness heartbeat."""
+    from django.utils import timezone
+
+    Message.objects.filter(pk=message_id, status=Message.Status.STREAMING).update(
+        content=content, updated_at=timezone.now()
+    )
+
+
+@transaction.atomic
+def reply_finish(
+    *,
+    message_id: int,
+    content: str,
+    status: str,
+    error_detail: str = "",
+    extra: dict | None = None,
+    prompt_tokens: int | None = None,
+    completion_tokens: int | None = None,
+) -> Message:
+    """Close a streaming reply with its final text and status."""
+    message = Message.objects.get(pk=message_id)
+    locked = _locked(message.conversation_id)
+    return _bump(
+        locked,
+        message,
+        content=content,
+        status=status,
+        error_detail=error_detail[:500],
+        extra={**message.extra, **(extra or {})},
+        prompt_tokens=prompt_tokens,
+        completion_tokens=completion_tokens,
+    )
