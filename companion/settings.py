@@ -223,6 +223,22 @@ RENDER_PIPELINE_PATH = env("RENDER_PIPELINE_PATH", default="")
 RENDER_TIME_LIMIT_S = env.int("RENDER_TIME_LIMIT_S", default=60 * 60)
 RENDER_MAX_RETRIES = env.int("RENDER_MAX_RETRIES", default=2)
 RENDER_LORA_CACHE_SIZE = env.int("RENDER_LORA_CACHE_SIZE", default=8)
+RENDER_MIN_BACKOFF_MS = env.int("RENDER_MIN_BACKOFF_MS", default=5000)  # first retry of a transient error
+RENDER_WIDTH = env.int("RENDER_WIDTH", default=854)  # previz; diffusers rounds down to a multiple of 16
+RENDER_HEIGHT = env.int("RENDER_HEIGHT", default=480)
+RENDER_FPS = env.int("RENDER_FPS", default=16)
+RENDER_STEPS = env.int("RENDER_STEPS", default=30)  # diffusers denoising steps
+RENDER_GUIDANCE_SCALE = env.float("RENDER_GUIDANCE_SCALE", default=5.0)
+RENDER_TORCH_DTYPE = env("RENDER_TORCH_DTYPE", default="bfloat16")  # diffusers on CUDA; CPU uses float32
+# Safety gate: names of real people that are never rendered without the persona's recorded consent.
+RENDER_REAL_PERSON_NAMES = env.list(
+    "RENDER_REAL_PERSON_NAMES",
+    default=[
+        "Taylor Swift", "Scarlett Johansson", "Emma Watson", "Margot Robbie", "Zendaya", "Beyonce",
+        "Billie Eilish", "Ariana Grande", "Keanu Reeves", "Tom Hanks", "Elon Musk", "Barack Obama",
+        "Donald Trump", "Joe Biden", "Kim Kardashian", "Selena Gomez", "Jennifer Lawrence", "Timothee Chalamet",
+    ],
+)
 C2PA_SIGNING_CERT = env("C2PA_SIGNING_CERT", default="")  # PEM chain; default: self-signed in var/
 C2PA_SIGNING_KEY = env("C2PA_SIGNING_KEY", default="")
 LORA_MAX_UPLOAD_BYTES = env.int("LORA_MAX_UPLOAD_BYTES", default=2 * 1024**3)

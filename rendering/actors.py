@@ -1,0 +1,94 @@
+"""Dramatiq actors on the ``render`` queue: thin wrappers around rendering.pipeline.
+
+Message arguments are job ids only.  Redelivery of a finished or cancelled job
+does nothing; a job found "running" was claimed by a worker that died, so it
+restarts.  Only TransientRenderError is retried (with backoff); anything else,
+or a transient error once retries are exhausted, is the dead-letter path: the
+job is marked failed with a reason the user can read.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+import dramatiq
+from django.conf import settings
+from dramatiq.middleware import CurrentMessage, TimeLimitExceeded
+
+from rendering import pipeline, services
+from rendering.errors import RenderCancelled, RenderFailed, TransientRenderError
+from rendering.models import RenderJob
+
+log = logging.getLogger(__name__)
+
+QUEUE = "render"
+
+
+def _retry_when(retries: int, exception: BaseException) -> bool:
+    return isinstance(exception, TransientRenderError) and retries < settings.RENDER_MAX_RETRIES
+
+
+def _previous_retries() -> int:
+    message = CurrentMessage.get_current_message()
+    return message.options.get("retries", 0) if message is not None else 0
+
+
+def send_job(actor: dramatiq.Actor, job: RenderJob) -> None:
+    """Enqueue with the limits read from settings now (so a deployment can change them without code)."""
+    actor.send_with_options(
+        args=(str(job.id),),
+        time_limit=settings.RENDER_TIME_LIMIT_S * 1000,
+        min_backoff=settings.RENDER_MIN_BACKOFF_MS,
+        max_retries=settings.RENDER_MAX_RETRIES,
+    )
+
+
+def _run(job_id: str, work: Callable[[RenderJob, services.ProgressReporter], None]) -> None:
+    job = services.render_job_mark_running(job_id=job_id)
+    if job is None:
+        log.info("render job %s is finished or gone; ignoring redelivery", job_id)
+        return
+    reporter = services.ProgressReporter(job)
+    try:
+        work(job, reporter)
+    except RenderCancelled:
+        services.render_job_note_cancelled(job=job)
+    except TransientRenderError as exc:
+        if _previous_retries() < settings.RENDER_MAX_RETRIES:
+            log.warning("render job %s attempt %d hit a transient error, will retry: %s", job_id, job.attempts, exc)
+            services.render_job_mark_retrying(job=job, detail=f"Retrying after a temporary problem: {exc}")
+            raise  # the Retries middleware re-enqueues with backoff
+        services.render_job_mark_failed(
+            job_id=job_id, detail=f"Rendering failed after {job.attempts} attempts: {exc}"
+        )
+    except RenderFailed as exc:
+        services.render_job_mark_failed(job_id=job_id, detail=str(exc))
+    except TimeLimitExceeded:
+        services.render_job_mark_failed(
+            job_id=job_id, detail=f"Rendering took longer than the {settings.RENDER_TIME_LIMIT_S} s limit."
+        )
+    except Exception as exc:
+        log.exception("render job %s crashed", job_id)
+        services.render_job_mark_failed(
+            job_id=job_id, detail=f"The renderer crashed ({type(exc).__name__}: {str(exc)[:200]})."
+        )
+
+
+_ACTOR_OPTIONS = {
+    "queue_name": QUEUE,
+    "max_retries": settings.RENDER_MAX_RETRIES,
+    "min_backoff": settings.RENDER_MIN_BACKOFF_MS,
+    "retry_when": _retry_when,
+    "time_limit": settings.RENDER_TIME_LIMIT_S * 1000,
+}
+
+
+@dramatiq.actor(actor_name="rendering.render_clip", **_ACTOR_OPTIONS)
+def render_clip(job_id: str) -> None:
+    _run(job_id, pipeline.run_clip)
+
+
+@dramatiq.actor(actor_name="rendering.render_reel", **_ACTOR_OPTIONS)
+def render_reel(job_id: str) -> None:
+    _run(job_id, pipeline.run_reel)

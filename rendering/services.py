@@ -1,0 +1,223 @@
+"""Render job services: request, cancel, reels, and the state changes the worker makes.
+
+Every state change goes through here so the ``job_updated`` signal is sent
+exactly once per change, from the process that made it.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from personas.models import Persona
+from rendering.beat import SceneBeat
+from rendering.models import FINISHED, JobKind, JobStatus, RenderJob
+from rendering.safety import render_safety_gate
+from rendering.signals import job_updated
+
+log = logging.getLogger(__name__)
+
+PROGRESS_MIN_INTERVAL_S = 0.2  # at most ~5 progress events per second per job
+
+
+class ReelInvalid(ValueError):
+    """The clips picked for a reel cannot be assembled (the message says why)."""
+
+
+def _send(job: RenderJob, event: str) -> None:
+    job_updated.send(sender=RenderJob, job=job, event=event)
+
+
+def _enqueue(job: RenderJob) -> None:
+    from rendering import actors  # actors import this module
+
+    actor = actors.render_reel if job.kind == JobKind.REEL else actors.render_clip
+    actors.send_job(actor, job)
+
+
+def _queue_on_commit(job: RenderJob) -> None:
+    def after_commit() -> None:
+        _send(job, "queued")
+        _enqueue(job)
+
+    transaction.on_commit(after_commit)
+
+
+def render_job_request(
+    *, persona: Persona, beat: SceneBeat | dict[str, Any], requested_by, source: str, idempotency_key: str
+) -> tuple[RenderJob, bool]:
+    """Queue a clip for ``beat``; returns (job, created). The same idempotency_key returns the first job.
+
+    Raises ``rendering.safety.RenderRefused`` (after logging a SafetyRefusal) when the gate refuses.
+    """
+    beat = beat if isinstance(beat, SceneBeat) else SceneBeat.model_validate(beat)
+    render_safety_gate(persona=persona, beat=beat, requested_by=requested_by, source=source)
+    existing = RenderJob.objects.filter(idempotency_key=idempotency_key).first()
+    if existing is not None:
+        return existing, False
+    try:
+        with transaction.atomic():
+            job = RenderJob.objects.create(
+                persona=persona,
+                beat=beat.model_dump(mode="json"),
+                requested_by=requested_by,
+                source=source,
+                idempotency_key=idempotency_key,
+                kind=JobKind.CLIP,
+                progress_total=0,
+                phase="queued",
+            )
+    except IntegrityError:  # a concurrent double-click won the race
+        return RenderJob.objects.get(idempotency_key=idempotency_key), False
+    _queue_on_commit(job)
+    return job, True
+
+
+def reel_request(*, jobs: list[RenderJob], requested_by, source: str, idempotency_key: str) -> tuple[RenderJob, bool]:
+    """Queue a reel that concatenates the given succeeded clips, in the given order."""
+    existing = RenderJob.objects.filter(idempotency_key=idempotency_key).first()
+    if existing is not None:
+        return existing, False
+    if not jobs:
+        raise ReelInvalid("Pick at least one clip for the reel.")
+    for part in jobs:
+        if part.kind != JobKind.CLIP or part.status != JobStatus.SUCCEEDED or not part.clip:
+            raise ReelInvalid("Only finished clips can go into a reel.")
+    try:
+        with transaction.atomic():
+            job = RenderJob.objects.create(
+                persona=jobs[0].persona,
+                beat={},
+                requested_by=requested_by,
+                source=source,
+                idempotency_key=idempotency_key,
+                kind=JobKind.REEL,
+                parts=[str(part.id) for part in jobs],
+                phase="queued",
+            )
+    except IntegrityError:
+        return RenderJob.objects.get(idempotency_key=idempotency_key), False
+    _queue_on_commit(job)
+    return job, True
+
+
+def render_job_cancel(*, job: RenderJob) -> RenderJob:
+    """Cancel a queued or running job; the worker notices between frames/steps and stops."""
+    updated = RenderJob.objects.filter(pk=job.pk, status__in=[JobStatus.QUEUED, JobStatus.RUNNING]).update(
+        status=JobStatus.CANCELLED, phase="cancelled", finished_at=timezone.now()
+    )
+    job.refresh_from_db()
+    if updated:
+        _send(job, "cancelled")
+    return job
+
+
+# --- state changes made by the worker ----------------------------------------
+def render_job_mark_running(*, job_id: str) -> RenderJob | None:
+    """Claim the job for this attempt; None when it is finished or cancelled (redelivery does nothing)."""
+    with transaction.atomic():
+        job = RenderJob.objects.select_for_update().filter(pk=job_id).first()
+        if job is None or job.status in FINISHED:
+            return None
+        # A job found "running" was claimed by a worker that died: this delivery restarts it.
+        job.status = JobStatus.RUNNING
+        job.started_at = timezone.now()
+        job.attempts += 1
+        job.phase = "starting"
+        job.progress_step = 0
+        job.save(update_fields=["status", "started_at", "attempts", "phase", "progress_step"])
+    _send(job, "progress")
+    return job
+
+
+class ProgressReporter:
+    """Writes progress to the job at most every PROGRESS_MIN_INTERVAL_S and answers "cancelled?"."""
+
+    def __init__(self, job: RenderJob) -> None:
+        self.job = job
+        self._last_sent = 0.0
+        self._last_checked = 0.0
+        self._cancelled = False
+
+    def __call__(self, step: int, total: int, phase: str) -> None:
+        now = time.monotonic()
+        if step < total and now - self._last_sent < PROGRESS_MIN_INTERVAL_S:
+            return
+        self._last_sent = self._last_checked = now
+        updated = RenderJob.objects.filter(pk=self.job.pk, status=JobStatus.RUNNING).update(
+            progress_step=step, progress_total=total, phase=phase
+        )
+        if not updated:
+            self._cancelled = True
+            return
+        self.job.progress_step, self.job.progress_total, self.job.phase = step, total, phase
+        _send(self.job, "progress")
+
+    def is_cancelled(self) -> bool:
+        now = time.monotonic()
+        if not self._cancelled and now - self._last_checked >= PROGRESS_MIN_INTERVAL_S:
+            self._last_checked = now
+            status = RenderJob.objects.filter(pk=self.job.pk).values_list("status", flat=True).first()
+            self._cancelled = status != JobStatus.RUNNING
+        return self._cancelled
+
+
+def render_job_mark_succeeded(*, job: RenderJob, clip_path, poster_bytes: bytes, labels: dict) -> bool:
+    """Store the clip and poster and finish the job, unless it was cancelled meanwhile."""
+    from django.core.files import File
+    from django.core.files.base import ContentFile
+
+    with transaction.atomic():
+        fresh = RenderJob.objects.select_for_update().get(pk=job.pk)
+        if fresh.status != JobStatus.RUNNING:
+            return False
+        with open(clip_path, "rb") as fh:
+            fresh.clip.save(f"{fresh.id}.mp4", File(fh), save=False)
+        fresh.poster.save(f"{fresh.id}.jpg", ContentFile(poster_bytes), save=False)
+        fresh.labels = labels
+        fresh.status = JobStatus.SUCCEEDED
+        fresh.phase = "done"
+        fresh.progress_step = fresh.progress_total = max(fresh.progress_total, 1)
+        fresh.finished_at = timezone.now()
+        fresh.error_detail = ""
+        fresh.save()
+    _refresh(job, fresh)
+    _send(job, "done")
+    return True
+
+
+def render_job_mark_retrying(*, job: RenderJob, detail: str) -> None:
+    """A transient error: back to queued; the broker redelivers after a backoff."""
+    updated = RenderJob.objects.filter(pk=job.pk, status=JobStatus.RUNNING).update(
+        status=JobStatus.QUEUED, phase="retrying", error_detail=detail
+    )
+    if updated:
+        job.refresh_from_db()
+        _send(job, "progress")
+
+
+def render_job_mark_failed(*, job_id, detail: str) -> RenderJob | None:
+    """The dead-letter path: a user-visible reason, unless the job already finished."""
+    updated = RenderJob.objects.filter(pk=job_id, status__in=[JobStatus.QUEUED, JobStatus.RUNNING]).update(
+        status=JobStatus.FAILED, phase="failed", error_detail=detail, finished_at=timezone.now()
+    )
+    if not updated:
+        return None
+    job = RenderJob.objects.get(pk=job_id)
+    log.warning("render job %s failed: %s", job_id, detail)
+    _send(job, "failed")
+    return job
+
+
+def render_job_note_cancelled(*, job: RenderJob) -> None:
+    """The worker stopped because of a cancel; the cancel already sent its event."""
+    log.info("render job %s stopped after cancellation", job.pk)
+
+
+def _refresh(target: RenderJob, source: RenderJob) -> None:
+    for field in source._meta.concrete_fields:
+        setattr(target, field.attname, getattr(source, field.attname))
