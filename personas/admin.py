@@ -1,0 +1,174 @@
+"""The creator's admin: thin; uploads are checked in forms, cards handled by services."""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from typing import Any
+
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.template.defaultfilters import filesizeformat
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.html import format_html
+
+from .cards import CardError
+from .forms import CardImportForm, PersonaAdminForm
+from .models import Persona
+from .services import persona_export_card, persona_import_card
+
+
+class HasLoraFilter(admin.SimpleListFilter):
+    title = "video LoRA"
+    parameter_name = "has_lora"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [("yes", "Has a LoRA"), ("no", "No LoRA")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Persona]) -> QuerySet[Persona]:
+        if self.value() == "yes":
+            return queryset.exclude(video_lora="")
+        if self.value() == "no":
+            return queryset.filter(video_lora="")
+        return queryset
+
+
+@admin.register(Persona)
+class PersonaAdmin(admin.ModelAdmin):
+    form = PersonaAdminForm
+    change_list_template = "admin/personas/persona/change_list.html"
+    list_display = ("thumbnail", "name", "tagline", "visibility", "provenance", "has_lora", "owner", "updated_at")
+    list_display_links = ("thumbnail", "name")
+    list_filter = ("visibility", "provenance", HasLoraFilter)
+    search_fields = ("name", "tagline", "tags")
+    list_select_related = ("owner",)
+    raw_id_fields = ("owner",)
+    actions = ["export_cards_zip"]
+    readonly_fields = (
+        "portrait_preview", "lora_rank", "lora_targets", "lora_size", "lora_details", "created_at", "updated_at",
+    )  # fmt: skip
+    fieldsets = (
+        ("Identity", {"fields": ("name", "slug", "tagline", "tags", "owner", "visibility")}),
+        (
+            "Character card",
+            {
+                "fields": (
+                    "description", "personality", "scenario", "greeting", "alternate_greetings", "example_dialogue",
+                    "system_prompt", "post_history_instructions", "creator_notes", "creator", "character_version",
+                    "character_book", "extensions",
+                ),
+                "description": "Fields of the Character Card V2/V3 spec; {{char}} and {{user}} work as usual.",
+            },
+        ),
+        ("Appearance", {"fields": ("portrait", "portrait_preview", "appearance", "wardrobe", "style_tags")}),
+        ("Voice (LLM)", {"fields": ("temperature", "llm_adapter")}),
+        (
+            "Video identity (LoRA)",
+            {
+                "fields": (
+                    "video_lora", "video_lora_trigger", "video_lora_weight",
+                    "lora_rank", "lora_targets", "lora_size", "lora_details",
+                ),
+                "description": "Only .safetensors LoRA files are accepted; their header is checked on upload.",
+            },
+        ),
+        (
+            "Provenance & consent",
+            {
+                "fields": ("provenance", "consent_reference", "real_person_name"),
+                "description": "Personas are fictional unless a real person's recorded consent is referenced.",
+            },
+        ),
+        ("Timestamps", {"fields": ("created_at", "updated_at"), "classes": ("collapse",)}),
+    )
+
+    # ---------------------------------------------------------- columns
+
+    @admin.display(description="")
+    def thumbnail(self, obj: Persona) -> str:
+        if not obj.portrait:
+            return "—"
+        return format_html(
+            '<img src="{}" alt="" width="48" height="48" style="object-fit:cover;border-radius:6px">',
+            obj.portrait.url,
+        )
+
+    @admin.display(description="Portrait preview")
+    def portrait_preview(self, obj: Persona) -> str:
+        if not obj.portrait:
+            return "No portrait yet."
+        return format_html('<img src="{}" alt="" style="max-width:256px;border-radius:8px">', obj.portrait.url)
+
+    @admin.display(boolean=True, description="LoRA", ordering="video_lora")
+    def has_lora(self, obj: Persona) -> bool:
+        return bool(obj.video_lora)
+
+    @admin.display(description="LoRA rank")
+    def lora_rank(self, obj: Persona) -> Any:
+        return obj.video_lora_meta.get("rank", "—") if obj.video_lora_meta else "—"
+
+    @admin.display(description="Target modules")
+    def lora_targets(self, obj: Persona) -> str:
+        return ", ".join((obj.video_lora_meta or {}).get("target_modules", [])) or "—"
+
+    @admin.display(description="LoRA size")
+    def lora_size(self, obj: Persona) -> str:
+        size = (obj.video_lora_meta or {}).get("size_bytes")
+        return filesizeformat(size) if size else "—"
+
+    @admin.display(description="LoRA details")
+    def lora_details(self, obj: Persona) -> str:
+        meta = obj.video_lora_meta or {}
+        if not meta:
+            return "—"
+        alpha = meta.get("alpha")
+        return (
+            f"{meta.get('format')} format, {meta.get('dtype')}, {meta.get('num_pairs')} A/B pairs, "
+            f"{meta.get('num_tensors')} tensors, alpha {alpha if alpha is not None else 'not set'}"
+        )
+
+    # ---------------------------------------------------------- cards
+
+    @admin.action(description="Export selected as character cards (zip of PNGs)")
+    def export_cards_zip(self, request: HttpRequest, queryset: QuerySet[Persona]) -> HttpResponse:
+        buf = io.BytesIO()
+        with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+            for persona in queryset:
+                zf.writestr(f"{persona.slug}.png", persona_export_card(persona=persona, fmt="png", version="v3"))
+        response = HttpResponse(buf.getvalue(), content_type="application/zip")
+        response["Content-Disposition"] = 'attachment; filename="character-cards.zip"'
+        return response
+
+    def get_urls(self) -> list[Any]:
+        custom = [
+            path(
+                "import-card/",
+                self.admin_site.admin_view(self.import_card_view),
+                name="personas_persona_import_card",
+            )
+        ]
+        return custom + super().get_urls()
+
+    def import_card_view(self, request: HttpRequest) -> HttpResponse:
+        if not self.has_add_permission(request):
+            raise PermissionDenied
+        form = CardImportForm(request.POST or None, request.FILES or None)
+        if request.method == "POST" and form.is_valid():
+            upload = form.cleaned_data["card"]
+            try:
+                persona = persona_import_card(data=upload.read(), filename=upload.name, owner=request.user)
+            except CardError as exc:
+                form.add_error("card", str(exc))
+            else:
+                self.message_user(request, f"Imported “{persona.name}” from {upload.name}.", messages.SUCCESS)
+                return HttpResponseRedirect(reverse("admin:personas_persona_change", args=[persona.pk]))
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Import character card",
+            "opts": self.model._meta,
+            "form": form,
+        }
+        return TemplateResponse(request, "admin/personas/persona/import_card.html", context)

@@ -1,0 +1,278 @@
+"""Safe inspection of uploaded LoRA files.
+
+Only the safetensors format is accepted: an 8-byte little-endian header length,
+a JSON header describing every tensor, then raw tensor bytes. We read and check
+that header ourselves, so nothing in an upload is ever unpickled or executed,
+and we refuse anything that does not look like pairs of LoRA A/B matrices.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import re
+import struct
+from collections import Counter
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import IO, Any
+
+import numpy as np
+from django.conf import settings
+
+# safetensors itself refuses headers over 100 MB; a LoRA header is a few hundred KB.
+MAX_HEADER_BYTES = 100_000_000
+
+PICKLE_SUFFIXES = {".ckpt", ".pt", ".pth", ".bin", ".pkl", ".pickle"}
+
+# bytes per element of each safetensors dtype
+DTYPE_SIZES = {
+    "BOOL": 1, "U8": 1, "I8": 1, "F8_E4M3": 1, "F8_E5M2": 1,
+    "I16": 2, "U16": 2, "F16": 2, "BF16": 2,
+    "I32": 4, "U32": 4, "F32": 4,
+    "I64": 8, "U64": 8, "F64": 8,
+}  # fmt: skip
+FLOAT_DTYPES = {"F16", "BF16", "F32", "F64", "F8_E4M3", "F8_E5M2"}
+
+# <module>.<lora_A|lora_B|lora_down|lora_up>[.<adapter name>].weight
+_PAIR_RE = re.compile(r"^(?P<module>.+)\.(?P<kind>lora_A|lora_B|lora_down|lora_up)(?:\.[A-Za-z0-9_\-]+)?\.weight$")
+# tensors that may sit next to a pair: kohya's alpha scalar, DoRA magnitudes
+_AUX_RE = re.compile(
+    r"^(?P<module>.+)\.(?P<kind>alpha|dora_scale|lora_magnitude_vector(?:\.[A-Za-z0-9_\-]+)?(?:\.weight)?)$"
+)
+
+# kohya flattens module paths with underscores; these are the usual leaf names
+_KOHYA_LEAVES = (
+    "to_q", "to_k", "to_v", "to_out_0", "add_q_proj", "add_k_proj", "add_v_proj", "to_add_out",
+    "q_proj", "k_proj", "v_proj", "o_proj", "out_proj", "gate_proj", "up_proj", "down_proj",
+    "proj_in", "proj_out", "proj_attn", "ff_net_0_proj", "ff_net_2", "net_0_proj", "net_2",
+    "fc1", "fc2", "conv1", "conv2", "conv_shortcut", "time_emb_proj", "qkv", "proj",
+)  # fmt: skip
+
+
+class LoraValidationError(ValueError):
+    """The upload is not a safe, well-formed LoRA; the message says why."""
+
+
+@dataclass(frozen=True)
+class LoraInfo:
+    rank: int
+    target_modules: list[str]
+    num_tensors: int
+    size_bytes: int
+    dtype: str
+    alpha: float | None = None
+    format: str = "peft"  # "peft" (lora_A/lora_B) or "kohya" (lora_down/lora_up)
+    num_pairs: int = 0
+    ranks: list[int] = field(default_factory=list)
+
+    def as_meta(self) -> dict[str, Any]:
+        """JSON-ready form stored in Persona.video_lora_meta."""
+        return asdict(self)
+
+
+def inspect_lora_path(path: str | Path) -> LoraInfo:
+    path = Path(path)
+    with path.open("rb") as fh:
+        return inspect_lora(fh, filename=path.name, size=path.stat().st_size)
+
+
+def inspect_lora(fh: IO[bytes], *, filename: str, size: int) -> LoraInfo:
+    """Validate a LoRA safetensors stream and describe it; raises LoraValidationError."""
+    _check_name_and_size(filename, size)
+    fh.seek(0)
+    prefix = fh.read(8)
+    _check_magic(prefix)
+    if len(prefix) < 8:
+        raise LoraValidationError("The file is truncated: it is too short to hold a safetensors header.")
+    (header_len,) = struct.unpack("<Q", prefix)
+    if header_len > MAX_HEADER_BYTES or header_len < 2:
+        raise LoraValidationError(f"Corrupt safetensors header: a header length of {header_len} bytes is absurd.")
+    if 8 + header_len > size:
+        raise LoraValidationError(
+            f"The file is truncated: the header says {header_len} bytes but only {size - 8} bytes follow."
+        )
+    header = _parse_header(fh.read(header_len))
+    data_len = size - 8 - header_len
+    tensors = _check_tensor_table(header, data_len)
+    info = _describe_pairs(tensors, size)
+    alpha = _read_alpha(fh, header_len, tensors)
+    if alpha is None:
+        alpha = _alpha_from_metadata(header.get("__metadata__"))
+    return replace(info, alpha=alpha)
+
+
+def _check_name_and_size(filename: str, size: int) -> None:
+    suffix = Path(filename).suffix.lower()
+    if suffix in PICKLE_SUFFIXES:
+        raise LoraValidationError(
+            f"'{suffix}' files are refused: they are pickle-based and can run code when loaded. "
+            "Convert the LoRA to .safetensors."
+        )
+    if suffix != ".safetensors":
+        raise LoraValidationError("Only .safetensors LoRA files are accepted.")
+    limit = settings.LORA_MAX_UPLOAD_BYTES
+    if size > limit:
+        raise LoraValidationError(f"The file is {_mb(size)}; the upload limit is {_mb(limit)}.")
+
+
+def _check_magic(prefix: bytes) -> None:
+    if prefix.startswith(b"PK\x03\x04") or prefix.startswith(b"PK\x05\x06"):
+        raise LoraValidationError(
+            "This is a zip archive (such as a PyTorch checkpoint renamed to .safetensors), not a safetensors file."
+        )
+    # pickle protocol 2+ starts with PROTO (0x80) and the protocol number
+    if len(prefix) >= 2 and prefix[0] == 0x80 and 2 <= prefix[1] <= 5:
+        raise LoraValidationError("This file contains pickle data, which is refused: it can run code when loaded.")
+
+
+def _parse_header(raw: bytes) -> dict[str, Any]:
+    try:
+        header = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise LoraValidationError(f"Corrupt safetensors header: it is not valid JSON ({exc}).") from None
+    if not isinstance(header, dict):
+        raise LoraValidationError("Corrupt safetensors header: expected a JSON object of tensors.")
+    return header
+
+
+def _check_tensor_table(header: dict[str, Any], data_len: int) -> dict[str, dict[str, Any]]:
+    """Every tensor entry must be well-typed and its bytes must lie inside the file, without overlap."""
+    tensors = {k: v for k, v in header.items() if k != "__metadata__"}
+    if not tensors:
+        raise LoraValidationError("The file holds no tensors.")
+    spans = []
+    for name, entry in tensors.items():
+        if not isinstance(entry, dict):
+            raise LoraValidationError(f"Corrupt safetensors header: entry '{name}' is not an object.")
+        dtype, shape, offsets = entry.get("dtype"), entry.get("shape"), entry.get("data_offsets")
+        if dtype not in DTYPE_SIZES:
+            raise LoraValidationError(f"Corrupt safetensors header: tensor '{name}' has unknown dtype {dtype!r}.")
+        if not (isinstance(shape, list) and all(isinstance(d, int) and d >= 0 for d in shape)):
+            raise LoraValidationError(f"Corrupt safetensors header: tensor '{name}' has an invalid shape.")
+        if not (isinstance(offsets, list) and len(offsets) == 2 and all(isinstance(o, int) for o in offsets)):
+            raise LoraValidationError(f"Corrupt safetensors header: tensor '{name}' has invalid data offsets.")
+        begin, end = offsets
+        if not 0 <= begin <= end:
+            raise LoraValidationError(f"Corrupt safetensors header: tensor '{name}' has invalid data offsets.")
+        if end > data_len:
+            raise LoraValidationError(f"The file is truncated: tensor '{name}' extends past the end of the file.")
+        if end - begin != int(np.prod(shape, dtype=np.int64)) * DTYPE_SIZES[dtype]:
+            raise LoraValidationError(f"Corrupt safetensors header: tensor '{name}' size does not match its shape.")
+        spans.append((begin, end))
+    spans.sort()
+    for (_, prev_end), (begin, _) in itertools.pairwise(spans):
+        if begin < prev_end:
+            raise LoraValidationError("Corrupt safetensors header: tensor data regions overlap.")
+    return tensors
+
+
+def _describe_pairs(tensors: dict[str, dict[str, Any]], size: int) -> LoraInfo:
+    pairs: dict[str, dict[str, dict[str, Any]]] = {}
+    kinds: set[str] = set()
+    foreign = []
+    for name, entry in tensors.items():
+        if m := _PAIR_RE.match(name):
+            side = "A" if m["kind"] in ("lora_A", "lora_down") else "B"
+            pairs.setdefault(m["module"], {})[side] = {**entry, "name": name}
+            kinds.add("peft" if m["kind"] in ("lora_A", "lora_B") else "kohya")
+        elif not _AUX_RE.match(name):
+            foreign.append(name)
+    if foreign:
+        shown = ", ".join(sorted(foreign)[:3])
+        more = f" and {len(foreign) - 3} more" if len(foreign) > 3 else ""
+        raise LoraValidationError(
+            f"Not a LoRA: found tensors that are not LoRA A/B matrices ({shown}{more}). "
+            "Upload only the adapter weights, not a full model."
+        )
+    if not pairs:
+        raise LoraValidationError("Not a LoRA: no lora_A/lora_B (or lora_down/lora_up) tensors were found.")
+    ranks, dtypes = [], Counter()
+    for module, pair in sorted(pairs.items()):
+        if set(pair) != {"A", "B"}:
+            missing = "B (up)" if "A" in pair else "A (down)"
+            raise LoraValidationError(f"Not a LoRA: module '{module}' has no matching {missing} matrix.")
+        a, b = pair["A"], pair["B"]
+        for t in (a, b):
+            if t["dtype"] not in FLOAT_DTYPES:
+                raise LoraValidationError(f"Not a LoRA: tensor '{t['name']}' has non-float dtype {t['dtype']}.")
+            dtypes[t["dtype"]] += 1
+        rank = _pair_rank(module, a["shape"], b["shape"])
+        ranks.append(rank)
+    return LoraInfo(
+        rank=max(ranks),
+        ranks=sorted(set(ranks)),
+        target_modules=sorted({_leaf_name(m, kinds) for m in pairs}),
+        num_tensors=len(tensors),
+        num_pairs=len(pairs),
+        size_bytes=size,
+        dtype=",".join(d for d, _ in dtypes.most_common()),
+        format="kohya" if kinds == {"kohya"} else "peft" if kinds == {"peft"} else "mixed",
+    )
+
+
+def _pair_rank(module: str, a_shape: list[int], b_shape: list[int]) -> int:
+    """A is (r, in) or (r, in, kh, kw) for convolutions; B is (out, r) or (out, r, 1, 1)."""
+    if len(a_shape) not in (2, 4) or len(b_shape) != len(a_shape):
+        raise LoraValidationError(
+            f"Not a LoRA: module '{module}' has A shape {a_shape} and B shape {b_shape}; expected 2-D matrices."
+        )
+    rank = a_shape[0]
+    if b_shape[1] != rank or rank < 1:
+        raise LoraValidationError(
+            f"Not a LoRA: module '{module}' has A shape {a_shape} and B shape {b_shape}; the ranks do not match."
+        )
+    return rank
+
+
+def _leaf_name(module: str, kinds: set[str]) -> str:
+    """The layer name a trainer targets: 'to_q', 'q_proj', 'to_out.0'."""
+    if "." in module:
+        parts = module.split(".")
+        return ".".join(parts[-2:]) if parts[-1].isdigit() and len(parts) > 1 else parts[-1]
+    for leaf in _KOHYA_LEAVES:
+        if module.endswith("_" + leaf) or module == leaf:
+            return leaf
+    return module.rsplit("_", 1)[-1]
+
+
+def _read_alpha(fh: IO[bytes], header_len: int, tensors: dict[str, dict[str, Any]]) -> float | None:
+    """kohya stores alpha as a scalar tensor per module; read the first one's bytes."""
+    for name, entry in sorted(tensors.items()):
+        if name.endswith(".alpha") and entry["dtype"] in ("F16", "BF16", "F32", "F64") and _numel(entry) == 1:
+            begin, end = entry["data_offsets"]
+            fh.seek(8 + header_len + begin)
+            raw = fh.read(end - begin)
+            if entry["dtype"] == "BF16":  # bfloat16 is the top half of a float32
+                return float(np.frombuffer(b"\x00\x00" + raw, dtype="<f4")[0])
+            return float(np.frombuffer(raw, dtype={"F16": "<f2", "F32": "<f4", "F64": "<f8"}[entry["dtype"]])[0])
+    return None
+
+
+def _alpha_from_metadata(metadata: Any) -> float | None:
+    if not isinstance(metadata, dict):
+        return None
+    candidates = [metadata.get("ss_network_alpha"), metadata.get("lora_alpha")]
+    # diffusers/peft write the adapter's LoraConfig as JSON metadata
+    for key in ("lora_adapter_metadata", "transformer.lora_adapter_metadata"):
+        try:
+            config = json.loads(metadata.get(key) or "null")
+        except (TypeError, json.JSONDecodeError):
+            config = None
+        if isinstance(config, dict):
+            candidates.append(config.get("lora_alpha"))
+    for value in candidates:
+        try:
+            if value is not None:
+                return float(value)
+        except (TypeError, ValueError):
+            continue
+    return None
+
+
+def _numel(entry: dict[str, Any]) -> int:
+    return int(np.prod(entry["shape"], dtype=np.int64))
+
+
+def _mb(n: int) -> str:
+    return f"{n / 1024**2:.1f} MB"
