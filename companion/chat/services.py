@@ -227,6 +227,11 @@ def slot_messages(message: Message) -> list[Message]:
 def message_select_alternative(*, message: Message) -> list[Message]:
     """Make ``message`` the shown version of its slot. Returns the rows changed."""
     locked = _locked(message.conversation_id)
+    message.refresh_from_db()
+    if message.role != Message.Role.PERSONA or message.deleted:
+        raise ChatError("not_selectable", "Only a persona reply's versions can be selected.")
+    if streaming_reply(locked) is not None:
+        raise ChatError("busy", "Wait for the reply in progress to finish (or stop it) first.")
     changed = []
     for version in slot_messages(message):
         wanted = version.pk == message.pk

@@ -1,0 +1,119 @@
+"""Client → server websocket frames (GUIDE.md §2, README "Websocket protocol").
+
+Parsing is two-step so every bad frame gets a specific error code: JSON
+(``bad_json``), then ``type`` (``unknown_type``), then the fields
+(``invalid_frame``). Text limits are checked by the services (``empty_text``,
+``too_long``) because the REST API shares them.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+
+ClientId = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
+MessageId = Annotated[int, Field(ge=1)]
+
+
+class Frame(BaseModel):
+    model_config = ConfigDict(extra="ignore", strict=False)
+
+
+class MessageSend(Frame):
+    type: Literal["message.send"]
+    text: str
+    client_id: ClientId
+
+
+class MessageRegenerate(Frame):
+    type: Literal["message.regenerate"]
+    message_id: MessageId
+
+
+class MessageSelect(Frame):
+    type: Literal["message.select"]
+    message_id: MessageId
+
+
+class MessageEdit(Frame):
+    type: Literal["message.edit"]
+    message_id: MessageId
+    text: str
+
+
+class MessageDelete(Frame):
+    type: Literal["message.delete"]
+    message_id: MessageId
+
+
+class MessageStop(Frame):
+    type: Literal["message.stop"]
+    message_id: MessageId | None = None
+
+
+class HistorySync(Frame):
+    type: Literal["history.sync"]
+    after_seq: Annotated[int, Field(ge=0)] = 0
+
+
+class RenderDirection(Frame):
+    model_config = ConfigDict(extra="allow")
+    camera: str | None = None
+    lighting: str | None = None
+    duration_s: float | None = None
+    notes: str | None = None
+
+
+class RenderRequest(Frame):
+    model_config = ConfigDict(extra="allow")  # the evolve handler owns the details
+    type: Literal["render.request"]
+    message_id: MessageId
+    direction: RenderDirection | None = None
+    client_id: str | None = None
+
+
+FRAMES: dict[str, type[Frame]] = {
+    model.model_fields["type"].annotation.__args__[0]: model  # the Literal's value
+    for model in (
+        MessageSend,
+        MessageRegenerate,
+        MessageSelect,
+        MessageEdit,
+        MessageDelete,
+        MessageStop,
+        HistorySync,
+        RenderRequest,
+    )
+}
+
+
+class FrameError(Exception):
+    def __init__(self, code: str, detail: str) -> None:
+        super().__init__(detail)
+        self.code = code
+        self.detail = detail
+
+
+def parse_frame(raw: str | bytes | None) -> tuple[Frame, dict[str, Any]]:
+    """Validate one client frame; returns (model, the raw dict) or raises FrameError."""
+    if raw is None:
+        raise FrameError("bad_json", "Frames are JSON text.")
+    try:
+        data = json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise FrameError("bad_json", f"Not valid JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise FrameError("invalid_frame", "A frame is a JSON object with a 'type'.")
+    kind = data.get("type")
+    if not isinstance(kind, str) or not kind:
+        raise FrameError("invalid_frame", "Missing 'type'.")
+    model = FRAMES.get(kind)
+    if model is None:
+        raise FrameError("unknown_type", f"Unknown frame type {kind[:50]!r}.")
+    try:
+        return model.model_validate(data), data
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'frame'}: {e['msg']}" for e in exc.errors())
+        raise FrameError("invalid_frame", problems[:500]) from None
