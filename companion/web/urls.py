@@ -1,6 +1,19 @@
+"""URLs of the web UI."""
+
+from django.contrib.auth import views as auth_views
 from django.urls import path
-from django.views.generic import TemplateView
+
+from companion.web import views
 
 urlpatterns = [
-    path("", TemplateView.as_view(template_name="home.html"), name="home"),
+    path("", views.home, name="home"),
+    path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("signup/", views.signup, name="signup"),
+    path("personas/", views.persona_gallery, name="personas"),
+    path("personas/<slug:slug>/portrait/", views.persona_portrait, name="persona-portrait"),
+    path("conversations/new/", views.conversation_new, name="conversation-new"),
+    path("conversations/<int:conversation_id>/", views.chat, name="chat"),
+    path("conversations/<int:conversation_id>/archive/", views.conversation_archive, name="conversation-archive"),
+    path("conversations/<int:conversation_id>/delete/", views.conversation_delete, name="conversation-delete"),
 ]

@@ -1,0 +1,142 @@
+"""Pages of the web UI. Thin: parse, authorise, call a service or selector, render.
+
+Another user's conversation or private persona is a 404, never a 403, so ids
+do not leak whose they are.
+"""
+
+from __future__ import annotations
+
+from django.contrib.auth import login
+from django.contrib.auth.decorators import login_required
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.template import TemplateDoesNotExist
+from django.template.loader import get_template
+from django.urls import reverse
+from django.views.decorators.http import require_http_methods, require_POST
+
+from companion.chat import services
+from companion.chat.selectors import conversation_get_for, conversation_list_for, messages_page
+from companion.chat.serializers import messages_payload
+from companion.web.forms import SignupForm
+from personas.models import Persona
+from personas.selectors import persona_get_visible, persona_list_visible
+
+# Templates other features add to the chat page (Evolve, memory); included when present.
+CHAT_EXTRA_TEMPLATES = ("chat/_evolve.html", "chat/_memory.html")
+HISTORY_PAGE = 200
+
+
+def _existing_templates(names: tuple[str, ...]) -> list[str]:
+    found = []
+    for name in names:
+        try:
+            get_template(name)
+        except TemplateDoesNotExist:
+            continue
+        found.append(name)
+    return found
+
+
+def home(request: HttpRequest) -> HttpResponse:
+    if not request.user.is_authenticated:
+        return render(request, "home.html")
+    archived = request.GET.get("archived") == "1"
+    conversations = conversation_list_for(user=request.user, archived=archived)
+    return render(request, "chat/conversations.html", {"conversations": conversations, "archived": archived})
+
+
+@require_http_methods(["GET", "POST"])
+def signup(request: HttpRequest) -> HttpResponse:
+    if request.user.is_authenticated:
+        return redirect("home")
+    form = SignupForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        user = form.save()
+        login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+        return redirect("personas")
+    return render(request, "registration/signup.html", {"form": form})
+
+
+def _visible_persona(request: HttpRequest, slug_or_id: str) -> Persona:
+    try:
+        return persona_get_visible(user=request.user, slug_or_id=slug_or_id)
+    except Persona.DoesNotExist as exc:
+        raise Http404 from exc
+
+
+@login_required
+def persona_gallery(request: HttpRequest) -> HttpResponse:
+    return render(request, "personas/gallery.html", {"personas": persona_list_visible(user=request.user)})
+
+
+@login_required
+def persona_portrait(request: HttpRequest, slug: str) -> FileResponse:
+    """A persona's portrait, only to those who may see the persona (MEDIA_ROOT is not served wholesale)."""
+    persona = _visible_persona(request, slug)
+    if not persona.portrait:
+        raise Http404
+    try:
+        handle = persona.portrait.open("rb")
+    except FileNotFoundError as exc:
+        raise Http404 from exc
+    response = FileResponse(handle)
+    response["Cache-Control"] = "private, max-age=3600"
+    return response
+
+
+@login_required
+@require_POST
+def conversation_new(request: HttpRequest) -> HttpResponse:
+    persona = _visible_persona(request, request.POST.get("persona", ""))
+    conversation = services.conversation_start(owner=request.user, persona=persona)
+    return redirect("chat", conversation_id=conversation.pk)
+
+
+def _own_conversation(request: HttpRequest, conversation_id: int):
+    conversation = conversation_get_for(user=request.user, conversation_id=conversation_id)
+    if conversation is None:
+        raise Http404
+    return conversation
+
+
+@login_required
+@require_POST
+def conversation_archive(request: HttpRequest, conversation_id: int) -> HttpResponse:
+    conversation = _own_conversation(request, conversation_id)
+    archived = request.POST.get("archived", "1") == "1"
+    services.conversation_archive(conversation=conversation, archived=archived)
+    return redirect(reverse("home") + ("" if archived else "?archived=1"))
+
+
+@login_required
+@require_POST
+def conversation_delete(request: HttpRequest, conversation_id: int) -> HttpResponse:
+    conversation = _own_conversation(request, conversation_id)
+    services.conversation_delete(conversation=conversation)
+    return redirect("home")
+
+
+@login_required
+def chat(request: HttpRequest, conversation_id: int) -> HttpResponse:
+    conversation = _own_conversation(request, conversation_id)
+    history = messages_page(conversation=conversation, limit=HISTORY_PAGE)
+    context = {
+        "conversation": conversation,
+        "persona": conversation.persona,
+        # Rendered by chat.js through json_script (escaped), then textContent: never as HTML.
+        "chat_boot": {
+            "conversation_id": conversation.pk,
+            "persona_name": conversation.persona.name,
+            "user_name": request.user.get_username(),
+            "last_seq": conversation.last_seq,
+            "messages": messages_payload(history),
+        },
+        "extras": _existing_templates(CHAT_EXTRA_TEMPLATES),
+    }
+    return render(request, "chat/chat.html", context)
+
+
+def portrait_url(persona) -> str | None:
+    """Where a persona's portrait is served (visibility-checked), or None without one."""
+    return reverse("persona-portrait", kwargs={"slug": persona.slug}) if persona.portrait else None
