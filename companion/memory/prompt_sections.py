@@ -1,0 +1,111 @@
+"""Memory's contribution to the reply prompt (chat.prompt's section seam).
+
+Sections, in the documented order (chat.prompt sorts by priority):
+
+* 20 ``relationship``: stage, how to behave at it, recent milestones;
+* 30 ``memories``: the user's boundaries (always), then the top memories
+  for the newest user message, each with its date;
+* 40 ``summary``: the rolling summary of turns too old for the history window.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.utils import timezone
+
+from companion.memory.models import Memory
+from companion.memory.selectors import (
+    memories_recall,
+    milestones_for_pair,
+    relationship_stage,
+    summary_latest,
+)
+from companion.memory.services import memory_mark_recalled
+
+log = logging.getLogger(__name__)
+
+RELATIONSHIP_PRIORITY = 20
+MEMORIES_PRIORITY = 30
+SUMMARY_PRIORITY = 40
+TOP_K = 6
+MAX_BOUNDARIES = 5
+
+STAGE_GUIDANCE = {
+    "stranger": "You have only just met: be friendly but a little reserved, and get to know them.",
+    "acquaintance": "You know each other a bit: be warm, curious and remember what they told you.",
+    "friend": "You are friends: be relaxed, playful and supportive; refer to shared history naturally.",
+    "close_friend": "You are close friends: be openly affectionate and caring; you can tease gently.",
+    "partner": "You are partners: be intimate and devoted, within the boundaries they set.",
+}
+
+
+def _date(value: Any) -> str:
+    return timezone.localtime(value).date().isoformat() if value else "?"
+
+
+def relationship_text(*, user: Any, persona: Any, user_name: str) -> str:
+    stage, state = relationship_stage(user=user, persona=persona)
+    lines = [f"Your relationship with {user_name}: {stage.label}."]
+    guidance = STAGE_GUIDANCE.get(stage.name)
+    if guidance:
+        lines.append(guidance)
+    if state is not None:
+        lines.append(
+            f"(affinity {state.affinity:+.2f}, trust {state.trust:.2f}, {state.exchanges} exchanges"
+            + (f", first met {_date(state.first_met_at)})" if state.first_met_at else ")")
+        )
+        recent = milestones_for_pair(user=user, persona=persona, limit=4)
+        if recent:
+            lines.append("Recent milestones:")
+            lines += [f"- {_date(m.happened_at)}: {m.title}" for m in recent]
+    return "\n".join(lines)
+
+
+def memories_text(*, user: Any, persona: Any, user_name: str, query: str) -> tuple[str, list[int]]:
+    boundaries = list(
+        Memory.objects.filter(user=user, persona=persona, kind=Memory.Kind.BOUNDARY)
+        .order_by("-importance", "-created_at")[:MAX_BOUNDARIES]
+    )
+    recalled = [r.memory for r in memories_recall(user=user, persona=persona, query=query or "", k=TOP_K)]
+    recalled = [m for m in recalled if m.kind != Memory.Kind.BOUNDARY]
+    lines: list[str] = []
+    if boundaries:
+        lines.append(f"Boundaries {user_name} set (always respect them):")
+        lines += [f"- {m.text}" for m in boundaries]
+    if recalled:
+        lines.append(f"What you remember about {user_name} (most relevant first):")
+        lines += [f"- ({_date(m.created_at)}) {m.text}" for m in recalled]
+    used = [m.pk for m in boundaries + recalled]
+    return "\n".join(lines), used
+
+
+def sections(*, conversation: Any, query_text: str) -> list:
+    from companion.chat.prompt import PromptSection
+    from companion.chat.services import user_display_name
+
+    user, persona = conversation.owner, conversation.persona
+    name = user_display_name(user)
+    out = [PromptSection("relationship", relationship_text(user=user, persona=persona, user_name=name),
+                         RELATIONSHIP_PRIORITY)]
+    text, used = memories_text(user=user, persona=persona, user_name=name, query=query_text)
+    if text:
+        out.append(PromptSection("memories", text, MEMORIES_PRIORITY))
+        memory_mark_recalled(memory_ids=used)
+    summary = summary_latest(conversation=conversation)
+    if summary is not None:
+        out.append(PromptSection(
+            "summary", f"Earlier in this conversation (summary up to message #{summary.seq_to}):\n{summary.text}",
+            SUMMARY_PRIORITY,
+        ))
+    return out
+
+
+def register() -> None:
+    try:
+        from companion.chat.prompt import register_prompt_section
+    except ImportError:  # chat app without the seam: memory still works, just not in prompts
+        log.warning("companion.chat.prompt.register_prompt_section missing; memory not in prompts")
+        return
+    register_prompt_section(sections)

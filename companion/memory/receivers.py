@@ -1,0 +1,31 @@
+"""Signal receivers: enqueue memory work after an exchange; keep the retrieval cache fresh."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.db import transaction
+from django.db.models.signals import post_delete, post_save
+from django.dispatch import receiver
+
+from companion.chat.signals import exchange_completed
+from companion.memory.models import Memory
+from companion.memory.retrieval import pair_invalidate
+
+log = logging.getLogger(__name__)
+
+
+@receiver(exchange_completed, dispatch_uid="memory.enqueue_exchange")
+def enqueue_exchange(sender: Any, *, conversation: Any, user_message: Any, reply_message: Any, **_: Any) -> None:
+    from companion.memory.tasks import process_exchange
+
+    args = (conversation.pk, getattr(user_message, "pk", None), getattr(reply_message, "pk", None))
+    # After commit: the worker must see the rows this exchange wrote.
+    transaction.on_commit(lambda: process_exchange.send(*args))
+
+
+@receiver(post_save, sender=Memory, dispatch_uid="memory.invalidate_on_save")
+@receiver(post_delete, sender=Memory, dispatch_uid="memory.invalidate_on_delete")
+def invalidate_index(sender: Any, instance: Memory, **_: Any) -> None:
+    pair_invalidate(instance.user_id, instance.persona_id)

@@ -1,0 +1,324 @@
+"""Writes to memories: user edits, and the reconciler the extraction task runs.
+
+Safety rules of the reconciler (why a weak model cannot corrupt memory):
+
+* the model only sees, and may only touch, the memories listed in its prompt
+  (ids it makes up are ignored);
+* DELETE is applied only when the user's message contains a retraction cue
+  ("no longer", "actually", "not anymore"…) AND the memory is about what the
+  message talks about (semantic or word overlap) — or when the deterministic
+  rules retract the same slot;
+* UPDATE must stay on topic (similar to the old text) and keeps every source
+  link, adding the new message;
+* memories the user edited by hand are never changed or deleted by extraction;
+* an invalid reply (StructuredOutputError, timeout, anything) means: rules only.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from companion.memory import embeddings
+from companion.memory.extraction import Candidate, ExtractionResult, MemoryOp, has_retraction_cue, normalise
+from companion.memory.models import Memory
+
+log = logging.getLogger(__name__)
+
+DUPLICATE_SIMILARITY = 0.9  # an ADD this close to a stored memory only adds a source link
+UPDATE_MIN_SIMILARITY = 0.35  # an UPDATE further than this from the old text is off topic
+DELETE_MIN_RELATEDNESS = 0.3  # how related a retraction must be to the memory it deletes
+
+
+# --- plain writes (the Memory panel, imports, admin) -----------------------------------
+
+
+def memory_create(
+    *,
+    user: Any,
+    persona: Any,
+    text: str,
+    kind: str = Memory.Kind.FACT,
+    importance: float = 0.5,
+    conversation: Any = None,
+    sources: Iterable[Any] = (),
+    slot: str = "",
+    created_at: datetime | None = None,
+    vector: np.ndarray | None = None,
+) -> Memory:
+    text = text.strip()
+    if vector is None:
+        vector = embeddings.embed_one(text)
+    memory = Memory.objects.create(
+        user=user, persona=persona, conversation=conversation, text=text, kind=kind,
+        importance=float(min(1.0, max(0.0, importance))), slot=slot[:120],
+        embedding=embeddings.to_bytes(vector), created_at=created_at or timezone.now(),
+    )
+    sources = [s for s in sources if s is not None]
+    if sources:
+        memory.source_messages.add(*sources)
+    return memory
+
+
+def memory_update(
+    *,
+    memory: Memory,
+    text: str | None = None,
+    kind: str | None = None,
+    importance: float | None = None,
+    by_user: bool = False,
+    sources: Iterable[Any] = (),
+) -> Memory:
+    """Change a memory; its source links are kept (and ``sources`` added)."""
+    fields = ["updated_at"]
+    if text is not None and text.strip() and text.strip() != memory.text:
+        memory.text = text.strip()
+        memory.embedding = embeddings.to_bytes(embeddings.embed_one(memory.text))
+        fields += ["text", "embedding"]
+    if kind is not None and kind in Memory.Kind.values:
+        memory.kind = kind
+        fields.append("kind")
+    if importance is not None:
+        memory.importance = float(min(1.0, max(0.0, importance)))
+        fields.append("importance")
+    if by_user:
+        memory.edited_by_user = True
+        fields.append("edited_by_user")
+    memory.save(update_fields=fields)
+    sources = [s for s in sources if s is not None]
+    if sources:
+        memory.source_messages.add(*sources)
+    return memory
+
+
+def memory_delete(*, memory: Memory) -> None:
+    """'Forget this': the row is gone, not hidden."""
+    memory.delete()
+
+
+def memory_mark_recalled(*, memory_ids: list[int], when: datetime | None = None) -> None:
+    from django.db.models import F
+
+    if memory_ids:
+        # queryset.update skips save(): no cache invalidation needed for a counter.
+        Memory.objects.filter(pk__in=memory_ids).update(
+            times_recalled=F("times_recalled") + 1, last_recalled_at=when or timezone.now()
+        )
+
+
+# --- the reconciler ------------------------------------------------------------------
+
+
+@dataclass
+class ReconcileReport:
+    added: list[Memory] = field(default_factory=list)
+    updated: list[Memory] = field(default_factory=list)
+    deleted: list[int] = field(default_factory=list)
+    ignored: list[str] = field(default_factory=list)  # why each refused op was refused
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.added or self.updated or self.deleted)
+
+
+def _words(text: str) -> set[str]:
+    return {w for w in normalise(text).split() if len(w) > 2 and w not in {"user", "the", "they", "their"}}
+
+
+def _related(memory: Memory, message_text: str, message_vec: np.ndarray) -> bool:
+    vec = memory.vector()
+    dense = float(vec @ message_vec) if vec is not None else 0.0
+    return dense >= DELETE_MIN_RELATEDNESS or bool(_words(memory.text) & _words(message_text))
+
+
+class Reconciler:
+    """Applies ops for one exchange against the memories the model was shown."""
+
+    def __init__(self, *, user: Any, persona: Any, conversation: Any, user_message: Any, when: datetime,
+                 shown: list[Memory]) -> None:
+        self.user, self.persona, self.conversation = user, persona, conversation
+        self.user_message, self.when = user_message, when
+        self.text = getattr(user_message, "content", "") or ""
+        self.shown = {m.pk: m for m in shown}
+        self.report = ReconcileReport()
+        self._message_vec: np.ndarray | None = None
+
+    @property
+    def message_vec(self) -> np.ndarray:
+        if self._message_vec is None:
+            self._message_vec = embeddings.embed_one(self.text)
+        return self._message_vec
+
+    def _pair(self):
+        return Memory.objects.filter(user=self.user, persona=self.persona)
+
+    def _duplicate_of(self, vec: np.ndarray, text: str) -> Memory | None:
+        key = normalise(text)
+        best, best_sim = None, DUPLICATE_SIMILARITY
+        for m in self._pair().only("pk", "text", "embedding", "edited_by_user"):
+            if normalise(m.text) == key:
+                return m
+            v = m.vector()
+            if v is not None and v.shape == vec.shape:
+                sim = float(v @ vec)
+                if sim >= best_sim:
+                    best, best_sim = m, sim
+        return best
+
+    def add(self, *, text: str, kind: str, importance: float, slot: str = "") -> Memory | None:
+        text = (text or "").strip()
+        if len(text) < 3:
+            self.report.ignored.append("ADD without text")
+            return None
+        vec = embeddings.embed_one(text)
+        dup = self._duplicate_of(vec, text)
+        if dup is not None:
+            dup.source_messages.add(self.user_message)
+            return dup
+        memory = memory_create(
+            user=self.user, persona=self.persona, text=text, kind=kind, importance=importance,
+            conversation=self.conversation, sources=[self.user_message], slot=slot, created_at=self.when, vector=vec,
+        )
+        self.report.added.append(memory)
+        return memory
+
+    def update(self, memory: Memory, *, text: str, kind: str | None = None, importance: float | None = None,
+               trusted: bool = False) -> None:
+        if memory.edited_by_user:
+            self.report.ignored.append(f"UPDATE {memory.pk}: edited by the user")
+            return
+        text = (text or "").strip()
+        if len(text) < 3:
+            self.report.ignored.append(f"UPDATE {memory.pk} without text")
+            return
+        if not trusted:
+            old = memory.vector()
+            sim = float(old @ embeddings.embed_one(text)) if old is not None else 0.0
+            if sim < UPDATE_MIN_SIMILARITY and not (_words(text) & _words(memory.text)):
+                self.report.ignored.append(f"UPDATE {memory.pk}: off topic ({sim:.2f})")
+                return
+        memory_update(memory=memory, text=text, kind=kind, importance=importance, sources=[self.user_message])
+        if memory not in self.report.updated:
+            self.report.updated.append(memory)
+
+    def delete(self, memory: Memory, *, trusted: bool = False) -> None:
+        if memory.edited_by_user:
+            self.report.ignored.append(f"DELETE {memory.pk}: edited by the user")
+            return
+        if not trusted:
+            if not has_retraction_cue(self.text):
+                self.report.ignored.append(f"DELETE {memory.pk}: no retraction in the message")
+                return
+            if not _related(memory, self.text, self.message_vec):
+                self.report.ignored.append(f"DELETE {memory.pk}: unrelated to the message")
+                return
+        self.report.deleted.append(memory.pk)
+        self.shown.pop(memory.pk, None)
+        memory_delete(memory=memory)
+
+    # -- the two sources --
+
+    def apply_llm(self, result: ExtractionResult) -> None:
+        for op in result.ops:
+            self._apply_op(op)
+
+    def _apply_op(self, op: MemoryOp) -> None:
+        if op.op == "NONE":
+            return
+        if op.op == "ADD":
+            self.add(text=op.text or "", kind=op.kind, importance=op.importance)
+            return
+        memory = self.shown.get(op.id) if op.id is not None else None
+        if memory is None:
+            self.report.ignored.append(f"{op.op} of unknown id {op.id}")
+            return
+        if op.op == "UPDATE":
+            self.update(memory, text=op.text or "", kind=op.kind, importance=op.importance)
+        elif op.op == "DELETE":
+            self.delete(memory)
+
+    def apply_rules(self, candidates: list[Candidate]) -> None:
+        for c in candidates:
+            existing = list(self._pair().filter(slot=c.slot)) if c.slot else []
+            if c.retract:
+                for memory in existing:
+                    self.delete(memory, trusted=True)
+                continue
+            if existing:
+                # Same slot, new value: "actually my name is Alex" corrects the old name.
+                self.update(existing[0], text=c.text, kind=c.kind, importance=c.importance, trusted=True)
+            else:
+                self.add(text=c.text, kind=c.kind, importance=c.importance, slot=c.slot)
+
+
+def use_llm_extraction() -> bool:
+    return bool(getattr(settings, "MEMORY_LLM_EXTRACTION", True))
+
+
+EXTRACTION_SYSTEM = (
+    "You maintain the long-term memory of a companion character about the user. Read the new exchange and "
+    "the existing memories (with ids). Return JSON operations: ADD a new durable fact, preference, event or "
+    "boundary about the user (short third-person sentence starting 'The user'); UPDATE id with corrected or "
+    "merged text when the user changed or refined a stored memory; DELETE id only when the user clearly "
+    "retracted it; NONE when nothing is worth remembering. Do not store small talk or what the character "
+    "said about itself. Also estimate affinity_delta and trust_delta (-0.2..0.2) for this exchange."
+)
+
+
+def extraction_turns(*, existing: list[Memory], user_text: str, reply_text: str):
+    from companion.llm.base import ChatTurn
+
+    listed = "\n".join(f"- id={m.pk} [{m.kind}] {m.text}" for m in existing) or "(none)"
+    body = (
+        f"Existing memories:\n{listed}\n\nNew exchange:\nUser: {user_text.strip()[:2000]}\n"
+        f"Character: {reply_text.strip()[:1000]}\n\nReturn the JSON operations."
+    )
+    return [ChatTurn("system", EXTRACTION_SYSTEM), ChatTurn("user", body)]
+
+
+def llm_extract(*, existing: list[Memory], user_text: str, reply_text: str) -> ExtractionResult | None:
+    """The model's proposal, or None when it is unavailable or its output is invalid."""
+    from asgiref.sync import async_to_sync
+
+    from companion.llm.base import SamplingParams
+    from companion.llm.registry import get_backend
+
+    try:
+        return async_to_sync(get_backend().complete_json)(
+            extraction_turns(existing=existing, user_text=user_text, reply_text=reply_text),
+            schema=ExtractionResult,
+            params=SamplingParams(temperature=0.0, max_tokens=400),
+        )
+    except Exception as exc:
+        log.info("memory extraction: model output unusable (%s); using the rules only", exc)
+        return None
+
+
+@transaction.atomic
+def memory_reconcile_exchange(
+    *, user: Any, persona: Any, conversation: Any, user_message: Any, reply_text: str = "",
+    candidates: list[Candidate], use_llm: bool, when: datetime,
+) -> tuple[ReconcileReport, ExtractionResult | None]:
+    """Extract and reconcile the memories of one exchange (model first, then rules)."""
+    from companion.memory.selectors import memories_recall
+
+    text = getattr(user_message, "content", "") or ""
+    shown: list[Memory] = []
+    result = None
+    if use_llm:
+        shown = [r.memory for r in memories_recall(user=user, persona=persona, query=text, k=8)]
+        result = llm_extract(existing=shown, user_text=text, reply_text=reply_text)
+    rec = Reconciler(user=user, persona=persona, conversation=conversation, user_message=user_message,
+                     when=when, shown=shown)
+    if result is not None:
+        rec.apply_llm(result)
+    rec.apply_rules(candidates)
+    return rec.report, result
