@@ -59,9 +59,15 @@ INSTALLED_APPS = [
     "companion.chat",
     "companion.memory",
     "companion.evolve",
+    # operations: login throttling, Prometheus exporters, health/metrics/privacy
+    "axes",
+    "django_prometheus",
+    "companion.ops",
 ]
 
 MIDDLEWARE = [
+    "django_prometheus.middleware.PrometheusBeforeMiddleware",  # first: times the whole stack
+    "companion.ops.middleware.RequestIdMiddleware",  # X-Request-ID in/out, stamped on every log line
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -70,6 +76,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "axes.middleware.AxesMiddleware",  # login throttling (after auth, per django-axes docs)
+    "django_prometheus.middleware.PrometheusAfterMiddleware",  # last
 ]
 
 ROOT_URLCONF = "companion.urls"
@@ -133,7 +141,14 @@ DRAMATIQ_BROKER["MIDDLEWARE"] = [
     "dramatiq.middleware.Retries",
     "dramatiq.middleware.CurrentMessage",
     "django_dramatiq.middleware.DbConnectionsMiddleware",
+    "companion.ops.dramatiq.LogContext",  # job_id on worker log lines
 ]
+# Queue metrics in worker processes (Procfile sets DRAMATIQ_PROMETHEUS=1 for
+# the rundramatiq lines). Its exposition server listens on $dramatiq_prom_port
+# (default 9191; give each worker on a host its own) and keeps its files in
+# $dramatiq_prom_db. Never in web processes: its hooks expect the worker boot.
+if env.bool("DRAMATIQ_PROMETHEUS", default=False):
+    DRAMATIQ_BROKER["MIDDLEWARE"].append("dramatiq.middleware.prometheus.Prometheus")
 DRAMATIQ_AUTODISCOVER_MODULES = ["tasks", "actors"]
 # Embedded default: the web process runs its own worker threads.
 TASKS_IN_PROCESS = env.bool("TASKS_IN_PROCESS", default=EMBEDDED)
@@ -145,6 +160,16 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# Login throttling (django-axes): the standalone backend must come first.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_ENABLED = env.bool("AXES_ENABLED", default=True)
+AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = env.float("AXES_COOLOFF_HOURS", default=0.25)  # hours
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
@@ -244,9 +269,9 @@ C2PA_SIGNING_KEY = env("C2PA_SIGNING_KEY", default="")
 LORA_MAX_UPLOAD_BYTES = env.int("LORA_MAX_UPLOAD_BYTES", default=2 * 1024**3)
 PORTRAIT_MAX_UPLOAD_BYTES = env.int("PORTRAIT_MAX_UPLOAD_BYTES", default=10 * 1024**2)
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
-}
+# --- operations --------------------------------------------------------------
+# LOG_FORMAT=json: one JSON object per line with request/conversation/job ids.
+from companion.ops.logging import logging_config  # noqa: E402  (no Django imports inside)
+
+LOGGING = logging_config(log_format=env("LOG_FORMAT", default="text"), level=env("LOG_LEVEL", default="INFO"))
+READYZ_TIMEOUT_S = env.float("READYZ_TIMEOUT_S", default=2.0)  # per dependency check of /readyz

@@ -3,7 +3,13 @@
 from django.contrib import admin
 from django.urls import include, path
 
+from companion.ops import health
+
 urlpatterns = [
+    # operations: probes for the orchestrator, Prometheus scrape target
+    path("healthz", health.healthz, name="healthz"),
+    path("readyz", health.readyz, name="readyz"),
+    path("", include("django_prometheus.urls")),  # /metrics
     path("admin/", admin.site.urls),
     path("api/", include("companion.api.urls")),
     path("", include("companion.web.urls")),

@@ -1,0 +1,84 @@
+"""Structured logs carry the ids needed to follow one request, conversation or render job."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import logging.config
+
+from django.http import HttpResponse
+from django.test import RequestFactory
+
+from companion.ops import context
+from companion.ops.logging import logging_config
+from companion.ops.middleware import RequestIdMiddleware
+
+
+def _capture(log_format: str) -> tuple[logging.Logger, io.StringIO]:
+    """A private logger wired exactly as settings.LOGGING wires the root logger."""
+    config = logging_config(log_format=log_format, level="INFO")
+    stream = io.StringIO()
+    handler_cfg = config["handlers"]["console"]
+    handler = logging.StreamHandler(stream)
+    dictcfg = logging.config.DictConfigurator(config)
+    handler.setFormatter(dictcfg.configure_formatter(config["formatters"]["default"]))
+    for name in handler_cfg["filters"]:
+        handler.addFilter(dictcfg.configure_filter(config["filters"][name]))
+    logger = logging.getLogger(f"test.ops.{log_format}")
+    logger.handlers[:] = [handler]
+    logger.propagate = False
+    logger.setLevel(logging.INFO)
+    return logger, stream
+
+
+def test_json_lines_carry_request_conversation_and_job_ids():
+    logger, stream = _capture("json")
+    with context.bound(request_id="r-1", conversation_id=42, job_id="j-9"):
+        logger.info("reply finished", extra={"tokens": 17})
+    logger.warning("outside any request")
+    first, second = (json.loads(line) for line in stream.getvalue().splitlines())
+    assert first["message"] == "reply finished"
+    assert first["level"] == "INFO"
+    assert first["logger"] == "test.ops.json"
+    assert (first["request_id"], first["conversation_id"], first["job_id"]) == ("r-1", "42", "j-9")
+    assert first["tokens"] == 17
+    assert second["request_id"] is None and second["job_id"] is None
+
+
+def test_text_format_shows_only_the_ids_that_are_set():
+    logger, stream = _capture("text")
+    with context.bound(conversation_id=7):
+        logger.info("hello")
+    logger.info("bye")
+    first, second = stream.getvalue().splitlines()
+    assert first.endswith("test.ops.text [conv=7] hello")
+    assert second.endswith("test.ops.text bye")
+
+
+def test_request_id_middleware_binds_and_echoes_the_id(caplog):
+    seen = {}
+
+    def view(request):
+        seen["ctx"] = context.current()
+        logging.getLogger("test.view").info("inside")
+        return HttpResponse("ok")
+
+    middleware = RequestIdMiddleware(view)
+    factory = RequestFactory()
+
+    response = middleware(factory.get("/", HTTP_X_REQUEST_ID="abc-123"))
+    assert response["X-Request-ID"] == "abc-123"
+    assert seen["ctx"] == {"request_id": "abc-123"}
+
+    response = middleware(factory.get("/", HTTP_X_REQUEST_ID="bad\nid" + "x" * 300))
+    fresh = response["X-Request-ID"]
+    assert fresh != "abc-123" and len(fresh) == 32 and "\n" not in fresh
+    assert context.current() == {}  # nothing leaks past the request
+
+
+def test_every_http_response_has_a_request_id(client):
+    first = client.get("/healthz")
+    second = client.get("/healthz")
+    assert first["X-Request-ID"] and second["X-Request-ID"]
+    assert first["X-Request-ID"] != second["X-Request-ID"]
