@@ -22,6 +22,7 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 
 from companion.chat import protocol, selectors, services
+from companion.chat.groups import GROUP_MESSAGE_TYPE as GROUP_FRAME_TYPE
 from companion.chat.groups import conversation_broadcast, conversation_group
 from companion.chat.models import Conversation, Message
 from companion.chat.ratelimit import chat_rate_exceeded
@@ -129,6 +130,12 @@ class ConversationConsumer(AsyncWebsocketConsumer):
     async def send_error(self, code: str, detail: str = "") -> None:
         await self.send_frame({"type": "error", "code": code, "detail": detail or code})
 
+    async def send_error_after_broadcasts(self, code: str, detail: str = "") -> None:
+        """An error through this socket's own channel, so it arrives after the
+        group frames already queued (the reply's message.done)."""
+        frame = {"type": "error", "code": code, "detail": detail or code}
+        await self.channel_layer.send(self.channel_name, {"type": GROUP_FRAME_TYPE, "frame": frame})
+
     async def broadcast(self, frame: dict[str, Any]) -> None:
         await conversation_broadcast(self.conversation.pk, frame)
 
@@ -172,8 +179,8 @@ class ConversationConsumer(AsyncWebsocketConsumer):
             await self.channel_layer.group_send(self.group, {"type": STOP_MESSAGE_TYPE, "message_id": frame.message_id})
         elif isinstance(frame, protocol.HistorySync):
             await self.send_frame(await database_sync_to_async(_history)(self.conversation, frame.after_seq))
-        elif isinstance(frame, protocol.RenderRequest):
-            await self.on_render_request(raw)
+        elif isinstance(frame, protocol.RenderFrame):
+            await self.on_render_frame(raw)
 
     async def _check_rate(self) -> None:
         if await chat_rate_exceeded(self.user.pk):
@@ -212,21 +219,29 @@ class ConversationConsumer(AsyncWebsocketConsumer):
                 conversation_id=self.conversation.pk,
                 reply_id=reply_id,
                 backend=get_backend(),
-                on_error=self.send_error,
+                on_error=self.send_error_after_broadcasts,
             ),
             name=f"reply-{reply_id}",
         )
         self.replies[reply_id] = task
         task.add_done_callback(lambda _t: self.replies.pop(reply_id, None))
 
-    async def on_render_request(self, raw: dict[str, Any]) -> None:
+    async def on_render_frame(self, raw: dict[str, Any]) -> None:
+        """``render.*`` frames belong to companion.evolve.ws (HANDLERS by type, or
+        handle_render_request); without it rendering is ``not_available``."""
         try:
             from companion.evolve import ws as evolve_ws
         except ImportError:
             evolve_ws = None
-        handler = getattr(evolve_ws, "handle_render_request", None)
+        handlers = dict(getattr(evolve_ws, "HANDLERS", None) or {})
+        if "render.request" not in handlers and hasattr(evolve_ws, "handle_render_request"):
+            handlers["render.request"] = evolve_ws.handle_render_request
+        handler = handlers.get(raw["type"])
         if handler is None:
-            await self.send_error("not_available", "Scene rendering is not available on this server.")
+            if evolve_ws is None or raw["type"] == "render.request":
+                await self.send_error("not_available", "Scene rendering is not available on this server.")
+            else:
+                await self.send_error("unknown_type", f"Unknown frame type {raw['type'][:50]!r}.")
             return
         result = handler(self, raw)
         if inspect.isawaitable(result):

@@ -58,20 +58,11 @@ class HistorySync(Frame):
     after_seq: Annotated[int, Field(ge=0)] = 0
 
 
-class RenderDirection(Frame):
+class RenderFrame(Frame):
+    """Any ``render.*`` frame: validated by its handler in companion.evolve.ws."""
+
     model_config = ConfigDict(extra="allow")
-    camera: str | None = None
-    lighting: str | None = None
-    duration_s: float | None = None
-    notes: str | None = None
-
-
-class RenderRequest(Frame):
-    model_config = ConfigDict(extra="allow")  # the evolve handler owns the details
-    type: Literal["render.request"]
-    message_id: MessageId
-    direction: RenderDirection | None = None
-    client_id: str | None = None
+    type: str
 
 
 FRAMES: dict[str, type[Frame]] = {
@@ -84,7 +75,6 @@ FRAMES: dict[str, type[Frame]] = {
         MessageDelete,
         MessageStop,
         HistorySync,
-        RenderRequest,
     )
 }
 
@@ -109,7 +99,7 @@ def parse_frame(raw: str | bytes | None) -> tuple[Frame, dict[str, Any]]:
     kind = data.get("type")
     if not isinstance(kind, str) or not kind:
         raise FrameError("invalid_frame", "Missing 'type'.")
-    model = FRAMES.get(kind)
+    model = FRAMES.get(kind) or (RenderFrame if kind.startswith("render.") else None)
     if model is None:
         raise FrameError("unknown_type", f"Unknown frame type {kind[:50]!r}.")
     try:
