@@ -162,7 +162,7 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 # Login throttling (django-axes): the standalone backend must come first.
 AUTHENTICATION_BACKENDS = [
-    "axes.backends.AxesStandaloneBackend",
+    "companion.ops.auth.HttpLoginThrottleBackend",  # axes, for logins that come with a request
     "django.contrib.auth.backends.ModelBackend",
 ]
 AXES_ENABLED = env.bool("AXES_ENABLED", default=True)
