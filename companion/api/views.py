@@ -1,0 +1,141 @@
+"""REST API: personas (read), conversations (owner-scoped), messages (read, by seq).
+
+Thin views over the chat services and selectors. Anything owned by someone
+else answers 404, exactly like something that does not exist.
+"""
+
+from __future__ import annotations
+
+from django.http import Http404
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from companion.api.selectors import messages_changed_after
+from companion.api.serializers import (
+    ApiConversationSerializer,
+    ConversationArchiveSerializer,
+    ConversationCreateSerializer,
+    MessagePageQuerySerializer,
+    PersonaSerializer,
+)
+from companion.chat import services
+from companion.chat.models import Conversation
+from companion.chat.selectors import alternatives_map, conversation_get_for, conversation_list_for
+from companion.chat.serializers import MessageSerializer
+from personas.models import Persona
+from personas.selectors import persona_get_visible, persona_list_visible
+
+
+class PersonaViewSet(viewsets.ReadOnlyModelViewSet):
+    """Personas you can chat with: every public one plus your own private ones."""
+
+    serializer_class = PersonaSerializer
+    lookup_value_regex = r"[-a-zA-Z0-9_]+"
+    lookup_url_kwarg = "persona"
+
+    def get_queryset(self):
+        return persona_list_visible(user=self.request.user).order_by("name")
+
+    def get_object(self) -> Persona:
+        try:
+            return persona_get_visible(user=self.request.user, slug_or_id=self.kwargs["persona"])
+        except Persona.DoesNotExist as exc:
+            raise Http404 from exc
+
+
+@extend_schema(
+    parameters=[OpenApiParameter("archived", bool, description="List archived conversations instead (list only).")]
+)
+class ConversationViewSet(
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    mixins.DestroyModelMixin,
+    viewsets.GenericViewSet,
+):
+    """Your conversations. Someone else's conversation is a 404."""
+
+    serializer_class = ApiConversationSerializer
+
+    lookup_value_regex = r"\d+"
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):  # schema generation has no user
+            return Conversation.objects.none()
+        archived = self.request.query_params.get("archived", "").lower() in {"1", "true", "yes"}
+        return conversation_list_for(user=self.request.user, archived=archived)
+
+    def get_object(self) -> Conversation:
+        try:
+            conversation_id = int(self.kwargs["pk"])
+        except (TypeError, ValueError) as exc:
+            raise Http404 from exc
+        conversation = conversation_get_for(user=self.request.user, conversation_id=conversation_id)
+        if conversation is None:
+            raise Http404
+        return conversation
+
+    @extend_schema(request=ConversationCreateSerializer, responses={201: ApiConversationSerializer})
+    def create(self, request: Request, *args, **kwargs) -> Response:
+        data = ConversationCreateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        try:
+            persona = persona_get_visible(user=request.user, slug_or_id=data.validated_data["persona"])
+        except Persona.DoesNotExist:
+            raise serializers.ValidationError({"persona": ["No such persona."]}) from None
+        conversation = services.conversation_start(owner=request.user, persona=persona)
+        return Response(self.get_serializer(conversation).data, status=status.HTTP_201_CREATED)
+
+    def perform_destroy(self, instance: Conversation) -> None:
+        services.conversation_delete(conversation=instance)
+
+    @extend_schema(request=ConversationArchiveSerializer, responses={200: ApiConversationSerializer})
+    @action(detail=True, methods=["post"])
+    def archive(self, request: Request, pk: str | None = None) -> Response:
+        """Archive (or, with ``{"archived": false}``, unarchive) a conversation."""
+        body = ConversationArchiveSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        conversation = services.conversation_archive(
+            conversation=self.get_object(), archived=body.validated_data["archived"]
+        )
+        return Response(self.get_serializer(conversation).data)
+
+    @extend_schema(
+        parameters=[MessagePageQuerySerializer],
+        responses={
+            200: inline_serializer(
+                "MessagePage",
+                {
+                    "results": MessageSerializer(many=True),
+                    "next_after_seq": serializers.IntegerField(),
+                    "has_more": serializers.BooleanField(),
+                },
+            )
+        },
+    )
+    @action(detail=True, methods=["get"], pagination_class=None)
+    def messages(self, request: Request, pk: str | None = None) -> Response:
+        """Messages created or changed after ``after_seq``, oldest change first.
+
+        The cursor is the same one ``history.sync`` uses: pass ``next_after_seq``
+        back as ``after_seq`` while ``has_more`` is true; ``after_seq=0`` walks the
+        whole history. Edited, finished and deleted (``deleted: true``, text
+        cleared) messages reappear after their change, so a client that keeps
+        the cursor stays in sync.
+        """
+        query = MessagePageQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        after_seq, limit = query.validated_data["after_seq"], query.validated_data["limit"]
+        conversation = self.get_object()
+        rows, has_more = messages_changed_after(conversation=conversation, after_seq=after_seq, limit=limit)
+        context = {"request": request, "alternatives": alternatives_map(rows)}
+        return Response(
+            {
+                "results": MessageSerializer(rows, many=True, context=context).data,
+                "next_after_seq": rows[-1].changed_seq if rows else after_seq,
+                "has_more": has_more,
+            }
+        )
