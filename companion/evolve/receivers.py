@@ -1,1 +1,157 @@
+"""Rendering's job updates -> chat frames and messages.
 
+``rendering.signals.job_updated`` is sent from whichever process changed the
+job (the web process for queued/cancelled, a Dramatiq worker for the rest).
+For jobs that came from a chat (source ``chat.message:<id>`` or
+``chat.reel:<conversation id>``) this broadcasts ``render.*`` frames to the
+conversation's group through the channel layer (Redis in production, so it
+reaches every web process), and stores the outcome as a chat message (a clip
+message on success, a notice on failure) so a client that was offline sees it
+after ``history.sync``.
+
+A receiver error must never break the render that sent the signal, so every
+handler is wrapped and logged.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.dispatch import receiver
+
+from rendering.models import JobKind, RenderJob
+from rendering.signals import job_updated
+
+log = logging.getLogger(__name__)
+
+
+@receiver(job_updated, dispatch_uid="companion.evolve.job_updated")
+def on_job_updated(sender: Any, job: RenderJob, event: str, **kwargs: Any) -> None:
+    try:
+        job_event_to_chat(job=job, event=event)
+    except Exception:
+        log.exception("evolve: could not relay %s of render job %s to the chat", event, getattr(job, "pk", None))
+
+
+def job_event_to_chat(*, job: RenderJob, event: str) -> None:
+    from companion.chat.groups import conversation_broadcast_sync
+    from companion.evolve.services import source_conversation_id
+
+    conversation_id = source_conversation_id(job.source or "")
+    if conversation_id is None:
+        return  # not a chat job (admin, benchmark, another app)
+    for frame in frames_for(job=job, event=event, conversation_id=conversation_id):
+        conversation_broadcast_sync(conversation_id, frame)
+
+
+def frames_for(*, job: RenderJob, event: str, conversation_id: int) -> list[dict[str, Any]]:
+    """The frames (and, for done/failed, the stored chat message) for one job event."""
+    from companion.evolve.payloads import job_payload
+    from companion.evolve.services import source_message_id
+
+    message_id = source_message_id(job.source)
+    base = {"job_id": str(job.pk), "message_id": message_id}
+    if event == "progress":
+        return [
+            {
+                "type": "render.progress",
+                **base,
+                "step": job.progress_step,
+                "total": job.progress_total,
+                "phase": job.phase,
+                "status": job.status,
+                "attempt": job.attempts,
+            }
+        ]
+    payload = job_payload(job)
+    if event == "queued":
+        return [{"type": "render.queued", **base, "job": payload}]
+    if event == "cancelled":
+        return [{"type": "render.cancelled", **base, "job": payload}]
+    if event == "done":
+        message = clip_message_create(job=job, conversation_id=conversation_id, payload=payload)
+        return [
+            {"type": "render.done", **base, "job": payload, "clip_url": payload["clip_url"],
+             "clip_message_id": message.pk if message else None},
+            *([_created(message)] if message else []),
+        ]
+    if event == "failed":
+        notice = failure_notice_create(job=job, conversation_id=conversation_id)
+        return [
+            {"type": "render.failed", **base, "job": payload, "detail": job.error_detail},
+            *([_created(notice)] if notice else []),
+        ]
+    return []
+
+
+def _created(message) -> dict[str, Any]:
+    from companion.chat.serializers import message_payload
+
+    return {"type": "message.created", "message": message_payload(message)}
+
+
+def _existing(conversation_id: int, job: RenderJob, kind: str):
+    from companion.chat.models import Message
+
+    # A redelivered "done" must not post the clip twice.
+    return Message.objects.filter(conversation_id=conversation_id, kind=kind, extra__job_id=str(job.pk)).first()
+
+
+def clip_message_create(*, job: RenderJob, conversation_id: int, payload: dict[str, Any]):
+    """The persona's clip message: player URLs, the beat as caption, the AI-generated label."""
+    from companion.chat.models import Conversation, Message
+    from companion.chat.services import message_create
+    from companion.evolve.extractor import beat_caption
+
+    if _existing(conversation_id, job, Message.Kind.CLIP) is not None:
+        return None
+    conversation = Conversation.objects.get(pk=conversation_id)
+    if job.kind == JobKind.REEL:
+        caption = f"Reel of {len(job.parts or [])} clips."
+    else:
+        caption = beat_caption(job.scene_beat)
+    return message_create(
+        conversation=conversation,
+        role=Message.Role.PERSONA,
+        kind=Message.Kind.CLIP,
+        content=caption,
+        status=Message.Status.COMPLETE,
+        extra={
+            "job_id": str(job.pk),
+            "job_kind": job.kind,
+            "source_message_id": payload["message_id"],
+            "clip_url": payload["clip_url"],
+            "poster_url": payload["poster_url"],
+            "download_url": payload["download_url"],
+            "beat": job.beat,
+            "parts": list(job.parts or []),
+            "duration_s": (job.beat or {}).get("duration_s"),
+            "ai_generated": True,
+            "label": payload["label"],
+        },
+    )
+
+
+def failure_notice_create(*, job: RenderJob, conversation_id: int):
+    from companion.chat.models import Conversation, Message
+    from companion.chat.services import message_create
+
+    if _existing(conversation_id, job, Message.Kind.NOTICE) is not None:
+        return None
+    what = "the reel" if job.kind == JobKind.REEL else "this scene"
+    detail = job.error_detail or "The renderer stopped unexpectedly."
+    return message_create(
+        conversation=Conversation.objects.get(pk=conversation_id),
+        role=Message.Role.PERSONA,
+        kind=Message.Kind.NOTICE,
+        content=f"I couldn't render {what}: {detail}",
+        status=Message.Status.COMPLETE,
+        extra={"evolve": True, "job_id": str(job.pk), "failed": True, "message_id": job_source_message(job)},
+    )
+
+
+def job_source_message(job: RenderJob) -> int | None:
+    from companion.evolve.services import source_message_id
+
+    return source_message_id(job.source)

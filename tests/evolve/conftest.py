@@ -7,6 +7,11 @@ import pytest
 from companion.chat.models import Conversation, Message
 
 
+@pytest.fixture(autouse=True)
+def _fast_passwords(settings):
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 @pytest.fixture
 def user(django_user_model):
     return django_user_model.objects.create_user(username="alex", password="pw-alex-123", first_name="Alex")
@@ -47,3 +52,17 @@ def say(conversation):
         )
 
     return _say
+
+
+@pytest.fixture(autouse=True)
+def _fresh_layer_and_broker():
+    """In-memory groups and queued Dramatiq messages must not leak between tests."""
+    import dramatiq
+    from channels.layers import channel_layers
+
+    channel_layers.backends = {}
+    yield
+    channel_layers.backends = {}
+    broker = dramatiq.get_broker()
+    if hasattr(broker, "flush_all"):
+        broker.flush_all()

@@ -1,0 +1,283 @@
+"""Evolve: turn a persona message into a render job, cancel it, assemble reels.
+
+Thin callers (the websocket handler, the REST views) authorise nothing
+themselves: every function here checks that the user owns what they touch and
+raises ``EvolveError`` (``code`` goes to the client) otherwise.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from companion.chat.models import Conversation, Message
+from companion.evolve import extractor
+from rendering.beat import CameraMove, Framing, Lighting, RenderDirection, SceneBeat
+from rendering.models import JobKind, JobStatus, RenderJob
+
+log = logging.getLogger(__name__)
+
+MESSAGE_SOURCE = "chat.message:"
+REEL_SOURCE = "chat.reel:"
+REEL_MAX_CLIPS = 20
+
+
+class EvolveError(Exception):
+    """A refused Evolve operation; ``code`` is one of invalid_frame, not_found, refused, invalid."""
+
+    def __init__(self, code: str, detail: str, *, notice: Message | None = None) -> None:
+        super().__init__(detail)
+        self.code = code
+        self.detail = detail
+        self.notice = notice  # the chat message telling the user, when one was posted
+
+
+class BeatEdit(BaseModel):
+    """The fields of a beat the user may edit in the "refine" dialog before rendering.
+
+    Characters, seed and prompt are rebuilt on the server from the persona's
+    card and these fields, so an edit cannot drop the persona's identity or
+    smuggle text past what the user sees.
+    """
+
+    model_config = ConfigDict(extra="ignore")
+
+    setting: str = Field(min_length=1, max_length=1000)
+    action: str = Field(min_length=1, max_length=1000)
+    camera: CameraMove = CameraMove.STATIC
+    framing: Framing = Framing.MEDIUM
+    lighting: Lighting = Lighting.DAYLIGHT
+    mood: str = Field(default="", max_length=200)
+    duration_s: float = Field(default=extractor.DEFAULT_DURATION_S, ge=1.0, le=10.0)
+
+
+# --- lookups -----------------------------------------------------------------------
+
+
+def message_source(message: Message) -> str:
+    return f"{MESSAGE_SOURCE}{message.pk}"
+
+
+def source_message_id(source: str) -> int | None:
+    if not source.startswith(MESSAGE_SOURCE):
+        return None
+    try:
+        return int(source[len(MESSAGE_SOURCE) :])
+    except ValueError:
+        return None
+
+
+def source_conversation_id(source: str) -> int | None:
+    """The conversation a chat-originated job belongs to (clip: via its message; reel: directly)."""
+    if source.startswith(REEL_SOURCE):
+        try:
+            return int(source[len(REEL_SOURCE) :].split(":", 1)[0])
+        except ValueError:
+            return None
+    message_id = source_message_id(source)
+    if message_id is None:
+        return None
+    return Message.objects.filter(pk=message_id).values_list("conversation_id", flat=True).first()
+
+
+def evolvable_message_get(*, user: Any, message_id: Any) -> Message:
+    """A persona text message in one of ``user``'s conversations, or EvolveError(not_found)."""
+    try:
+        message_id = int(message_id)
+    except (TypeError, ValueError):
+        raise EvolveError("not_found", "No such message.") from None
+    message = (
+        Message.objects.select_related("conversation__persona", "conversation__owner")
+        .filter(pk=message_id, conversation__owner=user)
+        .first()
+        if getattr(user, "is_authenticated", False)
+        else None
+    )
+    if message is None:
+        raise EvolveError("not_found", "No such message in your conversations.")
+    if (
+        message.role != Message.Role.PERSONA
+        or message.kind != Message.Kind.TEXT
+        or message.deleted
+        or message.status == Message.Status.STREAMING
+        or not message.content.strip()
+    ):
+        raise EvolveError("invalid", "Only finished persona messages can be turned into a scene.")
+    return message
+
+
+def job_get_for(*, user: Any, job_id: Any) -> RenderJob:
+    """A job ``user`` requested, or EvolveError(not_found) (also for malformed ids)."""
+    try:
+        job_uuid = uuid.UUID(str(job_id))
+    except ValueError:
+        raise EvolveError("not_found", "No such render job.") from None
+    job = None
+    if getattr(user, "is_authenticated", False):
+        job = RenderJob.objects.select_related("persona").filter(pk=job_uuid, requested_by=user).first()
+    if job is None:
+        raise EvolveError("not_found", "No such render job.")
+    return job
+
+
+# --- beats -------------------------------------------------------------------------
+
+
+def beat_from_edit(*, message: Message, edit: BeatEdit, direction: RenderDirection | None) -> SceneBeat:
+    """A full beat from the user's edited fields (characters, prompt, seed rebuilt server-side)."""
+    ctx = extractor.gather_context(message)
+    scene = extractor.ExtractedScene(**edit.model_dump())
+    characters = [extractor.persona_character(ctx.persona)]
+    if (user := extractor.user_character(ctx)) is not None:
+        characters.append(user)
+    beat = SceneBeat(
+        **edit.model_dump(),
+        characters=characters,
+        negative_prompt=extractor.lexicon.NEGATIVE_PROMPT,
+        seed=extractor.beat_seed(message.pk, direction),
+    ).with_direction(direction)
+    notes = (direction.notes or "").strip() if direction else ""
+    scene = extractor.ExtractedScene(**beat.model_dump(include=set(extractor.ExtractedScene.model_fields)))
+    prompt = extractor.compose_prompt(scene, beat.characters, list(ctx.persona.style_tags or []))
+    return beat.model_copy(update={"prompt": f"{prompt}, {notes}"[:4000] if notes else prompt})
+
+
+def scene_preview(*, user: Any, message: Message | int, direction: RenderDirection | None = None) -> SceneBeat:
+    """The "refine" step: the beat Evolve would render, without queuing anything."""
+    message = evolvable_message_get(user=user, message_id=getattr(message, "pk", message))
+    return extractor.scene_extract(message=message, direction=direction)
+
+
+def _digest(value: Any) -> str:
+    data = value.model_dump(mode="json", exclude_none=True) if isinstance(value, BaseModel) else value
+    return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def _active_twin(*, user: Any, source: str, beat: SceneBeat) -> RenderJob | None:
+    """A queued/running job of this user for the same message and the same beat (a double-click)."""
+    wanted = beat.model_dump(mode="json")
+    for job in RenderJob.objects.filter(
+        source=source, requested_by=user, status__in=[JobStatus.QUEUED, JobStatus.RUNNING]
+    ):
+        if job.beat == wanted:
+            return job
+    return None
+
+
+# --- requests ------------------------------------------------------------------------
+
+
+def evolve_request(
+    *,
+    user: Any,
+    message: Message | int,
+    direction: RenderDirection | None = None,
+    client_id: str = "",
+    beat_override: BeatEdit | dict | None = None,
+) -> tuple[RenderJob, bool]:
+    """Queue a clip of ``message`` (Evolve, or Remix with ``direction``). Returns (job, created).
+
+    Idempotent: the same message + direction + edit + client_id returns the first
+    job, and so does an identical request while that job is still running. A
+    refusal by the safety gate posts a notice into the chat and raises
+    EvolveError("refused") carrying that notice.
+    """
+    from rendering.safety import RenderRefused
+    from rendering.services import render_job_request
+
+    message = evolvable_message_get(user=user, message_id=getattr(message, "pk", message))
+    if beat_override is not None:
+        edit = beat_override if isinstance(beat_override, BeatEdit) else BeatEdit.model_validate(beat_override)
+        beat = beat_from_edit(message=message, edit=edit, direction=direction)
+    else:
+        edit = None
+        beat = extractor.scene_extract(message=message, direction=direction)
+    source = message_source(message)
+    key = f"evolve:{message.pk}:{_digest(direction or {})}:{_digest(edit or {})}:{client_id[:64]}"
+
+    twin = _active_twin(user=user, source=source, beat=beat)
+    if twin is not None:
+        return twin, False
+    try:
+        return render_job_request(
+            persona=message.conversation.persona,
+            beat=beat,
+            requested_by=user,
+            source=source,
+            idempotency_key=key[:200],
+        )
+    except RenderRefused as refused:
+        notice = notice_post(conversation=message.conversation, text=refused.reason, extra={"refused": True,
+                                                                                            "message_id": message.pk})
+        raise EvolveError("refused", refused.reason, notice=notice) from refused
+
+
+def evolve_cancel(*, user: Any, job_id: Any) -> RenderJob:
+    """Cancel a queued or running job of this user (a finished job is returned unchanged)."""
+    from rendering.services import render_job_cancel
+
+    return render_job_cancel(job=job_get_for(user=user, job_id=job_id))
+
+
+def reel_create(
+    *, user: Any, conversation: Conversation, job_ids: Sequence[Any], client_id: str = ""
+) -> tuple[RenderJob, bool]:
+    """Assemble finished clips of ``conversation`` into one MP4, in the given order."""
+    from rendering.services import ReelInvalid, reel_request
+
+    if conversation.owner_id != getattr(user, "pk", None):
+        raise EvolveError("not_found", "No such conversation.")
+    if not job_ids:
+        raise EvolveError("invalid", "Pick at least one clip for the reel.")
+    if len(job_ids) > REEL_MAX_CLIPS:
+        raise EvolveError("invalid", f"A reel can hold at most {REEL_MAX_CLIPS} clips.")
+    message_ids = set(conversation.messages.values_list("pk", flat=True))
+    jobs = []
+    for job_id in job_ids:
+        job = job_get_for(user=user, job_id=job_id)
+        if job.kind != JobKind.CLIP or source_message_id(job.source) not in message_ids:
+            raise EvolveError("not_found", "A chosen clip is not part of this conversation.")
+        jobs.append(job)
+    key = f"reel:{conversation.pk}:{_digest([str(j.pk) for j in jobs])}:{client_id[:64]}"
+    try:
+        return reel_request(
+            jobs=jobs, requested_by=user, source=f"{REEL_SOURCE}{conversation.pk}", idempotency_key=key
+        )
+    except ReelInvalid as exc:
+        raise EvolveError("invalid", str(exc)) from exc
+
+
+# --- chat messages -------------------------------------------------------------------
+
+
+def notice_post(*, conversation: Conversation, text: str, extra: dict | None = None) -> Message:
+    """A persona-side notice in the chat, broadcast to every open socket."""
+    from companion.chat.services import message_create
+
+    notice = message_create(
+        conversation=conversation,
+        role=Message.Role.PERSONA,
+        kind=Message.Kind.NOTICE,
+        content=text,
+        status=Message.Status.COMPLETE,
+        extra={"evolve": True, **(extra or {})},
+    )
+    broadcast_message(notice)
+    return notice
+
+
+def broadcast_message(message: Message) -> None:
+    from companion.chat.groups import conversation_broadcast_sync
+    from companion.chat.serializers import message_payload
+
+    try:
+        conversation_broadcast_sync(message.conversation_id, {"type": "message.created", "message":
+                                                              message_payload(message)})
+    except Exception:  # the row is stored: a reconnecting client gets it through history.sync
+        log.exception("could not broadcast message %s", message.pk)

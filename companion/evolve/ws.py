@@ -1,0 +1,161 @@
+"""Websocket handlers for the ``render.*`` client frames (README "Websocket protocol").
+
+The chat consumer calls ``HANDLERS[frame["type"]](consumer, raw_frame)``; it
+provides ``consumer.user``, ``consumer.conversation``, ``send_frame`` and
+``send_error``. Thin: validate, run the service in the DB thread, reply.
+
+client -> server
+- ``render.request`` {message_id, direction?: {camera?, framing?, lighting?, duration_s?, notes?},
+  client_id?, beat?: {setting, action, camera, framing, lighting, mood, duration_s}}
+  Evolve (Remix when ``direction`` is given; ``beat`` renders the user's edit from the refine dialog).
+  The new job is announced to every socket by ``render.queued`` (see receivers); a repeated request
+  (double-click) gets the existing job back in a ``render.queued`` frame with ``duplicate: true``.
+- ``render.preview`` {message_id, direction?} -> ``render.beat`` {message_id, beat, direction} to this socket.
+- ``render.cancel`` {job_id} -> ``render.cancelled`` {job_id, message_id, job} to every socket.
+
+Errors: ``error`` {code: invalid_frame | not_found | invalid | refused, detail}. A refusal by the
+safety gate also posts a notice message into the chat.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Any, Literal
+
+from channels.db import database_sync_to_async
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+
+from companion.evolve import services
+from companion.evolve.payloads import job_payload
+from rendering.beat import RenderDirection
+
+log = logging.getLogger(__name__)
+
+
+class _Frame(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+
+class RenderRequestFrame(_Frame):
+    type: Literal["render.request"]
+    message_id: Annotated[int, Field(ge=1)]
+    direction: RenderDirection | None = None
+    client_id: Annotated[str, StringConstraints(strip_whitespace=True, max_length=64)] = ""
+    beat: services.BeatEdit | None = None
+
+
+class RenderPreviewFrame(_Frame):
+    type: Literal["render.preview"]
+    message_id: Annotated[int, Field(ge=1)]
+    direction: RenderDirection | None = None
+
+
+class RenderCancelFrame(_Frame):
+    type: Literal["render.cancel"]
+    job_id: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
+
+
+def _problems(exc: ValidationError) -> str:
+    return "; ".join(f"{'.'.join(map(str, e['loc'])) or 'frame'}: {e['msg']}" for e in exc.errors())[:500]
+
+
+def _in_this_conversation(consumer: Any, message_id: int) -> bool:
+    conversation = getattr(consumer, "conversation", None)
+    return conversation is not None and conversation.messages.filter(pk=message_id).exists()
+
+
+# --- sync parts (DB thread) ------------------------------------------------------------
+
+
+def _request(consumer: Any, frame: RenderRequestFrame) -> tuple[dict[str, Any], bool]:
+    if not _in_this_conversation(consumer, frame.message_id):
+        raise services.EvolveError("not_found", "No such message in this conversation.")
+    job, created = services.evolve_request(
+        user=consumer.user,
+        message=frame.message_id,
+        direction=frame.direction,
+        client_id=frame.client_id,
+        beat_override=frame.beat,
+    )
+    return job_payload(job), created
+
+
+def _preview(consumer: Any, frame: RenderPreviewFrame) -> dict[str, Any]:
+    if not _in_this_conversation(consumer, frame.message_id):
+        raise services.EvolveError("not_found", "No such message in this conversation.")
+    beat = services.scene_preview(user=consumer.user, message=frame.message_id, direction=frame.direction)
+    return beat.model_dump(mode="json")
+
+
+def _cancel(consumer: Any, frame: RenderCancelFrame) -> tuple[dict[str, Any], bool]:
+    job = services.job_get_for(user=consumer.user, job_id=frame.job_id)
+    if services.source_conversation_id(job.source) != getattr(consumer.conversation, "pk", None):
+        raise services.EvolveError("not_found", "No such render job in this conversation.")
+    was_running = not job.is_finished
+    job = services.evolve_cancel(user=consumer.user, job_id=job.pk)
+    return job_payload(job), was_running and job.status == "cancelled"
+
+
+# --- handlers --------------------------------------------------------------------------
+
+
+async def _run(consumer: Any, raw: dict[str, Any], model: type[_Frame], work: Callable[[_Frame], Awaitable[None]]):
+    try:
+        frame = model.model_validate(raw)
+    except ValidationError as exc:
+        await consumer.send_error("invalid_frame", _problems(exc))
+        return
+    try:
+        await work(frame)
+    except services.EvolveError as exc:
+        await consumer.send_error(exc.code, exc.detail)
+
+
+async def handle_render_request(consumer: Any, raw: dict[str, Any]) -> None:
+    async def work(frame: RenderRequestFrame) -> None:
+        payload, created = await database_sync_to_async(_request)(consumer, frame)
+        if not created:
+            # New jobs are announced to every socket by the receiver; a repeat only needs an answer here.
+            await consumer.send_frame(
+                {"type": "render.queued", "job_id": payload["id"], "message_id": payload["message_id"],
+                 "job": payload, "client_id": frame.client_id, "duplicate": True}
+            )
+
+    await _run(consumer, raw, RenderRequestFrame, work)
+
+
+async def handle_render_preview(consumer: Any, raw: dict[str, Any]) -> None:
+    async def work(frame: RenderPreviewFrame) -> None:
+        beat = await database_sync_to_async(_preview)(consumer, frame)
+        direction = frame.direction.model_dump(mode="json", exclude_none=True) if frame.direction else None
+        await consumer.send_frame(
+            {"type": "render.beat", "message_id": frame.message_id, "beat": beat, "direction": direction}
+        )
+
+    await _run(consumer, raw, RenderPreviewFrame, work)
+
+
+async def handle_render_cancel(consumer: Any, raw: dict[str, Any]) -> None:
+    async def work(frame: RenderCancelFrame) -> None:
+        payload, cancelled = await database_sync_to_async(_cancel)(consumer, frame)
+        if not cancelled:
+            await consumer.send_error("invalid", f"This render has already {payload['status']}.")
+
+    await _run(consumer, raw, RenderCancelFrame, work)
+
+
+HANDLERS: dict[str, Callable[[Any, dict[str, Any]], Awaitable[None]]] = {
+    "render.request": handle_render_request,
+    "render.preview": handle_render_preview,
+    "render.cancel": handle_render_cancel,
+}
+
+
+async def handle_render_frame(consumer: Any, raw: dict[str, Any]) -> None:
+    """One entry point for every ``render.*`` frame (for a consumer that routes by prefix)."""
+    handler = HANDLERS.get(str(raw.get("type", "")))
+    if handler is None:
+        await consumer.send_error("unknown_type", f"Unknown frame type {str(raw.get('type'))[:50]!r}.")
+        return
+    await handler(consumer, raw)
