@@ -12,5 +12,6 @@ urlpatterns = [
     path("", include("django_prometheus.urls")),  # /metrics
     path("admin/", admin.site.urls),
     path("api/", include("companion.api.urls")),
+    path("clips/", include("companion.evolve.urls")),  # owner-only clip files
     path("", include("companion.web.urls")),
 ]
