@@ -1,0 +1,72 @@
+"""Schema-constrained output shared by the backends.
+
+Both backends constrain decoding to the pydantic model's JSON schema (xgrammar
+in-process, vLLM structured outputs on the server), then validate the text
+with pydantic, so a caller either gets a valid instance or a
+StructuredOutputError and falls back to its deterministic path.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from typing import TYPE_CHECKING, Any
+
+from pydantic import BaseModel, ValidationError
+
+from companion.llm.base import SchemaT, StructuredOutputError
+
+if TYPE_CHECKING:
+    import xgrammar
+
+
+def json_schema(schema: type[BaseModel]) -> dict[str, Any]:
+    """The JSON schema sent to the decoder for ``schema``."""
+    return schema.model_json_schema()
+
+
+def schema_instruction(schema: type[BaseModel]) -> str:
+    """A prompt line describing the expected JSON; callers may add it to their system turn.
+
+    Constrained decoding guarantees the shape; telling the model the shape as
+    well makes the *content* of small models much better.
+    """
+    return "Answer with a single JSON object matching this JSON schema:\n" + json.dumps(
+        json_schema(schema), separators=(",", ":")
+    )
+
+
+def parse_structured(schema: type[SchemaT], text: str) -> SchemaT:
+    """Validate model output against ``schema`` or raise StructuredOutputError."""
+    try:
+        return schema.model_validate_json(text)
+    except ValidationError as exc:
+        snippet = text if len(text) <= 200 else text[:200] + "…"
+        raise StructuredOutputError(
+            f"{schema.__name__} output did not validate: {exc.errors()!r}; got {snippet!r}"
+        ) from exc
+
+
+class GrammarCache:
+    """Compiled xgrammar grammars per JSON schema, for one tokenizer.
+
+    Compiling costs tens to hundreds of milliseconds, so each schema is
+    compiled once per process. Output is compact JSON (no free whitespace):
+    fewer tokens to generate, and small models otherwise pad with spaces.
+    """
+
+    def __init__(self, tokenizer_info: xgrammar.TokenizerInfo) -> None:
+        import xgrammar as xgr
+
+        self._compiler = xgr.GrammarCompiler(tokenizer_info)
+        self._grammars: dict[str, xgrammar.CompiledGrammar] = {}
+        self._lock = threading.Lock()
+
+    def for_schema(self, schema: type[BaseModel]) -> xgrammar.CompiledGrammar:
+        key = json.dumps(json_schema(schema), sort_keys=True)
+        with self._lock:
+            grammar = self._grammars.get(key)
+            if grammar is None:
+                grammar = self._compiler.compile_json_schema(key, any_whitespace=False)
+                self._grammars[key] = grammar
+            return grammar
