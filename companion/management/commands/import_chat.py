@@ -1,0 +1,50 @@
+"""manage.py import_chat FILE.jsonl --persona SLUG --user USERNAME [--llm]"""
+
+from __future__ import annotations
+
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand, CommandError
+from tqdm import tqdm
+
+from companion.memory.importer import chat_import, read_lines
+from companion.memory.sillytavern import parse_chat
+from personas.models import Persona
+
+
+class Command(BaseCommand):
+    help = "Import a SillyTavern chat (JSONL) and build memory and relationship from it."
+
+    def add_arguments(self, parser) -> None:
+        parser.add_argument("file")
+        parser.add_argument("--persona", required=True, help="persona slug")
+        parser.add_argument("--user", required=True, help="username of the owner")
+        parser.add_argument("--llm", action="store_true", help="extract with the chat model (slower)")
+        parser.add_argument("--no-progress", action="store_true")
+
+    def handle(self, *args, **opts) -> None:
+        persona = Persona.objects.filter(slug=opts["persona"]).first()
+        if persona is None:
+            raise CommandError(f"No persona with slug {opts['persona']!r}")
+        user = get_user_model().objects.filter(username=opts["user"]).first()
+        if user is None:
+            raise CommandError(f"No user {opts['user']!r}")
+        try:
+            chat = parse_chat(read_lines(opts["file"]))
+        except OSError as exc:
+            raise CommandError(f"Cannot read {opts['file']}: {exc}") from exc
+        for line_no, why in chat.errors:
+            self.stderr.write(f"line {line_no}: skipped: {why}")
+        if not chat.messages:
+            raise CommandError("No valid messages in the file")
+
+        off = opts["no_progress"]
+        total = len(chat.messages)
+        with tqdm(total=total, desc="storing", unit="msg", disable=off, file=self.stderr) as store_bar, \
+                tqdm(total=total, desc="memory", unit="msg", disable=off, file=self.stderr) as mem_bar:
+            result = chat_import(chat=chat, user=user, persona=persona, use_llm=opts["llm"],
+                                 on_stored=store_bar.update, on_processed=mem_bar.update)
+        self.stdout.write(
+            f"Imported {result.imported} messages into conversation {result.conversation.pk} "
+            f"({len(result.errors)} lines skipped, {result.memories_added} memories, "
+            f"{result.milestones} milestones)"
+        )
