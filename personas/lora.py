@@ -164,6 +164,13 @@ def _check_tensor_table(header: dict[str, Any], data_len: int) -> dict[str, dict
     for (_, prev_end), (begin, _) in itertools.pairwise(spans):
         if begin < prev_end:
             raise LoraValidationError("Corrupt safetensors header: tensor data regions overlap.")
+    if spans[-1][1] != data_len:  # loaders refuse unaccounted bytes too
+        raise LoraValidationError("Corrupt safetensors file: there are bytes after the last tensor.")
+    metadata = header.get("__metadata__")
+    if metadata is not None and not (
+        isinstance(metadata, dict) and all(isinstance(v, str) for v in metadata.values())
+    ):
+        raise LoraValidationError("Corrupt safetensors header: __metadata__ must map names to strings.")
     return tensors
 
 

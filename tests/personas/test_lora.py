@@ -90,6 +90,11 @@ def test_truncated_tensor_data_is_refused(peft_lora_bytes):
         inspect(peft_lora_bytes[:-10])
 
 
+def test_trailing_bytes_are_refused(peft_lora_bytes):
+    with pytest.raises(LoraValidationError, match="bytes after the last tensor"):
+        inspect(peft_lora_bytes + b"\x00" * 16)
+
+
 def test_absurd_header_length_is_refused():
     data = struct.pack("<Q", 2**62) + b"{}" * 10
     with pytest.raises(LoraValidationError, match=r"header length of \d+ bytes is absurd"):
