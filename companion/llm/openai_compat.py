@@ -1,0 +1,235 @@
+"""Production chat backend: any OpenAI-compatible streaming endpoint, made for ``vllm serve``.
+
+A persona's LoRA is served by vLLM as its own model name
+(``vllm serve BASE --enable-lora --lora-modules mia=/loras/mia``), so the
+persona's ``llm_adapter`` becomes the request's ``model``; without one we ask
+for settings.LLM_MODEL (or the first model the server lists).
+
+Failure behaviour, chosen so a chat never hangs:
+- connect errors (refused, DNS) are retried LLM_CONNECT_RETRIES times with
+  backoff: nothing was sent yet, so a retry cannot duplicate a reply;
+- the read timeout (LLM_TIMEOUT_S) applies to every socket read, so it bounds
+  both the wait for the first byte and the silence between two tokens; a
+  timeout is not retried (the server may be busy generating);
+- every failure surfaces as BackendUnavailable/BackendError naming the URL.
+Closing the iterator closes the HTTP response, which makes vLLM abort the request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import threading
+import weakref
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from typing import Any, TypeVar
+
+import httpx
+import openai
+from django.conf import settings
+
+from companion.llm.base import (
+    BackendError,
+    BackendUnavailable,
+    ChatBackend,
+    ChatTurn,
+    SamplingParams,
+    SchemaT,
+)
+from companion.llm.structured import json_schema, parse_structured
+
+try:  # the transport the installed openai client uses (a maintained httpx fork)
+    import httpx2
+
+    _CONNECT_ERRORS: tuple[type[BaseException], ...] = (httpx.ConnectError, httpx2.ConnectError)
+except ImportError:  # pragma: no cover - older openai releases use httpx itself
+    _CONNECT_ERRORS = (httpx.ConnectError,)
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+HEALTHCHECK_TIMEOUT_S = 3.0
+
+
+class OpenAICompatibleBackend(ChatBackend):
+    name = "openai"
+
+    def __init__(
+        self,
+        *,
+        base_url: str | None = None,
+        api_key: str | None = None,
+        model: str | None = None,
+        timeout_s: float | None = None,
+        connect_timeout_s: float | None = None,
+        connect_retries: int | None = None,
+        retry_backoff_s: float = 0.25,
+        tokenizer_path: str | None = None,
+    ) -> None:
+        self.base_url = (base_url or settings.LLM_BASE_URL).rstrip("/")
+        self.api_key = api_key or settings.LLM_API_KEY or "EMPTY"
+        self.model = model if model is not None else settings.LLM_MODEL
+        self.timeout_s = timeout_s if timeout_s is not None else settings.LLM_TIMEOUT_S
+        self.connect_timeout_s = connect_timeout_s if connect_timeout_s is not None else min(5.0, self.timeout_s)
+        self.connect_retries = connect_retries if connect_retries is not None else settings.LLM_CONNECT_RETRIES
+        self.retry_backoff_s = retry_backoff_s
+        self._tokenizer_path = tokenizer_path if tokenizer_path is not None else settings.LLM_TOKENIZER_PATH
+        self._tokenizer: Any = None
+        self._tokenizer_lock = threading.Lock()
+        # httpx connection pools belong to one event loop; Daphne has one, but
+        # Dramatiq actors and tests may run several over the process's life.
+        self._clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, openai.AsyncOpenAI] = (
+            weakref.WeakKeyDictionary()
+        )
+
+    # --- plumbing ------------------------------------------------------------
+
+    def _client(self) -> openai.AsyncOpenAI:
+        loop = asyncio.get_running_loop()
+        client = self._clients.get(loop)
+        if client is None:
+            client = openai.AsyncOpenAI(
+                base_url=self.base_url,
+                api_key=self.api_key,
+                timeout=openai.Timeout(self.timeout_s, connect=self.connect_timeout_s),
+                max_retries=0,  # we retry connect errors only, see _call
+            )
+            self._clients[loop] = client
+        return client
+
+    async def _call(self, request: Callable[[], Awaitable[T]]) -> T:
+        """Run ``request``, retrying only when the connection could not be made."""
+        attempts = self.connect_retries + 1
+        for attempt in range(1, attempts + 1):
+            try:
+                return await request()
+            except openai.APITimeoutError as exc:
+                raise BackendUnavailable(
+                    f"LLM endpoint {self.base_url} unreachable: no response within {self.timeout_s:g} s"
+                ) from exc
+            except openai.APIConnectionError as exc:
+                if attempt < attempts and isinstance(exc.__cause__, _CONNECT_ERRORS):
+                    delay = self.retry_backoff_s * 2 ** (attempt - 1)
+                    log.warning(
+                        "LLM endpoint %s refused the connection (attempt %d of %d), retrying in %.2f s",
+                        self.base_url, attempt, attempts, delay,
+                    )
+                    await asyncio.sleep(delay)
+                    continue
+                raise BackendUnavailable(f"LLM endpoint {self.base_url} unreachable: {_reason(exc)}") from exc
+            except openai.APIStatusError as exc:
+                raise _status_error(self.base_url, exc) from exc
+        raise AssertionError("unreachable")  # the loop always returns or raises
+
+    async def _model_for(self, adapter: str | None) -> str:
+        if adapter:
+            return adapter
+        if not self.model:
+            # No LLM_MODEL: use what the server serves (vLLM lists the base model first).
+            page = await self._call(lambda: self._client().models.list())
+            if not page.data:
+                raise BackendError(f"LLM endpoint {self.base_url} serves no models; set LLM_MODEL")
+            self.model = page.data[0].id
+        return self.model
+
+    async def _request(self, turns: Sequence[ChatTurn], params: SamplingParams, adapter: str | None) -> dict:
+        body: dict[str, Any] = {
+            "model": await self._model_for(adapter),
+            "messages": [{"role": t.role, "content": t.content} for t in turns],
+            "temperature": params.temperature,
+            "top_p": params.top_p,
+            "max_tokens": params.max_tokens,
+            "stream": True,
+        }
+        if params.stop:
+            body["stop"] = list(params.stop)
+        if params.seed is not None:
+            body["seed"] = params.seed
+        return body
+
+    async def _deltas(self, body: dict) -> AsyncIterator[str]:
+        response = await self._call(lambda: self._client().chat.completions.create(**body))
+        try:
+            async for chunk in response:
+                if chunk.choices and chunk.choices[0].delta.content:
+                    yield chunk.choices[0].delta.content
+        except openai.APITimeoutError as exc:
+            raise BackendUnavailable(
+                f"LLM endpoint {self.base_url} stopped responding mid-reply (nothing for {self.timeout_s:g} s)"
+            ) from exc
+        except openai.APIError as exc:
+            raise BackendError(f"LLM endpoint {self.base_url} failed mid-reply: {_reason(exc)}") from exc
+        finally:
+            # Also on cancel/close: dropping the connection makes vLLM abort the generation.
+            await response.close()
+
+    # --- the interface -----------------------------------------------------------
+
+    async def stream(
+        self, turns: Sequence[ChatTurn], *, params: SamplingParams, adapter: str | None = None
+    ) -> AsyncIterator[str]:
+        deltas = self._deltas(await self._request(turns, params, adapter))
+        try:
+            async for delta in deltas:
+                yield delta
+        finally:
+            await deltas.aclose()
+
+    async def complete_json(
+        self, turns: Sequence[ChatTurn], *, schema: type[SchemaT], params: SamplingParams
+    ) -> SchemaT:
+        body = await self._request(turns, params, None)
+        # vLLM constrains decoding to this schema (OpenAI's standard json_schema response format).
+        body["response_format"] = {
+            "type": "json_schema",
+            "json_schema": {"name": schema.__name__, "schema": json_schema(schema)},
+        }
+        # Streamed, so the idle timeout applies per token rather than to the whole object.
+        parts = self._deltas(body)
+        try:
+            text = "".join([part async for part in parts])
+        finally:
+            await parts.aclose()
+        return parse_structured(schema, text)
+
+    def count_tokens(self, text: str) -> int:
+        tokenizer = self._load_tokenizer()
+        if tokenizer is None:
+            # A conservative estimate for English (BPE tokenizers average ~4 chars/token).
+            return max(1, math.ceil(len(text) / 3.5))
+        return len(tokenizer.encode(text, add_special_tokens=False))
+
+    def _load_tokenizer(self) -> Any:
+        if not self._tokenizer_path:
+            return None
+        with self._tokenizer_lock:
+            if self._tokenizer is None:
+                from transformers import AutoTokenizer
+
+                self._tokenizer = AutoTokenizer.from_pretrained(self._tokenizer_path, local_files_only=True)
+            return self._tokenizer
+
+    async def healthcheck(self) -> None:
+        client = self._client().with_options(timeout=min(HEALTHCHECK_TIMEOUT_S, self.timeout_s), max_retries=0)
+        try:
+            await client.models.list()
+        except openai.APITimeoutError as exc:
+            raise BackendUnavailable(f"LLM endpoint {self.base_url} unreachable: healthcheck timed out") from exc
+        except openai.APIConnectionError as exc:
+            raise BackendUnavailable(f"LLM endpoint {self.base_url} unreachable: {_reason(exc)}") from exc
+        except openai.APIStatusError as exc:
+            raise _status_error(self.base_url, exc) from exc
+
+
+def _reason(exc: BaseException) -> str:
+    """The underlying transport error, which says more than openai's generic message."""
+    cause = exc.__cause__
+    return f"{type(cause).__name__}: {cause}" if cause is not None else str(exc)
+
+
+def _status_error(base_url: str, exc: openai.APIStatusError) -> BackendError:
+    detail = f"LLM endpoint {base_url} answered HTTP {exc.status_code}: {exc.message}"
+    if exc.status_code in (502, 503, 504):
+        return BackendUnavailable(detail)
+    return BackendError(detail)
