@@ -90,6 +90,18 @@ def _message_exists(conversation: Conversation, message_id: int) -> bool:
 class ConversationConsumer(AsyncWebsocketConsumer):
     conversation: Conversation | None = None
 
+    # Group messages that never touch the database. Channels' dispatch() runs
+    # close_old_connections in the (single, shared) DB thread before EVERY
+    # handler; for each streamed token that queued behind other DB work and
+    # cost tens of ms of relay latency under load (bench/ws_chat.py).
+    _NO_DB_HANDLERS = frozenset({"conversation.frame", STOP_MESSAGE_TYPE})
+
+    async def dispatch(self, message: dict[str, Any]) -> None:
+        if message.get("type") in self._NO_DB_HANDLERS:
+            await getattr(self, message["type"].replace(".", "_"))(message)
+        else:
+            await super().dispatch(message)
+
     # --- connection -------------------------------------------------------------
 
     async def connect(self) -> None:
