@@ -63,6 +63,12 @@ def _media_in_tmp(settings, tmp_path):
 
 
 @pytest.fixture(autouse=True)
+def _fast_password_hashing(settings):
+    """PBKDF2 costs ~1 s per user on this machine; tests don't need its strength."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
 def scripted_backend():
     """Every test talks to a deterministic chat backend unless it swaps in a real one."""
     backend = ScriptedBackend()
