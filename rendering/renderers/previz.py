@@ -108,6 +108,7 @@ def _background(ctx: RenderContext, size: tuple[int, int]) -> Image.Image:
     jitter = [rng.randint(-14, 14) for _ in range(3)]
     sky = tuple(max(0, min(255, c + j)) for c, j in zip(sky, jitter, strict=True))
     w, h = size
+    u = h / 720  # shapes are designed at 720 px tall and scaled with the frame
     img = _gradient(size, sky, horizon_col)
     draw = ImageDraw.Draw(img)
     horizon = int(h * rng.uniform(0.55, 0.68))
@@ -118,32 +119,34 @@ def _background(ctx: RenderContext, size: tuple[int, int]) -> Image.Image:
             x, y, r = rng.randrange(w), rng.randrange(horizon), rng.choice((1, 1, 2))
             draw.ellipse((x, y, x + r, y + r), fill=(230, 230, 255))
         if beat.lighting == Lighting.MOONLIGHT:
-            mx, my = int(w * rng.uniform(0.2, 0.8)), int(h * 0.18)
-            draw.ellipse((mx - 40, my - 40, mx + 40, my + 40), fill=(240, 240, 220))
+            mx, my, r = int(w * rng.uniform(0.2, 0.8)), int(h * 0.18), 40 * u
+            draw.ellipse((mx - r, my - r, mx + r, my + r), fill=(240, 240, 220))
     elif beat.lighting in (Lighting.GOLDEN_HOUR, Lighting.DAYLIGHT):
         sx, sy = int(w * rng.uniform(0.15, 0.85)), int(horizon * rng.uniform(0.3, 0.8))
-        draw.ellipse((sx - 55, sy - 55, sx + 55, sy + 55), fill=(255, 236, 180))
+        r = 55 * u
+        draw.ellipse((sx - r, sy - r, sx + r, sy + r), fill=(255, 236, 180))
 
     kind = _scenery(beat.setting)
     if kind == "interior":
         draw.rectangle((0, horizon, w, h), fill=ground)
         for _ in range(3):  # windows and frames on the back wall
-            x0, y0 = rng.randrange(0, w - 260), int(h * rng.uniform(0.12, 0.3))
-            draw.rectangle((x0, y0, x0 + rng.randint(140, 260), y0 + rng.randint(140, 240)), fill=horizon_col,
-                           outline=dark, width=10)
+            ww, wh = rng.randint(w // 9, w // 5), rng.randint(h // 5, h // 3)
+            x0, y0 = rng.randrange(0, max(1, w - ww)), int(h * rng.uniform(0.12, 0.3))
+            draw.rectangle((x0, y0, x0 + ww, y0 + wh), fill=horizon_col, outline=dark, width=max(1, round(10 * u)))
         draw.line((0, horizon, w, horizon), fill=dark, width=6)
     elif kind == "city":
         x = 0
         while x < w:
-            bw, bh = rng.randint(60, 180), rng.randint(int(h * 0.2), int(h * 0.6))
+            bw, bh = max(4, round(rng.randint(60, 180) * u)), rng.randint(int(h * 0.2), int(h * 0.6))
             draw.rectangle((x, horizon - bh, x + bw, h), fill=dark)
             lit = (255, 220, 120) if not night or beat.lighting != Lighting.NEON else rng.choice(
                 [(255, 60, 200), (60, 220, 255), (255, 200, 60)])
-            for wy in range(horizon - bh + 12, horizon, 26):
-                for wx in range(x + 8, x + bw - 14, 22):
+            step_y, step_x = max(3, round(26 * u)), max(3, round(22 * u))
+            for wy in range(horizon - bh + step_y // 2, horizon, step_y):
+                for wx in range(x + step_x // 3, x + bw - step_x // 2, step_x):
                     if rng.random() < (0.45 if night else 0.15):
-                        draw.rectangle((wx, wy, wx + 10, wy + 14), fill=lit)
-            x += bw + rng.randint(4, 30)
+                        draw.rectangle((wx, wy, wx + step_x // 2, wy + step_y // 2), fill=lit)
+            x += bw + max(1, round(rng.randint(4, 30) * u))
         draw.rectangle((0, horizon, w, h), fill=ground)
     elif kind == "forest":
         draw.rectangle((0, horizon, w, h), fill=ground)
@@ -155,7 +158,7 @@ def _background(ctx: RenderContext, size: tuple[int, int]) -> Image.Image:
         draw.rectangle((0, horizon, w, h), fill=water)
         for _ in range(90):
             y, x = rng.randint(horizon + 4, h), rng.randrange(w)
-            draw.line((x, y, x + rng.randint(20, 90), y), fill=sky, width=2)
+            draw.line((x, y, x + rng.randint(20, 90) * u, y), fill=sky, width=max(1, round(2 * u)))
     else:  # open land or mountains: layered ridges
         peaks = 7 if kind == "mountain" else 3
         for layer in range(2):
