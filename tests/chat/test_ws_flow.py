@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from companion.chat.models import Message
@@ -23,6 +25,10 @@ async def test_send_streams_a_reply_token_by_token_and_stores_both(conversation,
         ws = await open_socket(conversation.pk, await login(user))
         await ws.send({"type": "message.send", "text": "Hello Mira", "client_id": "c-1"})
         frames = await ws.recv_until("message.done")
+        for _ in range(100):  # the signal is sent right after message.done goes out
+            if received:
+                break
+            await asyncio.sleep(0.02)
     finally:
         exchange_completed.disconnect(dispatch_uid="t1")
 
