@@ -83,7 +83,7 @@ def _clamp(x: float, lo: float, hi: float) -> float:
 
 def deltas(s: Sentiment, *, shared_personal: bool) -> tuple[float, float]:
     """(affinity, trust) change from the sentiment cues of one user message."""
-    affinity = 0.01 + 0.04 * min(s.positive, 3) - 0.12 * min(s.negative, 2) + (0.03 if s.apology else 0.0)
+    affinity = 0.01 + 0.02 * min(s.positive, 3) - 0.12 * min(s.negative, 2) + (0.03 if s.apology else 0.0)
     trust = 0.005 + (0.03 if shared_personal else 0.0) + (0.04 if s.disclosure else 0.0) - 0.05 * min(s.negative, 1)
     return _clamp(affinity, -0.25, 0.15), _clamp(trust, -0.1, 0.1)
 

@@ -12,7 +12,7 @@ explained):
     score = 0.55·dense + 0.25·bm25 + 0.10·recency + 0.10·importance
 
 * dense: cosine similarity of MiniLM embeddings, clipped at 0;
-* bm25: rank_bm25's Okapi BM25 over lower-cased word tokens, divided by the
+* bm25: rank_bm25's Okapi BM25 (with Lucene's idf) over lower-cased word tokens, divided by the
   best BM25 score among the candidates (so 1.0 = best lexical match);
 * recency: exp(-age·ln2 / 30 days) (a 30-day half-life);
 * importance: what the extractor (or the user) set.
@@ -52,6 +52,19 @@ _STOPWORDS = frozenset(
 )
 
 
+class LuceneBM25(BM25Okapi):
+    """Okapi BM25 with Lucene's idf, log(1 + (N - n + 0.5) / (n + 0.5)).
+
+    rank_bm25's classic idf is zero or negative for a word in half the
+    corpus or more, so in a user's first few memories an exact word match
+    would count for nothing; Lucene's form is always positive.
+    """
+
+    def _calc_idf(self, nd: dict[str, int]) -> None:
+        for word, freq in nd.items():
+            self.idf[word] = math.log(1.0 + (self.corpus_size - freq + 0.5) / (freq + 0.5))
+
+
 def tokenize(text: str) -> list[str]:
     return [t for t in _TOKEN.findall(text.lower()) if t not in _STOPWORDS]
 
@@ -63,7 +76,7 @@ class PairIndex:
     matrix: np.ndarray  # (n, DIM) float32
     created: np.ndarray  # (n,) float64 epoch seconds
     importance: np.ndarray  # (n,) float32
-    bm25: BM25Okapi | None
+    bm25: LuceneBM25 | None
     postings: dict[str, np.ndarray] = field(default_factory=dict)
 
     @property
@@ -139,7 +152,7 @@ def _build(user_id: int, persona_id: int, version: int) -> PairIndex:
         created=np.array([r[2].timestamp() for r in rows], dtype=np.float64),
         importance=np.array([r[3] for r in rows], dtype=np.float32),
         # BM25Okapi divides by the corpus size: only build it when there is one.
-        bm25=BM25Okapi([c or ["_"] for c in corpus]) if n else None,
+        bm25=LuceneBM25([c or ["_"] for c in corpus]) if n else None,
         postings={t: np.array(ix, dtype=np.int64) for t, ix in postings.items()},
     )
 

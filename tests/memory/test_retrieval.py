@@ -1,0 +1,92 @@
+"""Hybrid retrieval with the real MiniLM embeddings."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from companion.memory.models import Memory
+from companion.memory.selectors import memories_recall
+from companion.memory.services import memory_create, memory_delete
+
+pytestmark = pytest.mark.django_db
+
+SMALL_TALK = [
+    ("How was your day?", "Quiet, the sea was calm."),
+    ("It's raining again here.", "The gulls hate the rain too."),
+    ("What are you reading?", "An old logbook from 1902."),
+    ("Haha, that's funny.", "I try."),
+    ("Did you eat already?", "Just soup."),
+    ("The bus was late this morning.", "Buses are a mystery to me."),
+    ("Tell me about the storm last week.", "Waves over the gallery rail."),
+    ("Do you ever get lonely out there?", "Sometimes, at night."),
+]
+
+
+def test_fact_from_200_turns_back_is_recalled(play, user, persona):
+    play.say("By the way, I have a dog named Biscuit, a little beagle.")
+    play.say("I work as a nurse, night shifts mostly.")
+    for i in range(200):
+        text, reply = SMALL_TALK[i % len(SMALL_TALK)]
+        play.say(f"{text} ({i})" if i % 3 == 0 else text, reply)
+    play.say("I love green tea.")
+    play.say("I live in Leeds.")
+
+    found = memories_recall(user=user, persona=persona, query="What's the name of my pet?", k=3)
+    assert found, "nothing recalled"
+    assert found[0].memory.text == "The user has a dog named Biscuit."
+    assert set(found[0].parts) == {"dense", "bm25", "recency", "importance"}
+    # The dog memory is the oldest one, yet it wins on meaning.
+    assert found[0].memory.created_at == min(Memory.objects.filter(user=user).values_list("created_at", flat=True))
+
+    job = memories_recall(user=user, persona=persona, query="what do I do for a living", k=1)
+    assert job[0].memory.text.startswith("The user works as a nurse")
+
+
+def test_lexical_match_helps_rare_words(user, persona):
+    memory_create(user=user, persona=persona, text="The user's sister lives in Reykjavik.")
+    memory_create(user=user, persona=persona, text="The user enjoys long walks by the sea.")
+    found = memories_recall(user=user, persona=persona, query="Reykjavik", k=2)
+    assert found[0].memory.text == "The user's sister lives in Reykjavik."
+    assert found[0].parts["bm25"] == 1.0
+    assert found[1].parts["bm25"] == 0.0
+
+
+def test_recency_and_importance_break_ties(user, persona):
+    from django.utils import timezone
+
+    old = memory_create(user=user, persona=persona, text="The user went to a concert.",
+                        created_at=timezone.now() - timedelta(days=300), importance=0.5)
+    new = memory_create(user=user, persona=persona, text="The user went to a concert.",
+                        created_at=timezone.now(), importance=0.5)
+    found = memories_recall(user=user, persona=persona, query="concert", k=2)
+    assert [r.memory.pk for r in found] == [new.pk, old.pk]
+    assert found[0].parts["recency"] > found[1].parts["recency"]
+
+
+def test_index_follows_adds_edits_and_deletes(user, persona):
+    first = memory_create(user=user, persona=persona, text="The user plays the cello.")
+    assert memories_recall(user=user, persona=persona, query="music instrument", k=5)[0].memory.pk == first.pk
+    memory_delete(memory=first)
+    assert memories_recall(user=user, persona=persona, query="music instrument", k=5) == []
+    second = memory_create(user=user, persona=persona, text="The user plays the violin.")
+    assert [r.memory.pk for r in memories_recall(user=user, persona=persona, query="violin", k=5)] == [second.pk]
+
+
+def test_recall_is_private_to_the_pair(user, other_user, persona):
+    from personas.models import Persona
+
+    memory_create(user=user, persona=persona, text="The user's password hint is 'blue whale'.")
+    other_persona = Persona.objects.create(name="Juno")
+    assert memories_recall(user=other_user, persona=persona, query="password hint", k=5) == []
+    assert memories_recall(user=user, persona=other_persona, query="password hint", k=5) == []
+    assert len(memories_recall(user=user, persona=persona, query="password hint", k=5)) == 1
+
+
+def test_deleting_a_conversation_deletes_its_memories(play, user, persona, conversation):
+    play.say("My name is Sam.")
+    assert Memory.objects.filter(user=user).count() == 1
+    conversation.delete()
+    assert Memory.objects.filter(user=user).count() == 0
+    assert memories_recall(user=user, persona=persona, query="name", k=5) == []
