@@ -192,7 +192,7 @@ def _wait_reply(page, text: str) -> None:
         .last.wait_for()  # fmt: skip
 
 
-def test_send_streams_reply_and_history_survives_reload(page, server):
+def test_send_streams_reply_and_history_survives_reload(page, server, tmp_path):
     _open_new_chat(page, server)
     assert _persona_texts(page) == ["Evening, alice. The lamp is lit and the kettle is on."]
     _send(page, "hello there, how is the sea tonight?")
@@ -212,8 +212,12 @@ def test_send_streams_reply_and_history_survives_reload(page, server):
         "Evening, alice. The lamp is lit and the kettle is on.",
         "You said: hello there, how is the sea tonight?",
     ]
-    SCREENSHOT.parent.mkdir(exist_ok=True)
-    page.screenshot(path=str(SCREENSHOT))
+    shot = tmp_path / "chat.png"
+    page.screenshot(path=str(shot))
+    assert shot.stat().st_size > 10_000  # a real rendering, not a blank page
+    if os.environ.get("UPDATE_SCREENSHOT"):  # refresh the README picture on purpose only
+        SCREENSHOT.parent.mkdir(exist_ok=True)
+        SCREENSHOT.write_bytes(shot.read_bytes())
 
 
 def test_script_typed_as_message_is_shown_as_text(page, server):
@@ -249,6 +253,22 @@ def test_stop_regenerate_and_alternatives(page, server):
     assert page.locator(".message[data-role=persona]:not([hidden])").last.get_attribute("data-status") == "interrupted"
     page.get_by_role("button", name="Next version").click()
     assert "(take 2)" in _persona_texts(page)[-1]
+
+
+def test_send_while_reply_streams_is_refused_inline_and_can_be_retried(page, server):
+    _open_new_chat(page, server)
+    _send(page, " ".join(f"word{i}" for i in range(25)))
+    page.wait_for_selector(".message[data-role=persona][data-status=streaming]")
+    _send(page, "too eager")
+    failed = page.locator(".message[data-pending][data-status=failed]")
+    failed.wait_for()
+    assert failed.locator(".message-body").text_content() == "too eager"
+    assert failed.locator(".message-error").text_content().strip() != ""
+    _wait_reply(page, "word24")
+    failed.get_by_role("button", name="Retry").click()
+    _wait_reply(page, "You said: too eager")
+    assert _user_texts(page)[-1] == "too eager"
+    assert page.locator(".message[data-pending]").count() == 0
 
 
 def test_edit_and_delete_last_message(page, server):
@@ -315,6 +335,7 @@ def test_phone_width_has_no_horizontal_overflow(browser, server):
             assert overflow <= 0, f"{path} scrolls sideways by {overflow}px at 375px"
         # The composer stays on screen and usable.
         page.goto(f"{server.url}/")
+        assert page.locator(".conversation-link .preview").first.text_content().startswith("You said:")
         page.locator(".conversation-link").first.click()
         box = page.get_by_label("Message to Mira").bounding_box()
         assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 375
