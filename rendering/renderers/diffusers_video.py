@@ -37,8 +37,8 @@ def prompt_for(ctx: RenderContext, *, with_trigger: bool) -> str:
 
 
 def wan_frame_count(frames: int) -> int:
-    """Wan/LTX-style VAEs compress time by 4: frame counts are 4k + 1."""
-    return max(1, (frames - 1) // 4) * 4 + 1
+    """Wan/LTX-style VAEs compress time by 4: frame counts are 4k + 1 (rounded up: 5 s at 16 fps -> 81)."""
+    return max(1, -(-(frames - 1) // 4)) * 4 + 1
 
 
 class DiffusersVideoRenderer(Renderer):

@@ -110,7 +110,8 @@ def test_unconsented_real_likeness_persona_is_refused(persona):
     persona.consent_reference = "contract 2026-041, signed"
     persona.save()
     # with consent, her own name is fine in the beat
-    check_render_allowed(persona=persona, beat=make_beat(action="Jane Realperson waves, as in the likeness of Jane Realperson"))
+    beat = make_beat(action="Jane Realperson waves, in the likeness of Jane Realperson")
+    check_render_allowed(persona=persona, beat=beat)
 
 
 def test_consented_provenance_without_reference_is_refused(db):
