@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import logging
 
+from pythonjsonlogger.core import RESERVED_ATTRS
+
 from companion.ops import context
 
 _SHORT = {"request_id": "req", "conversation_id": "conv", "job_id": "job"}
@@ -43,6 +45,8 @@ def logging_config(*, log_format: str, level: str) -> dict:
             "()": "pythonjsonlogger.json.JsonFormatter",
             "fmt": JSON_FORMAT,
             "rename_fields": {"levelname": "level", "name": "logger", "asctime": "time"},
+            # ``ids`` is the text format's summary of the same fields: not a JSON field.
+            "reserved_attrs": [*RESERVED_ATTRS, "ids"],
         }
     else:
         formatter = {"format": TEXT_FORMAT}
