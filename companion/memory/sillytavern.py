@@ -41,6 +41,7 @@ class StMessage:
     when: datetime | None
     extra: dict[str, Any] | None
     other: dict[str, Any]
+    has_is_system: bool = False
 
 
 @dataclass
@@ -129,6 +130,7 @@ def parse_chat(lines: Iterable[str]) -> ParsedChat:
                 when=parse_date(obj.get("send_date")),
                 extra=extra,
                 other={k: v for k, v in obj.items() if k not in KNOWN_KEYS},
+                has_is_system="is_system" in obj,
             )
         )
     return chat
@@ -141,7 +143,7 @@ def message_extra(m: StMessage, *, header: dict[str, Any] | None = None) -> dict
         extra["st_extra"] = m.extra
     if m.other:
         extra["st_fields"] = m.other
-    if "is_system" in m.other or m.is_system:
+    if m.has_is_system or m.is_system:
         extra["st_is_system"] = m.is_system
     if header is not None:
         extra["st_header"] = header

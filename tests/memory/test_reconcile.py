@@ -20,7 +20,7 @@ def test_llm_add_stores_memory_with_source(play, user, persona, scripted_backend
     scripted_backend.json_replies = [
         {"ops": [{"op": "ADD", "text": "The user grows tomatoes on a balcony.", "kind": "fact", "importance": 0.7}]}
     ]
-    um, out = play.say("My balcony is full of tomato plants these days.", llm=True)
+    um, _ = play.say("My balcony is full of tomato plants these days.", llm=True)
     memory = Memory.objects.get(user=user, persona=persona)
     assert memory.text == "The user grows tomatoes on a balcony."
     assert list(memory.source_messages.all()) == [um]

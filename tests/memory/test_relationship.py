@@ -19,7 +19,7 @@ def _kinds(user, persona):
 
 
 def test_first_exchange_records_first_meeting(play, user, persona):
-    um, out = play.say("Hello there.")
+    um, _ = play.say("Hello there.")
     state = relationship_get(user=user, persona=persona)
     assert state.stage == "stranger" and state.exchanges == 1
     first = Milestone.objects.get(user=user, persona=persona)

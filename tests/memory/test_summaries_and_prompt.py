@@ -53,7 +53,7 @@ def test_prompt_contains_relationship_memories_and_summary_in_order(play, conver
     play.say("Please don't call me Sammy.")
     _long_chat(play, n=20)
     summary_update(conversation=conversation, use_llm=False, budget_tokens=300)
-    um, _ = play.say("What do you remember about my pet?", process=False)
+    play.say("What do you remember about my pet?", process=False)
     build = prompt_build(conversation=conversation, backend=scripted_backend, budget_tokens=4000)
     system = build.turns[0].content
     names = [s.name for s in build.sections if s.included]

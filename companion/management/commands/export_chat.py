@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import sys
-
 from django.core.management.base import BaseCommand, CommandError
 
 from companion.chat.models import Conversation, Message
@@ -35,12 +33,13 @@ class Command(BaseCommand):
                 "create_date": conversation.created_at.isoformat(),
                 "chat_metadata": {},
             }
-        out = open(opts["output"], "w", encoding="utf-8") if opts["output"] else sys.stdout
-        try:
-            for line in export_lines(header=header, messages=messages):
+        lines = export_lines(header=header, messages=messages)
+        if not opts["output"]:
+            for line in lines:
+                self.stdout.write(line)
+            return
+        with open(opts["output"], "w", encoding="utf-8") as out:
+            for line in lines:
                 out.write(line + "\n")
-        finally:
-            if out is not sys.stdout:
-                out.close()
         if opts["output"]:
             self.stderr.write(f"Wrote {len(messages)} messages to {opts['output']}")

@@ -1,0 +1,132 @@
+"""import_chat / export_chat / recall, and the exchange_completed → actor path."""
+
+from __future__ import annotations
+
+import json
+from io import StringIO
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+
+from companion.chat.models import Conversation, Message
+from companion.memory.models import Memory, Milestone, RelationshipState
+
+pytestmark = pytest.mark.django_db
+
+HEADER = {"user_name": "Sam", "character_name": "Mira", "create_date": "2024-01-05@15h04m12s",
+          "chat_metadata": {"note_prompt": "", "tainted": False}}
+LINES = [
+    {"name": "Mira", "is_user": False, "send_date": "January 5, 2024 3:04pm", "mes": "Evening. Tea?",
+     "extra": {"gen_id": 123, "api": "kobold"}, "swipes": ["Evening. Tea?", "Hello."], "swipe_id": 0},
+    {"name": "Sam", "is_user": True, "send_date": "January 5, 2024 3:05pm",
+     "mes": "My name is Sam and I have a dog named Biscuit.", "extra": {}},
+    {"name": "Mira", "is_user": False, "send_date": "January 5, 2024 3:05pm", "mes": "A fine name for a dog.",
+     "extra": {"gen_id": 124, "token_count": 7}},
+    {"name": "Sam", "is_user": True, "send_date": "2024-01-06T10:00:00+00:00", "mes": "I love green tea."},
+    {"name": "Mira", "is_user": False, "is_system": False, "send_date": "2024-01-06T10:00:05+00:00",
+     "mes": "Then tea it is."},
+]
+
+
+def _write(tmp_path, *, malformed: bool) -> str:
+    rows = [json.dumps(HEADER)] + [json.dumps(x) for x in LINES]
+    if malformed:
+        rows.insert(3, "{this is not json")
+        rows.insert(5, json.dumps({"name": "Sam", "is_user": "yes", "mes": "bad flag"}))
+        rows.insert(6, json.dumps(["not", "an", "object"]))
+    path = tmp_path / "chat.jsonl"
+    path.write_text("\n".join(rows) + "\n")
+    return str(path)
+
+
+def _import(path, user, persona):
+    out, err = StringIO(), StringIO()
+    call_command("import_chat", path, persona=persona.slug, user=user.username, no_progress=True,
+                 stdout=out, stderr=err)
+    return out.getvalue(), err.getvalue()
+
+
+def test_import_builds_memory_and_reports_bad_lines(tmp_path, user, persona):
+    out, err = _import(_write(tmp_path, malformed=True), user, persona)
+    assert "line 4: skipped: invalid JSON" in err
+    assert "line 6: skipped: 'is_user' is not true/false" in err
+    assert "line 7: skipped: not a JSON object" in err
+    assert "Imported 5 messages" in out and "3 lines skipped" in out
+    conversation = Conversation.objects.get(owner=user)
+    messages = list(conversation.messages.order_by("seq"))
+    assert [m.role for m in messages] == ["persona", "user", "persona", "user", "persona"]
+    assert messages[0].extra["st_extra"] == {"gen_id": 123, "api": "kobold"}
+    assert messages[0].created_at.date().isoformat() == "2024-01-05"
+    assert sorted(Memory.objects.filter(user=user).values_list("text", flat=True)) == [
+        "The user has a dog named Biscuit.", "The user loves green tea.", "The user's name is Sam."]
+    memory = Memory.objects.get(text="The user has a dog named Biscuit.")
+    assert memory.created_at.date().isoformat() == "2024-01-05"  # dated like the original message
+    assert RelationshipState.objects.get(user=user).exchanges == 2
+    assert Milestone.objects.filter(user=user, kind="first_meeting").exists()
+
+
+def test_round_trip(tmp_path, user, persona):
+    src = _write(tmp_path, malformed=False)
+    _import(src, user, persona)
+    conversation = Conversation.objects.get(owner=user)
+    dst = tmp_path / "out.jsonl"
+    call_command("export_chat", conversation.pk, output=str(dst), stderr=StringIO())
+    original = [json.loads(x) for x in open(src)]
+    exported = [json.loads(x) for x in open(dst)]
+    assert exported == original
+
+
+def test_export_of_a_live_conversation(conversation, play):
+    play.say("hello there", "hi!")
+    out = StringIO()
+    call_command("export_chat", conversation.pk, stdout=out)
+    lines = [json.loads(x) for x in out.getvalue().splitlines()]
+    assert lines[0]["character_name"] == "Mira" and lines[0]["user_name"] == "Alice"
+    assert [(x["name"], x["is_user"], x["mes"]) for x in lines[1:]] == [
+        ("Alice", True, "hello there"), ("Mira", False, "hi!")]
+
+
+def test_recall_json_format(tmp_path, user, persona):
+    _import(_write(tmp_path, malformed=False), user, persona)
+    conversation = Conversation.objects.get(owner=user)
+    out = StringIO()
+    call_command("recall", conversation.pk, "what is my pet called", k=2, as_json=True, stdout=out)
+    data = json.loads(out.getvalue())
+    assert data["query"] == "what is my pet called" and len(data["results"]) == 2
+    top = data["results"][0]
+    assert top["rank"] == 1 and top["text"] == "The user has a dog named Biscuit."
+    assert set(top["parts"]) == {"dense", "bm25", "recency", "importance"}
+    assert top["score"] >= data["results"][1]["score"]
+    source = top["sources"][0]
+    assert source["content"] == "My name is Sam and I have a dog named Biscuit."
+    assert source["extra"] == {}  # the original (empty) extra object, verbatim
+
+
+def test_import_errors(tmp_path, user, persona):
+    with pytest.raises(CommandError):
+        call_command("import_chat", str(tmp_path / "missing.jsonl"), persona=persona.slug, user=user.username)
+    with pytest.raises(CommandError):
+        call_command("import_chat", _write(tmp_path, malformed=False), persona="nope", user=user.username)
+
+
+def test_exchange_completed_enqueues_the_actor(conversation, play, user, django_capture_on_commit_callbacks):
+    import dramatiq
+
+    from companion.chat.signals import exchange_completed
+    from companion.memory.tasks import process_exchange
+
+    broker = dramatiq.get_broker()
+    broker.flush_all()
+    um, _ = play.say("My name is Sam.", process=False)
+    reply = conversation.messages.get(seq=um.seq + 1)
+    with django_capture_on_commit_callbacks(execute=True):
+        exchange_completed.send(sender=Message, conversation=conversation, user_message=um, reply_message=reply)
+    queued = broker.queues["default"].qsize()
+    assert queued == 1
+    # Run it the way a worker would (same actor function, same arguments).
+    message = broker.queues["default"].get_nowait()
+    decoded = dramatiq.Message.decode(message)
+    assert decoded.actor_name == process_exchange.actor_name
+    process_exchange.fn(*decoded.args)
+    assert Memory.objects.get(user=user).text == "The user's name is Sam."
