@@ -112,3 +112,12 @@ def test_prompt_debug_is_staff_only(alice, user, conversation, other_user):
     staff.force_login(other_user)
     r = staff.get(url)
     assert r.status_code == 200 and r.json()["prompt"] == {"system": "You are Mira."}
+
+
+def test_chat_page_includes_the_memory_panel_for_its_owner_only(alice, bob, conversation):
+    page = alice.get(f"/conversations/{conversation.pk}/")
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert 'id="memory-panel"' in html and "js/memory.js" in html
+    assert f'data-conversation-id="{conversation.pk}"' in html
+    assert bob.get(f"/conversations/{conversation.pk}/").status_code == 404
