@@ -16,6 +16,7 @@ import asyncio
 import logging
 import threading
 import time
+from collections import deque
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -230,8 +231,18 @@ class EmbeddedBackend(ChatBackend):
         self._path = Path(gguf_path) if gguf_path else None
         # Tiny models loop without a mild penalty; JSON mode turns it off (the grammar shapes it).
         self.repetition_penalty = repetition_penalty
-        self.last_generation: GenerationRecord | None = None
+        # Newest last: what each recent generation did (tests and the benchmark read these).
+        self.recent_generations: deque[GenerationRecord] = deque(maxlen=32)
         self._adapter_noted = False
+
+    @property
+    def last_generation(self) -> GenerationRecord | None:
+        return self.recent_generations[-1] if self.recent_generations else None
+
+    def _new_record(self) -> GenerationRecord:
+        record = GenerationRecord()
+        self.recent_generations.append(record)
+        return record
 
     @property
     def path(self) -> Path:
@@ -265,7 +276,7 @@ class EmbeddedBackend(ChatBackend):
         loaded = await self._loaded()
         loop = asyncio.get_running_loop()
         queue: asyncio.Queue[object] = asyncio.Queue()
-        record = self.last_generation = GenerationRecord()
+        record = self._new_record()
         deliver = _threadsafe_put(loop, queue, record)
         streamer = DeltaStreamer(loaded.tokenizer, record, params.stop, deliver)
         _start(loaded, turns, params, record, deliver, streamer=streamer, repetition_penalty=self.repetition_penalty)
@@ -292,7 +303,7 @@ class EmbeddedBackend(ChatBackend):
         grammar = await asyncio.to_thread(loaded.grammars.for_schema, schema)
         loop = asyncio.get_running_loop()
         queue: asyncio.Queue[object] = asyncio.Queue()
-        record = self.last_generation = GenerationRecord()
+        record = self._new_record()
         deliver = _threadsafe_put(loop, queue, record)
         # A fresh processor per call: it keeps matcher state for one generate().
         processor = xgrammar.contrib.hf.LogitsProcessor(grammar)
