@@ -35,14 +35,14 @@ def on_job_updated(sender: Any, job: RenderJob, event: str, **kwargs: Any) -> No
 
 
 def job_event_to_chat(*, job: RenderJob, event: str) -> None:
-    from companion.chat.groups import conversation_broadcast_sync
+    from companion.evolve.relay import broadcast
     from companion.evolve.services import source_conversation_id
 
     conversation_id = source_conversation_id(job.source or "")
     if conversation_id is None:
         return  # not a chat job (admin, benchmark, another app)
     for frame in frames_for(job=job, event=event, conversation_id=conversation_id):
-        conversation_broadcast_sync(conversation_id, frame)
+        broadcast(conversation_id, frame)
 
 
 def frames_for(*, job: RenderJob, event: str, conversation_id: int) -> list[dict[str, Any]]:

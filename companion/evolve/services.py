@@ -273,11 +273,10 @@ def notice_post(*, conversation: Conversation, text: str, extra: dict | None = N
 
 
 def broadcast_message(message: Message) -> None:
-    from companion.chat.groups import conversation_broadcast_sync
     from companion.chat.serializers import message_payload
+    from companion.evolve.relay import broadcast
 
     try:
-        conversation_broadcast_sync(message.conversation_id, {"type": "message.created", "message":
-                                                              message_payload(message)})
+        broadcast(message.conversation_id, {"type": "message.created", "message": message_payload(message)})
     except Exception:  # the row is stored: a reconnecting client gets it through history.sync
         log.exception("could not broadcast message %s", message.pk)
