@@ -10,6 +10,7 @@ urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
     path("", include("django_prometheus.urls")),  # /metrics
+    path("account/", include("companion.ops.urls")),  # data export, account deletion
     path("admin/", admin.site.urls),
     path("api/", include("companion.api.urls")),
     path("clips/", include("companion.evolve.urls")),  # owner-only clip files
