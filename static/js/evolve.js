@@ -1,0 +1,398 @@
+// Evolve: turn a persona message into a short clip, right in the chat.
+//
+// Extends chat.js through its public hooks only (window.Companion, the
+// "companion:frame" and "companion:message-rendered" events):
+// - an Evolve button on finished persona text messages opens the refine dialog:
+//   render.preview -> render.beat fills the editable beat, Render sends
+//   render.request {message_id, beat, client_id};
+// - render.queued / render.progress show a progress bar (with Cancel -> render.cancel)
+//   under the source message; render.done / failed / cancelled clear it;
+// - clip messages get a poster, the AI-generated label, Remix controls
+//   (render.request with a direction), Download, and a checkbox for "Make reel"
+//   (POST /api/evolve/reels/).
+// All text from the server goes in with textContent; URLs are checked to be http(s).
+(() => {
+  "use strict";
+
+  // The SceneBeat vocabulary (rendering/beat.py; tests/evolve/test_ui.py keeps these in step).
+  const CAMERAS = ["static", "dolly_in", "dolly_out", "pan_left", "pan_right", "tilt_up", "tilt_down",
+    "crane_up", "orbit", "handheld_tracking", "dolly_zoom"];
+  const FRAMINGS = ["close_up", "medium", "wide"];
+  const LIGHTINGS = ["golden_hour", "overcast", "neon", "candlelight", "moonlight", "studio", "daylight",
+    "firelight", "rainy_night"];
+  const PHASES = {starting: "Starting", rendering: "Rendering", denoising: "Rendering", encoding: "Encoding",
+    labelling: "Labelling", assembling: "Assembling", retrying: "Retrying", queued: "Queued"};
+
+  // This file is included before chat.js; both are deferred, so wait until chat.js has run.
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", init);
+  else init();
+
+  function init() {
+    const C = window.Companion;
+    const dialog = document.getElementById("evolve-dialog");
+    const reelBar = document.getElementById("reel-bar");
+    if (!C || !dialog) return;
+
+    const jobs = new Map(); // job id -> {messageId, status}
+    const selected = new Set(); // clip job ids chosen for a reel, in click order
+    let dialogMessageId = null;
+
+    function el(tag, className, text) {
+      const node = document.createElement(tag);
+      if (className) node.className = className;
+      if (text !== undefined) node.textContent = text;
+      return node;
+    }
+    function label(value) {
+      return String(value).replace(/_/g, " ");
+    }
+    function safeUrl(raw) {
+      if (!raw) return null;
+      try {
+        const url = new URL(raw, window.location.href);
+        return url.protocol === "http:" || url.protocol === "https:" ? url.href : null;
+      } catch (_) {
+        return null;
+      }
+    }
+    function clientId() {
+      return (window.crypto && crypto.randomUUID) ? crypto.randomUUID() : `c${Date.now()}${Math.random()}`;
+    }
+    function select(name, values, withDefault) {
+      const node = el("select");
+      node.name = name;
+      if (withDefault) node.append(new Option("(as extracted)", ""));
+      for (const v of values) node.append(new Option(label(v), v));
+      return node;
+    }
+    function messageNode(messageId) {
+      return document.querySelector(`[data-message-id="${Number(messageId)}"]`);
+    }
+    function actionsOf(node) {
+      let box = node.querySelector(".evolve-actions");
+      if (!box) {
+        box = el("span", "evolve-actions");
+        (node.querySelector(".message-actions") || node).append(box);
+      }
+      return box;
+    }
+
+    // --- persona text messages: the Evolve button ----------------------------------
+
+    function decorateText(node, message) {
+      const box = actionsOf(node);
+      const ready = message.status === "complete" && !message.deleted && (message.content || "").trim();
+      if (!ready) {
+        box.replaceChildren();
+        return;
+      }
+      if (box.querySelector(".evolve-button")) return;
+      const button = el("button", "small secondary evolve-button", "✦ Evolve");
+      button.type = "button";
+      button.title = "Turn this moment into a short clip";
+      button.addEventListener("click", () => openRefine(message.id));
+      box.append(button);
+    }
+
+    // --- the refine dialog -------------------------------------------------------------
+
+    const form = dialog.querySelector("form");
+    const fields = {
+      setting: form.elements.setting,
+      action: form.elements.action,
+      camera: form.elements.camera,
+      framing: form.elements.framing,
+      lighting: form.elements.lighting,
+      mood: form.elements.mood,
+      duration_s: form.elements.duration_s,
+    };
+    const dialogStatus = dialog.querySelector(".evolve-dialog-status");
+    for (const [name, values] of [["camera", CAMERAS], ["framing", FRAMINGS], ["lighting", LIGHTINGS]]) {
+      if (!fields[name].options.length) for (const v of values) fields[name].append(new Option(label(v), v));
+    }
+
+    function openRefine(messageId) {
+      dialogMessageId = messageId;
+      form.reset();
+      form.querySelector("fieldset").disabled = true;
+      dialogStatus.textContent = "Reading the scene…";
+      if (typeof dialog.showModal === "function") dialog.showModal();
+      else dialog.setAttribute("open", "");
+      C.send({type: "render.preview", message_id: messageId});
+    }
+
+    function fillRefine(frame) {
+      if (Number(frame.message_id) !== Number(dialogMessageId) || !frame.beat) return;
+      const beat = frame.beat;
+      for (const name of Object.keys(fields)) {
+        if (beat[name] !== undefined && beat[name] !== null) fields[name].value = beat[name];
+      }
+      form.querySelector("fieldset").disabled = false;
+      dialogStatus.textContent = "Edit anything you like, then render.";
+      fields.action.focus();
+    }
+
+    form.addEventListener("submit", (event) => {
+      event.preventDefault();
+      if (event.submitter && event.submitter.value === "cancel") {
+        dialog.close();
+        return;
+      }
+      if (!form.reportValidity() || dialogMessageId === null) return;
+      const beat = {};
+      for (const [name, input] of Object.entries(fields)) beat[name] = input.value;
+      beat.duration_s = Number(beat.duration_s);
+      C.send({type: "render.request", message_id: dialogMessageId, beat, client_id: clientId()});
+      showProgress(dialogMessageId, null, {phase: "queued", step: 0, total: 0});
+      dialog.close();
+    });
+
+    // --- progress under the source message --------------------------------------------------
+
+    function showProgress(messageId, jobId, {phase, step, total}) {
+      const node = messageNode(messageId);
+      if (!node) return;
+      let box = node.querySelector(".render-progress");
+      if (!box) {
+        box = el("div", "render-progress");
+        box.setAttribute("role", "status");
+        const bar = el("progress");
+        bar.max = 1;
+        const text = el("span", "render-phase");
+        const cancel = el("button", "small secondary render-cancel", "Cancel");
+        cancel.type = "button";
+        cancel.addEventListener("click", () => {
+          if (box.dataset.jobId) C.send({type: "render.cancel", job_id: box.dataset.jobId});
+          cancel.disabled = true;
+        });
+        box.append(bar, text, cancel);
+        node.append(box);
+      }
+      if (jobId) box.dataset.jobId = jobId;
+      const bar = box.querySelector("progress");
+      if (total > 0) {
+        bar.max = total;
+        bar.value = Math.min(step, total);
+      } else {
+        bar.removeAttribute("value"); // indeterminate while queued
+      }
+      const name = PHASES[phase] || label(phase || "working");
+      box.querySelector(".render-phase").textContent = total > 0 ? `${name} ${step}/${total}` : `${name}…`;
+      box.querySelector(".render-cancel").disabled = !box.dataset.jobId;
+    }
+
+    function clearProgress(messageId, note) {
+      const node = messageNode(messageId);
+      const box = node && node.querySelector(".render-progress");
+      if (!box) return;
+      if (!note) {
+        box.remove();
+        return;
+      }
+      box.replaceChildren(el("span", "render-phase", note));
+      setTimeout(() => box.remove(), 4000);
+    }
+
+    // --- clip messages: poster, label, remix, download, reel selection -------------------
+
+    function decorateClip(node, message) {
+      const extra = message.extra || {};
+      const video = node.querySelector("video");
+      const poster = safeUrl(extra.poster_url);
+      if (video && poster && video.getAttribute("poster") !== poster) video.poster = poster;
+      const body = node.querySelector(".message-body") || node;
+      if (!body.querySelector(".ai-label")) {
+        const lab = extra.label || {};
+        const text = lab.self_signed
+          ? "AI-generated · self-signed label"
+          : "AI-generated · signed C2PA label";
+        const badge = el("p", "ai-label", text);
+        badge.title = "This clip carries a C2PA manifest saying it was made by a generative model.";
+        body.append(badge);
+      }
+      const box = actionsOf(node);
+      if (box.dataset.decorated === String(message.id)) return;
+      box.dataset.decorated = String(message.id);
+      box.replaceChildren();
+
+      const download = safeUrl(extra.download_url);
+      if (download) {
+        const link = el("a", "button small secondary", "Download");
+        link.href = download;
+        link.setAttribute("download", "");
+        box.append(link);
+      }
+      if (extra.job_id) {
+        const pick = el("label", "reel-pick");
+        const check = el("input");
+        check.type = "checkbox";
+        check.checked = selected.has(extra.job_id);
+        check.addEventListener("change", () => {
+          if (check.checked) selected.add(extra.job_id);
+          else selected.delete(extra.job_id);
+          updateReelBar();
+        });
+        pick.append(check, document.createTextNode(" for reel"));
+        box.append(pick);
+      }
+      if (extra.source_message_id && extra.job_kind !== "reel") box.append(remixControls(extra));
+    }
+
+    function remixControls(extra) {
+      const details = el("details", "remix");
+      details.append(el("summary", null, "Remix"));
+      const remix = el("form", "remix-form");
+      const beat = extra.beat || {};
+      const controls = [
+        ["Camera", select("camera", CAMERAS, true)],
+        ["Framing", select("framing", FRAMINGS, true)],
+        ["Lighting", select("lighting", LIGHTINGS, true)],
+      ];
+      for (const [title, control] of controls) {
+        const wrap = el("label", null, `${title} `);
+        wrap.append(control);
+        remix.append(wrap);
+      }
+      const duration = el("input");
+      duration.type = "number";
+      duration.name = "duration_s";
+      duration.min = "1";
+      duration.max = "10";
+      duration.step = "0.5";
+      duration.placeholder = String(beat.duration_s || "");
+      const durationLabel = el("label", null, "Seconds ");
+      durationLabel.append(duration);
+      const notes = el("input");
+      notes.type = "text";
+      notes.name = "notes";
+      notes.maxLength = 500;
+      notes.placeholder = "e.g. slow motion, light snow";
+      const notesLabel = el("label", null, "Notes ");
+      notesLabel.append(notes);
+      const go = el("button", "small", "Render remix");
+      go.type = "submit";
+      remix.append(durationLabel, notesLabel, go);
+      remix.addEventListener("submit", (event) => {
+        event.preventDefault();
+        const direction = {};
+        for (const name of ["camera", "framing", "lighting"]) {
+          if (remix.elements[name].value) direction[name] = remix.elements[name].value;
+        }
+        if (duration.value) direction.duration_s = Number(duration.value);
+        if (notes.value.trim()) direction.notes = notes.value.trim();
+        const messageId = extra.source_message_id;
+        C.send({type: "render.request", message_id: messageId, direction, client_id: clientId()});
+        showProgress(messageId, null, {phase: "queued", step: 0, total: 0});
+        details.open = false;
+      });
+      details.append(remix);
+      return details;
+    }
+
+    // --- reel ------------------------------------------------------------------------
+
+    function updateReelBar() {
+      if (!reelBar) return;
+      reelBar.hidden = selected.size === 0;
+      reelBar.querySelector(".reel-count").textContent = `${selected.size} clip${selected.size === 1 ? "" : "s"} selected`;
+      reelBar.querySelector(".reel-make").disabled = selected.size < 2;
+    }
+
+    async function makeReel() {
+      const status = reelBar.querySelector(".reel-status");
+      const token = reelBar.querySelector("input[name=csrfmiddlewaretoken]");
+      status.textContent = "Queuing the reel…";
+      try {
+        const response = await fetch("/api/evolve/reels/", {
+          method: "POST",
+          credentials: "same-origin",
+          headers: {"Content-Type": "application/json", "X-CSRFToken": token ? token.value : ""},
+          body: JSON.stringify({conversation_id: C.conversationId, job_ids: [...selected], client_id: clientId()}),
+        });
+        const data = await response.json().catch(() => ({}));
+        if (!response.ok) {
+          status.textContent = data.detail || "The reel could not be queued.";
+          return;
+        }
+        status.textContent = "Reel queued: it will appear in the chat when ready.";
+        selected.clear();
+        document.querySelectorAll(".reel-pick input").forEach((c) => { c.checked = false; });
+        updateReelBar();
+        reelBar.hidden = false;
+      } catch (_) {
+        status.textContent = "Network error: the reel was not queued.";
+      }
+    }
+    if (reelBar) {
+      reelBar.querySelector(".reel-make").addEventListener("click", makeReel);
+      reelBar.querySelector(".reel-clear").addEventListener("click", () => {
+        selected.clear();
+        document.querySelectorAll(".reel-pick input").forEach((c) => { c.checked = false; });
+        updateReelBar();
+      });
+    }
+
+    // --- wiring --------------------------------------------------------------------------
+
+    document.addEventListener("companion:message-rendered", (event) => {
+      const {element, message} = event.detail || {};
+      if (!element || !message) return;
+      if (message.role === "persona" && message.kind === "text") decorateText(element, message);
+      else if (message.kind === "clip") decorateClip(element, message);
+    });
+
+    document.addEventListener("companion:frame", (event) => {
+      const frame = event.detail || {};
+      switch (frame.type) {
+        case "render.beat":
+          fillRefine(frame);
+          break;
+        case "render.queued":
+        case "render.progress": {
+          const job = frame.job || {};
+          const status = frame.status || job.status;
+          if (["succeeded", "failed", "cancelled"].includes(status)) break;
+          jobs.set(frame.job_id, {messageId: frame.message_id, status});
+          showProgress(frame.message_id, frame.job_id, {
+            phase: frame.phase || job.phase || "queued",
+            step: frame.step || 0,
+            total: frame.total || 0,
+          });
+          break;
+        }
+        case "render.done":
+          jobs.delete(frame.job_id);
+          clearProgress(frame.message_id);
+          break;
+        case "render.failed":
+          jobs.delete(frame.job_id);
+          clearProgress(frame.message_id, "Render failed.");
+          break;
+        case "render.cancelled":
+          jobs.delete(frame.job_id);
+          clearProgress(frame.message_id, "Cancelled.");
+          break;
+        case "error":
+          if (dialog.open && ["not_found", "invalid", "refused", "invalid_frame"].includes(frame.code)) {
+            dialogStatus.textContent = frame.detail || frame.code;
+          }
+          // A refused or invalid request leaves a placeholder bar without a job: drop it.
+          document.querySelectorAll(".render-progress:not([data-job-id])").forEach((n) => n.remove());
+          break;
+        default:
+          break;
+      }
+    });
+
+    // Messages rendered before this script ran.
+    if (C.messages) {
+      for (const message of C.messages.values()) {
+        const node = messageNode(message.id);
+        if (!node) continue;
+        if (message.role === "persona" && message.kind === "text") decorateText(node, message);
+        else if (message.kind === "clip") decorateClip(node, message);
+      }
+    }
+    updateReelBar();
+  }
+})();
