@@ -337,3 +337,28 @@ async def test_reel_of_two_clips(worker, user, say, conversation):
     )
     assert other.status_code == 404
     await sock.close()
+
+
+async def test_evolve_with_the_real_previz_renderer(worker, settings, user, say, conversation):
+    """The embedded default's renderer end to end: the clip has the beat's duration at the configured fps."""
+    settings.RENDERER = "previz"
+    settings.RENDER_WIDTH, settings.RENDER_HEIGHT = 160, 96
+    msg = await sync_to_async(say)("persona", "*lights a candle and looks up at you, smiling*")
+    sock = await open_socket(conversation.pk, user)
+    await sock.send({"type": "render.request", "message_id": msg.pk, "client_id": "p1",
+                     "direction": {"duration_s": 1.5}})
+    frames = await sock.until(is_clip_message)
+    clip = frames[-1]["message"]
+    assert clip["extra"]["beat"]["lighting"] == "candlelight" and clip["extra"]["beat"]["camera"] == "tilt_up"
+    owner = await sync_to_async(_login)(user)
+    status, _headers, body = await sync_to_async(_fetch)(owner, clip["extra"]["clip_url"])
+    assert status == 200
+    with tempfile.NamedTemporaryFile(suffix=".mp4") as fh:
+        fh.write(body)
+        fh.flush()
+        with av.open(fh.name) as container:
+            stream = container.streams.video[0]
+            decoded = list(container.decode(video=0))
+            assert (stream.width, stream.height) == (160, 96)
+    assert len(decoded) == round(1.5 * FPS)
+    await sock.close()
