@@ -202,8 +202,14 @@ def evolve_request(
     key = f"evolve:{message.pk}:{_digest(direction or {})}:{_digest(edit or {})}:{client_id[:64]}"
 
     twin = _active_twin(user=user, source=source, beat=beat)
+    if twin is None:
+        twin = RenderJob.objects.filter(idempotency_key=key[:200]).first()
     if twin is not None:
-        return twin, False
+        return twin, False  # a repeat: no new job, so it costs nothing against the rate limit
+    from companion.ops.ratelimit import render_rate_exceeded  # per-user render budget (ops)
+
+    if render_rate_exceeded(user_id=user.pk):
+        raise EvolveError("rate_limited", "Too many render requests; wait a minute.")
     try:
         return render_job_request(
             persona=message.conversation.persona,

@@ -59,10 +59,13 @@ def _fresh_layer_and_broker():
     """In-memory groups and queued Dramatiq messages must not leak between tests."""
     import dramatiq
     from channels.layers import channel_layers
+    from django.core.cache import cache
 
+    cache.clear()  # rate-limit counters
     channel_layers.backends = {}
     yield
     channel_layers.backends = {}
+    cache.clear()
     broker = dramatiq.get_broker()
     if hasattr(broker, "flush_all"):
         broker.flush_all()

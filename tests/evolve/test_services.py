@@ -124,3 +124,16 @@ def test_reel_needs_finished_clips_of_this_conversation(user, say, persona, conv
     with pytest.raises(EvolveError) as err:
         services.reel_create(user=user, conversation=elsewhere, job_ids=[job.pk])
     assert err.value.code == "not_found"
+
+
+def test_new_renders_are_rate_limited_but_repeats_are_free(user, say, settings):
+    settings.RENDER_RATE_LIMIT = "2/m"
+    msg = say("persona", BEACH)
+    a, _ = evolve_request(user=user, message=msg, client_id="c1", direction=RenderDirection(duration_s=1))
+    b, _ = evolve_request(user=user, message=msg, client_id="c1", direction=RenderDirection(duration_s=2))
+    for _ in range(3):  # double-clicks of a job already asked for
+        assert evolve_request(user=user, message=msg, client_id="c1", direction=RenderDirection(duration_s=1))[0] == a
+    with pytest.raises(EvolveError) as err:
+        evolve_request(user=user, message=msg, client_id="c1", direction=RenderDirection(duration_s=3))
+    assert err.value.code == "rate_limited"
+    assert RenderJob.objects.count() == 2 and b.pk != a.pk
