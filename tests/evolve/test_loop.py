@@ -225,25 +225,7 @@ async def test_cancel_while_running(worker, user, say, conversation):
     frames = await sock.until(lambda f: f["type"] == "render.progress" and f["phase"] == "rendering")
     job_id = frames[0]["job_id"]
 
-    from companion.evolve import ws
-
-    # The consumer routes render.cancel to this handler (HANDLERS); call it on a stand-in consumer.
-    class Stand:
-        pass
-
-    stand = Stand()
-    stand.user, stand.conversation = user, conversation
-    sent: list[dict] = []
-
-    async def send_frame(frame):
-        sent.append(frame)
-
-    async def send_error(code, detail=""):
-        sent.append({"type": "error", "code": code, "detail": detail})
-
-    stand.send_frame, stand.send_error = send_frame, send_error
-    await ws.HANDLERS["render.cancel"](stand, {"type": "render.cancel", "job_id": job_id})
-    assert sent == []
+    await sock.send({"type": "render.cancel", "job_id": job_id})
     frames = await sock.until(lambda f: f["type"] == "render.cancelled")
     assert frames[-1]["job"]["status"] == "cancelled"
 
@@ -253,8 +235,33 @@ async def test_cancel_while_running(worker, user, say, conversation):
     clips = await sync_to_async(conversation.messages.filter(kind=Message.Kind.CLIP).count)()
     assert clips == 0
 
-    await ws.HANDLERS["render.cancel"](stand, {"type": "render.cancel", "job_id": job_id})
-    assert sent[-1]["type"] == "error" and sent[-1]["code"] == "invalid"
+    await sock.send({"type": "render.cancel", "job_id": job_id})  # too late now
+    error = (await sock.until(lambda f: f["type"] == "error"))[-1]
+    assert error["code"] == "invalid"
+    await sock.send({"type": "render.cancel", "job_id": "00000000-0000-0000-0000-000000000000"})
+    assert (await sock.until(lambda f: f["type"] == "error"))[-1]["code"] == "not_found"
+    await sock.close()
+
+
+async def test_refine_then_render_the_edited_beat(worker, user, say, conversation):
+    msg = await sync_to_async(say)("persona", BEACH)
+    sock = await open_socket(conversation.pk, user)
+    await sock.send({"type": "render.preview", "message_id": msg.pk})
+    beat_frame = (await sock.until(lambda f: f["type"] == "render.beat"))[-1]
+    assert beat_frame["message_id"] == msg.pk
+    beat = beat_frame["beat"]
+    assert beat["setting"] == "moonlit beach" and beat["lighting"] == "moonlight"
+    assert await RenderJob.objects.acount() == 0  # a preview queues nothing
+
+    edited = {**beat, "setting": "a snowy pier", "lighting": "overcast", "duration_s": 1}
+    await sock.send({"type": "render.request", "message_id": msg.pk, "client_id": "e1", "beat": edited})
+    clip = (await sock.until(is_clip_message))[-1]["message"]
+    assert clip["extra"]["beat"]["setting"] == "a snowy pier"
+    assert clip["extra"]["beat"]["lighting"] == "overcast"
+    assert "snowy pier" in clip["content"]
+
+    await sock.send({"type": "render.preview", "message_id": msg.pk, "direction": {"camera": "warp"}})
+    assert (await sock.until(lambda f: f["type"] == "error"))[-1]["code"] == "invalid_frame"
     await sock.close()
 
 
