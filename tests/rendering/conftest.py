@@ -112,3 +112,9 @@ def tiny_wan_dir(tmp_path_factory) -> Path:
     from tests.rendering.wan_builder import build_wan_pipeline
 
     return build_wan_pipeline(tmp_path_factory.mktemp("wan") / "pipe")
+
+
+def wait_event(events, job, event: str, timeout: float = 10.0) -> list[str]:
+    """The job's events once ``event`` has arrived (signals follow the DB write by a moment)."""
+    wait_for(lambda: any(jid == str(job.id) and e == event for jid, e, _ in events), timeout)
+    return [e for jid, e, _ in events if jid == str(job.id)]

@@ -9,7 +9,7 @@ from rendering.actors import render_clip
 from rendering.models import RenderJob
 from rendering.services import reel_request, render_job_cancel, render_job_request
 from tests.rendering import fakes
-from tests.rendering.conftest import make_beat, wait_finished, wait_for
+from tests.rendering.conftest import make_beat, wait_event, wait_finished, wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -33,7 +33,7 @@ def test_queued_running_succeeded_with_clip_poster_and_label(worker, persona, us
     assert job.poster.read(3) == b"\xff\xd8\xff"  # a JPEG
     assert labelling.read_manifest(job.clip.path)["actions"][0]["action"] == "c2pa.created"
     assert job.labels["self_signed"] is True and job.labels["c2pa"] is True
-    kinds = [e for jid, e, _ in events if jid == str(job.id)]
+    kinds = wait_event(events, job, "done")
     assert kinds[0] == "queued" and kinds[-1] == "done" and "progress" in kinds
     assert set(kinds) <= {"queued", "progress", "done"}
 
@@ -64,7 +64,7 @@ def test_crash_inside_renderer_fails_with_user_visible_reason_without_retry(work
     wait_finished(job)
     assert job.status == "failed" and job.attempts == 1 and fakes.CrashingRenderer.calls == 1
     assert "tensor shape mismatch" in job.error_detail and not job.clip
-    assert [e for jid, e, _ in events if jid == str(job.id)][-1] == "failed"
+    assert wait_event(events, job, "failed")[-1] == "failed"
     # the worker is still alive and renders the next job
     settings.RENDERER = "previz"
     from rendering.renderers import reset_renderer
@@ -92,7 +92,7 @@ def test_transient_errors_exhaust_retries_then_dead_letter(worker, persona, user
     wait_finished(job)
     assert job.status == "failed" and job.attempts == 3 and fakes.FlakyRenderer.calls == 3
     assert "after 3 attempts" in job.error_detail and "out of memory" in job.error_detail
-    assert [e for jid, e, _ in events if jid == str(job.id)][-1] == "failed"
+    assert wait_event(events, job, "failed")[-1] == "failed"
 
 
 def test_cancel_while_running_stops_the_worker(worker, persona, user, settings, events):
@@ -127,6 +127,7 @@ def test_cancel_queued_job_never_renders(persona, user, events, transactional_db
 
 def test_redelivered_finished_job_does_nothing(worker, persona, user, events):
     job = wait_finished(request(persona, user))
+    wait_event(events, job, "done")
     before = (job.finished_at, job.attempts, job.clip.name)
     count = len(events)
     render_clip.send(str(job.id))
