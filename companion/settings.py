@@ -287,3 +287,9 @@ SWEEP_HEARTBEAT_S = env.float("SWEEP_HEARTBEAT_S", default=5.0)  # render worker
 SWEEP_RENDER_STALE_S = env.float("SWEEP_RENDER_STALE_S", default=60.0)  # running, no heartbeat this long: dead
 SWEEP_QUEUED_LOST_S = env.float("SWEEP_QUEUED_LOST_S", default=60.0)  # queued this long with no broker message
 SWEEP_STREAM_STALE_S = env.float("SWEEP_STREAM_STALE_S", default=120.0)  # matches chat's STALE_STREAM_S
+# /metrics answers only these client networks, or a request with "Authorization: Bearer $METRICS_TOKEN".
+METRICS_ALLOWED_NETWORKS = env.list(
+    "METRICS_ALLOWED_NETWORKS", default=["127.0.0.0/8", "::1/128", "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"]
+)
+METRICS_TOKEN = env("METRICS_TOKEN", default="")
+RENDER_RATE_LIMIT = env("RENDER_RATE_LIMIT", default="6/m")  # new render jobs per user (companion/ops/ratelimit.py)

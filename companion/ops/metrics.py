@@ -105,3 +105,33 @@ class WebsocketMetricsMiddleware:
         finally:
             if accepted:
                 WEBSOCKET_CONNECTIONS.dec()
+
+
+def _client_allowed(request: Any) -> bool:
+    import hmac
+    import ipaddress
+
+    from django.conf import settings
+
+    token = settings.METRICS_TOKEN
+    header = request.headers.get("Authorization", "")
+    if token and hmac.compare_digest(header, f"Bearer {token}"):
+        return True
+    try:
+        address = ipaddress.ip_address(request.META.get("REMOTE_ADDR", ""))
+    except ValueError:
+        return False
+    return any(address in ipaddress.ip_network(net) for net in settings.METRICS_ALLOWED_NETWORKS)
+
+
+def metrics_view(request: Any) -> Any:
+    """django-prometheus' exporter, for the scraper only: a private network address or the bearer token.
+
+    Metrics name views, queues and volumes: not for the public internet.
+    """
+    from django.http import HttpResponseForbidden
+    from django_prometheus.exports import ExportToDjangoView
+
+    if not _client_allowed(request):
+        return HttpResponseForbidden("metrics are for the Prometheus scraper")
+    return ExportToDjangoView(request)

@@ -100,3 +100,12 @@ def test_the_real_websocket_app_is_wrapped():
     from companion.asgi import application
 
     assert isinstance(application.application_mapping["websocket"], WebsocketMetricsMiddleware)
+
+
+def test_metrics_are_for_the_scraper_only(client, settings):
+    assert client.get("/metrics", REMOTE_ADDR="203.0.113.7").status_code == 403
+    settings.METRICS_TOKEN = "s3cret"
+    assert client.get("/metrics", REMOTE_ADDR="203.0.113.7", HTTP_AUTHORIZATION="Bearer nope").status_code == 403
+    allowed = client.get("/metrics", REMOTE_ADDR="203.0.113.7", HTTP_AUTHORIZATION="Bearer s3cret")
+    assert allowed.status_code == 200 and b"companion_websocket_connections" in allowed.content
+    assert client.get("/metrics", REMOTE_ADDR="10.1.2.3").status_code == 200  # the cluster network
