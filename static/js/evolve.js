@@ -23,9 +23,11 @@
   const PHASES = {starting: "Starting", rendering: "Rendering", denoising: "Rendering", encoding: "Encoding",
     labelling: "Labelling", assembling: "Assembling", retrying: "Retrying", queued: "Queued"};
 
-  // This file is included before chat.js; both are deferred, so wait until chat.js has run.
-  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", init);
-  else init();
+  // This file is included before chat.js and both are deferred: deferred scripts run in
+  // document order (readyState is already "interactive"), so wait for DOMContentLoaded,
+  // which fires after chat.js has set up window.Companion.
+  if (window.Companion) init();
+  else document.addEventListener("DOMContentLoaded", init);
 
   function init() {
     const C = window.Companion;
