@@ -32,7 +32,11 @@ def memories_recall(
     scored = retrieval.search(user_id=user_id, persona_id=persona_id, query=query, k=k, now=now)
     if not scored:
         return []
-    rows = Memory.objects.filter(pk__in=[s.memory_id for s in scored], user_id=user_id, persona_id=persona_id)
+    # order_by(): without it SQLite walks the pair's (user, persona, created_at)
+    # index instead of looking the k primary keys up.
+    rows = Memory.objects.filter(
+        pk__in=[s.memory_id for s in scored], user_id=user_id, persona_id=persona_id
+    ).order_by()
     by_id = {m.pk: m for m in rows}
     # A row deleted since the index was built is simply skipped.
     return [RecalledMemory(by_id[s.memory_id], s.score, s.parts) for s in scored if s.memory_id in by_id]
