@@ -23,6 +23,12 @@ class TimestampedBackend(ScriptedBackend):
         super().__init__()
         self.rate = float(os.environ.get("BENCH_TOKEN_RATE", "20"))  # tokens/s per reply
         self.tokens = int(os.environ.get("BENCH_REPLY_TOKENS", "40"))
+        if os.environ.get("BENCH_NO_PROMPT_SECTIONS") == "1":
+            # Measure the chat core alone: drop memory/relationship prompt sections
+            # (they embed the query and search memories on every reply).
+            from companion.chat import prompt
+
+            prompt._providers.clear()
 
     async def stream(
         self, turns: Sequence[ChatTurn], *, params: SamplingParams, adapter: str | None = None

@@ -46,6 +46,9 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--reply-tokens", type=int, default=40, help="tokens per bench reply")
     p.add_argument("--embedded-tokens", type=int, default=64, help="max new tokens for the embedded comparison")
     p.add_argument("--skip-embedded", action="store_true", help="only the relay part")
+    p.add_argument(
+        "--no-prompt-sections", action="store_true", help="relay part without memory/relationship prompt sections"
+    )
     p.add_argument("--skip-relay", action="store_true", help="only the embedded comparison")
     return p.parse_args()
 
@@ -66,6 +69,7 @@ def bench_env(var_dir: Path, args: argparse.Namespace) -> dict[str, str]:
         TASKS_IN_PROCESS="0",
         LOG_LEVEL="WARNING",
         HF_HUB_OFFLINE="1",
+        BENCH_NO_PROMPT_SECTIONS="1" if args.no_prompt_sections else "0",
     )
     return env
 

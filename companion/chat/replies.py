@@ -91,6 +91,7 @@ async def reply_stream(
     error = error_detail = ""
     build: PromptBuild | None = None
     stream = None
+    saving: asyncio.Future | None = None
     cancelled = False
     try:
         conversation, build = await database_sync_to_async(_build)(conversation_id, reply_id, backend)
@@ -110,8 +111,13 @@ async def reply_stream(
             length += len(delta)
             await conversation_broadcast(conversation_id, frame)
             now = time.monotonic()
-            if (now - last_save >= SAVE_EVERY_S and length != saved_length) or now - last_save >= HEARTBEAT_S:
-                await database_sync_to_async(services.reply_save_progress)(message_id=reply_id, content="".join(parts))
+            due = (now - last_save >= SAVE_EVERY_S and length != saved_length) or now - last_save >= HEARTBEAT_S
+            # Saved in the background, one save in flight at most: the relay
+            # never waits on the (shared, single) DB thread.
+            if due and (saving is None or saving.done()):
+                saving = asyncio.ensure_future(
+                    database_sync_to_async(services.reply_save_progress)(message_id=reply_id, content="".join(parts))
+                )
                 last_save, saved_length = now, length
     except asyncio.CancelledError:
         status, cancelled = Message.Status.INTERRUPTED, True
@@ -126,6 +132,8 @@ async def reply_stream(
     finally:
         if stream is not None:
             await _close_quietly(stream)
+        if saving is not None:  # let it land before the final write
+            await asyncio.gather(saving, return_exceptions=True)
 
     fields: dict[str, Any] = {"content": "".join(parts), "status": status}
     if error:
