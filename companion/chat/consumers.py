@@ -23,7 +23,7 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 
 from companion.chat import protocol, selectors, services
 from companion.chat.groups import GROUP_MESSAGE_TYPE as GROUP_FRAME_TYPE
-from companion.chat.groups import conversation_broadcast, conversation_group
+from companion.chat.groups import conversation_broadcast, conversation_group, remember_server_loop
 from companion.chat.models import Conversation, Message
 from companion.chat.ratelimit import chat_rate_exceeded
 from companion.chat.replies import reply_stream
@@ -122,6 +122,7 @@ class ConversationConsumer(AsyncWebsocketConsumer):
             await self.close(code=CLOSE_FORBIDDEN)
             return
         self.group = conversation_group(self.conversation.pk)
+        remember_server_loop()  # worker threads broadcast through this loop (in-memory layer)
         await self.channel_layer.group_add(self.group, self.channel_name)
         await self.accept()
 

@@ -20,6 +20,7 @@ from typing import Any
 
 from django.dispatch import receiver
 
+from companion.chat.groups import conversation_broadcast_sync
 from rendering.models import JobKind, RenderJob
 from rendering.signals import job_updated
 
@@ -35,14 +36,13 @@ def on_job_updated(sender: Any, job: RenderJob, event: str, **kwargs: Any) -> No
 
 
 def job_event_to_chat(*, job: RenderJob, event: str) -> None:
-    from companion.evolve.relay import broadcast
     from companion.evolve.services import source_conversation_id
 
     conversation_id = source_conversation_id(job.source or "")
     if conversation_id is None:
         return  # not a chat job (admin, benchmark, another app)
     for frame in frames_for(job=job, event=event, conversation_id=conversation_id):
-        broadcast(conversation_id, frame)
+        conversation_broadcast_sync(conversation_id, frame)
 
 
 def frames_for(*, job: RenderJob, event: str, conversation_id: int) -> list[dict[str, Any]]:

@@ -16,6 +16,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from companion.chat.groups import conversation_broadcast_sync
 from companion.chat.models import Conversation, Message
 from companion.evolve import extractor
 from rendering.beat import CameraMove, Framing, Lighting, RenderDirection, SceneBeat
@@ -280,9 +281,9 @@ def notice_post(*, conversation: Conversation, text: str, extra: dict | None = N
 
 def broadcast_message(message: Message) -> None:
     from companion.chat.serializers import message_payload
-    from companion.evolve.relay import broadcast
 
     try:
-        broadcast(message.conversation_id, {"type": "message.created", "message": message_payload(message)})
+        frame = {"type": "message.created", "message": message_payload(message)}
+        conversation_broadcast_sync(message.conversation_id, frame)
     except Exception:  # the row is stored: a reconnecting client gets it through history.sync
         log.exception("could not broadcast message %s", message.pk)

@@ -26,7 +26,7 @@ from typing import Annotated, Any, Literal
 from channels.db import database_sync_to_async
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
-from companion.evolve import relay, services
+from companion.evolve import services
 from companion.evolve.payloads import job_payload
 from rendering.beat import RenderDirection
 
@@ -101,7 +101,6 @@ def _cancel(consumer: Any, frame: RenderCancelFrame) -> tuple[dict[str, Any], bo
 
 
 async def _run(consumer: Any, raw: dict[str, Any], model: type[_Frame], work: Callable[[_Frame], Awaitable[None]]):
-    relay.remember_loop()  # so the render worker thread can reach this loop's in-memory groups
     try:
         frame = model.model_validate(raw)
     except ValidationError as exc:
