@@ -7,19 +7,10 @@ websocket frames and REST); personas get a public-card view here, since the
 
 from __future__ import annotations
 
-from django.urls import reverse
 from rest_framework import serializers
 
-from companion.chat.serializers import ConversationSerializer
+from companion.chat.serializers import portrait_url
 from personas.models import Persona
-
-
-def portrait_url(persona: Persona, request=None) -> str | None:
-    """The visibility-checked portrait URL (MEDIA_ROOT itself is not served)."""
-    if not persona.portrait:
-        return None
-    url = reverse("persona-portrait", kwargs={"slug": persona.slug})
-    return request.build_absolute_uri(url) if request is not None else url
 
 
 class PersonaSerializer(serializers.ModelSerializer):
@@ -64,16 +55,6 @@ class ConversationCreateSerializer(serializers.Serializer):
 
 class ConversationArchiveSerializer(serializers.Serializer):
     archived = serializers.BooleanField(default=True)
-
-
-class ApiConversationSerializer(ConversationSerializer):
-    """The chat app's conversation shape, with the portrait URL pointing at the checked view."""
-
-    def to_representation(self, instance):
-        data = super().to_representation(instance)
-        if isinstance(data.get("persona"), dict):
-            data["persona"]["portrait_url"] = portrait_url(instance.persona, self.context.get("request"))
-        return data
 
 
 class MessagePageQuerySerializer(serializers.Serializer):

@@ -15,7 +15,6 @@ from rest_framework.response import Response
 
 from companion.api.selectors import messages_changed_after
 from companion.api.serializers import (
-    ApiConversationSerializer,
     ConversationArchiveSerializer,
     ConversationCreateSerializer,
     MessagePageQuerySerializer,
@@ -24,7 +23,7 @@ from companion.api.serializers import (
 from companion.chat import services
 from companion.chat.models import Conversation
 from companion.chat.selectors import alternatives_map, conversation_get_for, conversation_list_for
-from companion.chat.serializers import MessageSerializer
+from companion.chat.serializers import ConversationSerializer, MessageSerializer
 from personas.models import Persona
 from personas.selectors import persona_get_visible, persona_list_visible
 
@@ -58,7 +57,7 @@ class ConversationViewSet(
 ):
     """Your conversations. Someone else's conversation is a 404."""
 
-    serializer_class = ApiConversationSerializer
+    serializer_class = ConversationSerializer
 
     lookup_value_regex = r"\d+"
 
@@ -78,7 +77,7 @@ class ConversationViewSet(
             raise Http404
         return conversation
 
-    @extend_schema(request=ConversationCreateSerializer, responses={201: ApiConversationSerializer})
+    @extend_schema(request=ConversationCreateSerializer, responses={201: ConversationSerializer})
     def create(self, request: Request, *args, **kwargs) -> Response:
         data = ConversationCreateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -92,7 +91,7 @@ class ConversationViewSet(
     def perform_destroy(self, instance: Conversation) -> None:
         services.conversation_delete(conversation=instance)
 
-    @extend_schema(request=ConversationArchiveSerializer, responses={200: ApiConversationSerializer})
+    @extend_schema(request=ConversationArchiveSerializer, responses={200: ConversationSerializer})
     @action(detail=True, methods=["post"])
     def archive(self, request: Request, pk: str | None = None) -> Response:
         """Archive (or, with ``{"archived": false}``, unarchive) a conversation."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.urls import reverse
 from rest_framework import serializers
 
 from companion.chat.models import Conversation, Message
@@ -84,11 +85,15 @@ class PersonaBriefSerializer(serializers.Serializer):
     portrait_url = serializers.SerializerMethodField()
 
     def get_portrait_url(self, persona: Any) -> str | None:
-        if not persona.portrait:
-            return None
-        url = persona.portrait.url
-        request = self.context.get("request")
-        return request.build_absolute_uri(url) if request is not None else url
+        return portrait_url(persona, self.context.get("request"))
+
+
+def portrait_url(persona: Any, request: Any = None) -> str | None:
+    """The visibility-checked portrait view (MEDIA_ROOT itself is not served)."""
+    if not persona.portrait:
+        return None
+    url = reverse("persona-portrait", kwargs={"slug": persona.slug})
+    return request.build_absolute_uri(url) if request is not None else url
 
 
 class ConversationSerializer(serializers.ModelSerializer):
