@@ -12,8 +12,10 @@ import socket
 
 import pytest
 
+from companion.chat import services
 from companion.llm.registry import set_backend
 from companion.llm.scripted import ScriptedBackend
+from tests.web.factories import make_persona, make_user
 
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 POSTGRES_URL = os.environ.get("TEST_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres")
@@ -75,3 +77,37 @@ def scripted_backend():
     set_backend(backend)
     yield backend
     set_backend(None)
+
+
+# --- people, a persona and conversations (web, API and security tests) --------
+
+
+@pytest.fixture
+def alice(db):
+    return make_user("alice")
+
+
+@pytest.fixture
+def bob(db):
+    return make_user("bob")
+
+
+@pytest.fixture
+def public_persona(db):
+    return make_persona("Mira", portrait=True, tagline="A lighthouse keeper")
+
+
+@pytest.fixture
+def alice_client(client, alice):
+    client.force_login(alice)
+    return client
+
+
+@pytest.fixture
+def alice_conversation(alice, public_persona):
+    return services.conversation_start(owner=alice, persona=public_persona)
+
+
+@pytest.fixture
+def bob_conversation(bob, public_persona):
+    return services.conversation_start(owner=bob, persona=public_persona)

@@ -20,11 +20,6 @@ from personas.models import Persona
 
 
 @pytest.fixture(autouse=True)
-def _fast_passwords(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
-@pytest.fixture(autouse=True)
 def _fresh_cache_and_layer():
     """Rate-limit counters and in-memory groups must not leak between tests."""
     cache.clear()

@@ -7,11 +7,6 @@ import pytest
 from companion.chat.models import Conversation, Message
 
 
-@pytest.fixture(autouse=True)
-def _fast_passwords(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 @pytest.fixture
 def user(django_user_model):
     return django_user_model.objects.create_user(username="alex", password="pw-alex-123", first_name="Alex")

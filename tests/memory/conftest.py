@@ -19,7 +19,6 @@ from personas.models import Persona
 
 @pytest.fixture(autouse=True)
 def _fresh_memory_caches(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     cache.clear()
     retrieval.clear_cache()
     yield
