@@ -119,9 +119,3 @@ def staff_client(client, django_user_model):
     client.force_login(user)
     client.user = user
     return client
-
-
-@pytest.fixture(autouse=True)
-def _fast_password_hashing(settings):
-    """Users are created in many tests here; real hashing costs ~1 s each on this machine."""
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
