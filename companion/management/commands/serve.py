@@ -33,8 +33,13 @@ class Command(BaseCommand):
                 self.style.SUCCESS(f"Log in at http://{addrport}/ as {login.username} / {login.password}")
             )
         if settings.TASKS_IN_PROCESS:
+            from companion.ops.sweeper import sweep
             from rendering.inprocess import start_inprocess_worker
 
+            # The in-process broker forgot its queue when the last run stopped:
+            # everything still queued, running or streaming was orphaned by it.
+            report = sweep(render_stale_s=0, lost_s=0, stream_stale_s=0)
+            self.stdout.write(f"Recovered work left by the previous run: {report}")
             start_inprocess_worker()
             self.stdout.write("Started the in-process task worker (renders, memory).")
         # Daphne's runserver; no autoreloader, so the worker thread above lives
