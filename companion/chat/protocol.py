@@ -94,6 +94,12 @@ def parse_frame(raw: str | bytes | None) -> tuple[Frame, dict[str, Any]]:
         data = json.loads(raw)
     except (ValueError, UnicodeDecodeError) as exc:
         raise FrameError("bad_json", f"Not valid JSON: {exc}") from None
+    except RecursionError:  # '[' * 100000: nesting deeper than the parser recurses (found by tests/fuzz)
+        raise FrameError("bad_json", "Not valid JSON: nested too deeply.") from None
+    try:  # "\ud800" escapes decode to lone surrogates no database can store (found by tests/fuzz)
+        json.dumps(data, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        raise FrameError("bad_json", "Not valid JSON: unpaired surrogate in a string.") from None
     if not isinstance(data, dict):
         raise FrameError("invalid_frame", "A frame is a JSON object with a 'type'.")
     kind = data.get("type")

@@ -60,6 +60,12 @@ def validate_text(text: str) -> str:
     """The text a user may post: non-empty after stripping, within the limit."""
     if not isinstance(text, str) or not text.strip():
         raise ChatError("empty_text", "The message is empty.")
+    try:  # lone surrogates (a JSON "\ud800" escape) and NUL cannot be stored in PostgreSQL (tests/fuzz)
+        text.encode("utf-8")
+        if "\x00" in text:
+            raise UnicodeEncodeError("utf-8", text, 0, 1, "NUL")
+    except UnicodeEncodeError:
+        raise ChatError("invalid_text", "The message contains invalid characters.") from None
     if len(text) > settings.CHAT_MAX_MESSAGE_CHARS:
         raise ChatError("too_long", f"Messages are limited to {settings.CHAT_MAX_MESSAGE_CHARS} characters.")
     return text
