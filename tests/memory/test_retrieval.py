@@ -90,3 +90,71 @@ def test_deleting_a_conversation_deletes_its_memories(play, user, persona, conve
     conversation.delete()
     assert Memory.objects.filter(user=user).count() == 0
     assert memories_recall(user=user, persona=persona, query="name", k=5) == []
+
+
+def _lucene_bm25(corpus: list[list[str]], query: list[str], k1: float = 1.5, b: float = 0.75) -> list[float]:
+    """Reference Okapi BM25 with Lucene's idf, straight from the formula."""
+    import math
+
+    n = len(corpus)
+    avgdl = sum(len(d) for d in corpus) / n
+    out = []
+    for doc in corpus:
+        score = 0.0
+        for term in query:
+            df = sum(1 for d in corpus if term in d)
+            if not df:
+                continue
+            idf = math.log(1 + (n - df + 0.5) / (df + 0.5))
+            tf = doc.count(term)
+            score += idf * tf * (k1 + 1) / (tf + k1 * (1 - b + b * len(doc) / avgdl))
+        out.append(score)
+    return out
+
+
+def test_bm25_is_lucene_okapi_up_to_a_constant():
+    """The sparse bm25s scores equal the textbook formula (Lucene idf) up to BM25's (k1 + 1) factor,
+    which the normalisation by the best candidate cancels."""
+    from companion.memory.retrieval import BM25_K1, bm25_build, bm25_scores, tokenize
+
+    docs = [
+        "The user's sister lives in Reykjavik.",
+        "The user enjoys long walks by the sea, the sea calms them.",
+        "The user has a dog named Biscuit; the dog loves the sea.",
+        "The user works night shifts as a nurse.",
+        "",
+    ]
+    corpus = [tokenize(d) or ["_"] for d in docs]
+    model = bm25_build([tokenize(d) for d in docs])
+    for query in ["sea dog", "Reykjavik", "walks walks sea", "nurse sister", "nothing matches here"]:
+        q = tokenize(query)
+        got = bm25_scores(model, q)
+        want = _lucene_bm25(corpus, q)
+        assert got.shape == (len(docs),)
+        assert got.tolist() == pytest.approx([w / (BM25_K1 + 1) for w in want], rel=1e-5, abs=1e-7)
+
+
+def test_exact_match_counts_in_a_tiny_collection(user, persona):
+    """Robertson's idf is 0 for a word in half the corpus; with Lucene's a match still wins."""
+    memory_create(user=user, persona=persona, text="The user plays chess on Sundays.")
+    memory_create(user=user, persona=persona, text="The user likes chess openings.")
+    memory_create(user=user, persona=persona, text="The user bakes bread.")
+    memory_create(user=user, persona=persona, text="The user swims.")
+    found = memories_recall(user=user, persona=persona, query="chess", k=4)
+    chess = [r for r in found if "chess" in r.memory.text]
+    others = [r for r in found if "chess" not in r.memory.text]
+    assert len(chess) == 2 and max(r.parts["bm25"] for r in chess) == 1.0
+    assert all(r.parts["bm25"] > 0 for r in chess)
+    assert all(r.parts["bm25"] == 0.0 for r in others)
+
+
+def test_dense_part_is_the_cosine_of_the_stored_vectors(user, persona):
+    import numpy as np
+
+    from companion.memory import embeddings
+
+    memory = memory_create(user=user, persona=persona, text="The user grows tomatoes on the balcony.")
+    found = memories_recall(user=user, persona=persona, query="gardening at home", k=1)
+    stored = embeddings.from_bytes(Memory.objects.get(pk=memory.pk).embedding)
+    expected = float(np.clip(stored @ embeddings.embed_one("gardening at home"), 0, 1))
+    assert found[0].parts["dense"] == pytest.approx(expected, abs=1e-4)
