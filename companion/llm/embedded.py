@@ -50,7 +50,9 @@ class LoadedModel:
 
         self.path = path
         started = time.perf_counter()
-        self.tokenizer = load_tokenizer(path)
+        # Its own tokenizer instance, used only by the generation thread under generate_lock:
+        # HF fast tokenizers raise "Already borrowed" when one instance is used from two threads.
+        self.tokenizer = _read_tokenizer(path)
         model = AutoModelForCausalLM.from_pretrained(str(path.parent), gguf_file=path.name)
         self.model = model.eval()
         self.load_s = time.perf_counter() - started
@@ -68,7 +70,9 @@ class LoadedModel:
                 import xgrammar as xgr
 
                 # The mask must cover the model's full vocabulary (lm_head), not just the tokenizer's.
-                info = xgr.TokenizerInfo.from_huggingface(self.tokenizer, vocab_size=self.model.config.vocab_size)
+                # generate_lock: the tokenizer is the generation thread's (see __init__).
+                with self.generate_lock:
+                    info = xgr.TokenizerInfo.from_huggingface(self.tokenizer, vocab_size=self.model.config.vocab_size)
                 self._grammars = GrammarCache(info)
             return self._grammars
 
@@ -82,20 +86,26 @@ class LoadedModel:
 
 _models: dict[Path, LoadedModel] = {}
 _tokenizers: dict[Path, Any] = {}
-_load_lock = threading.Lock()
+_count_lock = threading.Lock()
 _model_build_lock = threading.Lock()
 
 
-def load_tokenizer(path: Path) -> Any:
-    """The GGUF's tokenizer, alone (seconds cheaper than the model; count_tokens needs only this)."""
-    with _load_lock:
+def _read_tokenizer(path: Path) -> Any:
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(str(path.parent), gguf_file=path.name)
+
+
+def count_tokens(path: Path, text: str) -> int:
+    """Tokens ``text`` costs with the GGUF's tokenizer (loaded alone: far cheaper than the model).
+
+    Serialised by a lock because callers come from several threads (event loop, task workers).
+    """
+    with _count_lock:
         tokenizer = _tokenizers.get(path)
         if tokenizer is None:
-            from transformers import AutoTokenizer
-
-            tokenizer = AutoTokenizer.from_pretrained(str(path.parent), gguf_file=path.name)
-            _tokenizers[path] = tokenizer
-        return tokenizer
+            tokenizer = _tokenizers[path] = _read_tokenizer(path)
+        return len(tokenizer.encode(text, add_special_tokens=False))
 
 
 def load_model(path: Path) -> LoadedModel:
@@ -134,7 +144,7 @@ class GenerationRecord:
 
 @dataclass(frozen=True)
 class _Finished:
-    output_ids: Any = None
+    text: str = ""  # the decoded reply, for callers without a streamer
     error: BaseException | None = None
 
 
@@ -259,7 +269,7 @@ class EmbeddedBackend(ChatBackend):
         return loaded if loaded is not None else await asyncio.to_thread(self.load)
 
     def count_tokens(self, text: str) -> int:
-        return len(load_tokenizer(self.path).encode(text, add_special_tokens=False))
+        return count_tokens(self.path, text)
 
     async def healthcheck(self) -> None:
         await self._loaded()
@@ -316,8 +326,7 @@ class EmbeddedBackend(ChatBackend):
         assert isinstance(item, _Finished)
         if item.error is not None:
             raise BackendError(f"embedded LLM failed: {item.error}") from item.error
-        text = loaded.tokenizer.decode(item.output_ids[0, record.prompt_tokens :], skip_special_tokens=True)
-        return parse_structured(schema, text)
+        return parse_structured(schema, item.text)
 
 
 def _with_schema_instruction(turns: Sequence[ChatTurn], schema: type[SchemaT]) -> list[ChatTurn]:
@@ -406,9 +415,10 @@ def _generate(
                 if params.seed is not None:
                     torch.manual_seed(params.seed)
                 output = loaded.model.generate(**inputs, **kwargs)
-            result = _Finished(output_ids=output)
-            if streamer is None:  # nobody counted tokens as they came
+            if streamer is None:  # nobody decoded or counted tokens as they came
                 record.new_tokens = int(output.shape[1]) - record.prompt_tokens
+                text = loaded.tokenizer.decode(output[0, record.prompt_tokens :], skip_special_tokens=True)
+                result = _Finished(text=text)
     except BaseException as exc:  # handed to the consumer, which raises BackendError
         result = _Finished(error=exc)
     finally:
