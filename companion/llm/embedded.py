@@ -85,6 +85,7 @@ class LoadedModel:
 
 
 _models: dict[Path, LoadedModel] = {}
+_load_errors: dict[Path, BaseException] = {}
 _tokenizers: dict[Path, Any] = {}
 _count_lock = threading.Lock()
 _model_build_lock = threading.Lock()
@@ -119,9 +120,26 @@ def load_model(path: Path) -> LoadedModel:
             try:
                 loaded = LoadedModel(path)
             except Exception as exc:
+                _load_errors[path] = exc
                 raise BackendUnavailable(f"could not load the embedded LLM {path}: {exc}") from exc
+            _load_errors.pop(path, None)
             _models[path] = loaded
+        count_tokens(path, "")  # load the counting tokenizer now too, not on the event loop later
         return loaded
+
+
+def load_in_background(path: Path) -> None:
+    """Start loading ``path`` without waiting (a no-op when loaded or already loading)."""
+    if path in _models or _model_build_lock.locked():
+        return
+
+    def load() -> None:
+        try:
+            load_model(path)
+        except BackendUnavailable:
+            log.exception("embedded LLM failed to load")
+
+    threading.Thread(target=load, name="embedded-llm-load", daemon=True).start()
 
 
 # --- one generation -----------------------------------------------------------
@@ -272,7 +290,13 @@ class EmbeddedBackend(ChatBackend):
         return count_tokens(self.path, text)
 
     async def healthcheck(self) -> None:
-        await self._loaded()
+        # Cheap on purpose: a probe must not wait ~30 s for the first load. A missing
+        # GGUF or a failed load is reported; a load in progress is healthy (requests wait for it).
+        path = self.path
+        error = _load_errors.get(path)
+        if error is not None:
+            raise BackendUnavailable(f"the embedded LLM {path.name} failed to load: {error}")
+        load_in_background(path)
 
     def _note_adapter(self, adapter: str | None) -> None:
         if adapter and not self._adapter_noted:

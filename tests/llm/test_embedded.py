@@ -9,7 +9,7 @@ import pytest
 import torch
 from pydantic import BaseModel, Field
 
-from companion.llm.base import ChatTurn, SamplingParams
+from companion.llm.base import BackendUnavailable, ChatTurn, SamplingParams
 from companion.llm.embedded import DeltaStreamer, EmbeddedBackend, GenerationRecord
 
 TURNS = [
@@ -180,3 +180,27 @@ def test_streamer_flushes_a_held_back_partial_stop_string_at_the_end():
     assert "".join(deltas) == "See you\nUs"
     assert not record.stop.is_set()
     assert record.new_tokens == len("See you\nUs")
+
+
+# --- a missing or broken model file is a clear BackendUnavailable -----------------
+
+
+async def test_missing_model_file_is_unavailable(settings, tmp_path):
+    settings.EMBEDDED_LLM_GGUF = str(tmp_path / "nope.gguf")
+
+    with pytest.raises(BackendUnavailable, match=r"nope\.gguf is not a file"):
+        await EmbeddedBackend().healthcheck()
+    with pytest.raises(BackendUnavailable, match=r"nope\.gguf is not a file"):
+        await anext(EmbeddedBackend().stream(TURNS, params=GREEDY))
+
+
+async def test_broken_model_file_is_unavailable_and_reported_by_healthcheck(settings, tmp_path):
+    broken = tmp_path / "broken.gguf"
+    broken.write_bytes(b"this is not a GGUF file")
+    settings.EMBEDDED_LLM_GGUF = str(broken)
+    backend = EmbeddedBackend()
+
+    with pytest.raises(BackendUnavailable, match="could not load the embedded LLM"):
+        await anext(backend.stream(TURNS, params=GREEDY))
+    with pytest.raises(BackendUnavailable, match=r"broken\.gguf failed to load"):
+        await backend.healthcheck()
