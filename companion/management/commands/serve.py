@@ -42,6 +42,19 @@ class Command(BaseCommand):
             self.stdout.write(f"Recovered work left by the previous run: {report}")
             start_inprocess_worker()
             self.stdout.write("Started the in-process task worker (renders, memory).")
+        self._warm_up_chat_model()
         # Daphne's runserver; no autoreloader, so the worker thread above lives
         # in the same process as the server.
         call_command("runserver", addrport, use_reloader=False)
+
+    def _warm_up_chat_model(self) -> None:
+        """Start loading the chat model now (in the background) so the first reply doesn't wait for it."""
+        from asgiref.sync import async_to_sync
+
+        from companion.llm.base import BackendError
+        from companion.llm.registry import get_backend
+
+        try:
+            async_to_sync(get_backend().healthcheck)()
+        except BackendError as exc:  # the server still starts; /readyz and chat errors say why
+            self.stderr.write(self.style.WARNING(f"Chat model not available yet: {exc}"))
