@@ -310,4 +310,5 @@ METRICS_ALLOWED_NETWORKS = env.list(
     "METRICS_ALLOWED_NETWORKS", default=["127.0.0.0/8", "::1/128", "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"]
 )
 METRICS_TOKEN = env("METRICS_TOKEN", default="")
+WEBSOCKET_MAX_FRAME_BYTES = env.int("WEBSOCKET_MAX_FRAME_BYTES", default=64 * 1024)  # larger: error frame
 RENDER_RATE_LIMIT = env("RENDER_RATE_LIMIT", default="6/m")  # new render jobs per user (companion/ops/ratelimit.py)

@@ -13,6 +13,7 @@ its Dramatiq exposition port); Prometheus sums across targets.
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 from typing import Any
@@ -72,13 +73,21 @@ def connect_receivers() -> None:
 
 
 _CONVERSATION_PATH = re.compile(r"^/ws/conversations/(\d+)/")
+TOO_LARGE = Counter("companion_websocket_frames_too_large", "Websocket frames refused for their size.")
+
+
+def _frame_limit() -> int:
+    from django.conf import settings
+
+    return settings.WEBSOCKET_MAX_FRAME_BYTES
 
 
 class WebsocketMetricsMiddleware:
     """ASGI wrapper counting websocket connections that were accepted and are still open.
 
     It also binds ``conversation_id`` for the connection's lifetime, so every
-    log line the consumer (and the tasks it starts) writes carries it.
+    log line the consumer (and the tasks it starts) writes carries it, and
+    refuses frames over ``WEBSOCKET_MAX_FRAME_BYTES`` with an error frame.
     """
 
     def __init__(self, app: Any) -> None:
@@ -98,10 +107,26 @@ class WebsocketMetricsMiddleware:
                 WEBSOCKET_CONNECTS.inc()
             await send(message)
 
+        limit = _frame_limit()
+
+        async def limited_receive() -> dict:
+            # Oversized frames never reach the consumer (no JSON parse of megabytes):
+            # the client gets an error frame and the socket stays open, as for any bad frame.
+            while True:
+                message = await receive()
+                if message.get("type") != "websocket.receive":
+                    return message
+                size = len(message.get("text") or "") + len(message.get("bytes") or b"")
+                if size <= limit:
+                    return message
+                TOO_LARGE.inc()
+                await send({"type": "websocket.send", "text": json.dumps(
+                    {"type": "error", "code": "too_large", "detail": f"Frames are limited to {limit} bytes."})})
+
         match = _CONVERSATION_PATH.match(scope.get("path", ""))
         try:
             with context.bound(conversation_id=match.group(1) if match else None):
-                await self.app(scope, receive, counting_send)
+                await self.app(scope, limited_receive, counting_send)
         finally:
             if accepted:
                 WEBSOCKET_CONNECTIONS.dec()
