@@ -108,3 +108,29 @@ def test_a_render_requested_on_a_is_done_on_b_by_the_render_worker(topology, see
     metrics = urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5).read().decode()
     assert 'dramatiq_messages_total{actor_name="rendering.render_clip",queue_name="render"}' in metrics
     assert "companion_render_jobs_total" in metrics  # the app's render metrics, same worker
+
+
+def test_the_chat_rate_limit_holds_across_daphne_processes(topology):
+    """CHAT_RATE_LIMIT (20/m) is one budget per user whichever Daphne the frames reach."""
+    seed = topology.django(seed_snippet(count=1, prefix="ratelimit"))[0]
+    web_a, web_b = topology.web_urls
+    if time.time() % 60 > 50:  # keep all sends inside one fixed one-minute window
+        time.sleep(61 - time.time() % 60)
+
+    async def scenario():
+        async with ChatSocket(web_a, seed["conversation_id"], seed["sessionid"]) as a, ChatSocket(
+            web_b, seed["conversation_id"], seed["sessionid"]
+        ) as b:
+            outcomes = []
+            for i in range(21):
+                ws = (a, b)[i % 2]
+                await ws.send({"type": "message.send", "text": f"ping {i}", "client_id": f"rl-{i}"})
+                frame = await ws.wait_for(lambda f, c=f"rl-{i}": f["type"] == "error" or (
+                    f["type"] == "message.created" and f.get("client_id") == c), 15)
+                outcomes.append(frame["code"] if frame["type"] == "error" else "accepted")
+            return outcomes
+
+    outcomes = asyncio.run(scenario())
+    # Each send counts (a "busy" refusal too: the reply to the first is still streaming).
+    assert "rate_limited" not in outcomes[:20], outcomes
+    assert outcomes[20] == "rate_limited", outcomes
