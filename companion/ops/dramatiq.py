@@ -19,14 +19,17 @@ log = logging.getLogger("companion.ops.tasks")
 
 
 class LogContext(Middleware):
+    def __init__(self) -> None:
+        self._started: dict[str, float] = {}  # message id -> start (dict ops are atomic under the GIL)
+
     def before_process_message(self, broker: Any, message: Any) -> None:
         job = message.args[0] if message.actor_name.startswith("rendering.") and message.args else None
         # contextvars are per thread here: each worker thread sets and clears its own.
         context.job_id.set(None if job is None else str(job))
-        message.options["_ops_started"] = time.monotonic()
+        self._started[message.message_id] = time.monotonic()  # not in message.options: those are re-enqueued
 
     def after_process_message(self, broker: Any, message: Any, *, result: Any = None, exception: Any = None) -> None:
-        started = message.options.pop("_ops_started", None)
+        started = self._started.pop(message.message_id, None)
         elapsed_ms = round((time.monotonic() - started) * 1000) if started is not None else None
         outcome = "ok" if exception is None else f"error: {type(exception).__name__}"
         log.info(
