@@ -206,6 +206,13 @@ SPECTACULAR_SETTINGS = {
     "TITLE": "Companion API",
     "DESCRIPTION": "Personas, conversations and messages, scoped to the signed-in user.",
     "VERSION": "1.0.0",
+    # Several models have a "kind" field; name each choice set after its model.
+    "ENUM_NAME_OVERRIDES": {
+        "MessageKindEnum": "companion.chat.models.Message.Kind",
+        "MemoryKindEnum": "companion.memory.models.Memory.Kind",
+        "MilestoneKindEnum": "companion.memory.models.Milestone.Kind",
+        "RenderJobKindEnum": "rendering.models.JobKind",
+    },
 }
 
 # --- i18n / static / media ---------------------------------------------------

@@ -59,3 +59,45 @@ class MilestoneSerializer(serializers.ModelSerializer):
 
     def get_conversation_id(self, obj: Milestone) -> int | None:
         return obj.message.conversation_id if obj.message_id else None
+
+
+# --- response shapes of the read-only views (also what the OpenAPI schema documents) ---
+
+
+class StageSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    label = serializers.CharField()
+
+
+class PersonaRefSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+
+
+class RelationshipSerializer(serializers.Serializer):
+    persona = PersonaRefSerializer()
+    stage = serializers.CharField()
+    stage_label = serializers.CharField()
+    stages = StageSerializer(many=True)
+    affinity = serializers.FloatField()
+    trust = serializers.FloatField()
+    exchanges = serializers.IntegerField()
+    first_met_at = serializers.DateTimeField(allow_null=True)
+    timeline = MilestoneSerializer(many=True)
+
+
+class RecalledMemorySerializer(serializers.Serializer):
+    score = serializers.FloatField()
+    parts = serializers.DictField(child=serializers.FloatField())
+    memory = MemorySerializer()
+
+
+class RecallResultSerializer(serializers.Serializer):
+    results = RecalledMemorySerializer(many=True)
+
+
+class PromptDebugSerializer(serializers.Serializer):
+    message_id = serializers.IntegerField()
+    conversation_id = serializers.IntegerField()
+    role = serializers.CharField()
+    prompt = serializers.JSONField(allow_null=True)

@@ -13,7 +13,13 @@ from rest_framework.views import APIView
 from companion.chat.models import Message
 from companion.chat.selectors import conversation_get_for
 from companion.memory import selectors, services
-from companion.memory.api.serializers import MemoryEditSerializer, MemorySerializer, MilestoneSerializer
+from companion.memory.api.serializers import (
+    MemoryEditSerializer,
+    MemorySerializer,
+    PromptDebugSerializer,
+    RecallResultSerializer,
+    RelationshipSerializer,
+)
 from companion.memory.relationship import stages_for
 
 
@@ -53,6 +59,7 @@ class MemoryDetailView(APIView):
         memory = services.memory_update(memory=memory, by_user=True, **edit.validated_data)
         return Response(MemorySerializer(memory).data)
 
+    @extend_schema(responses={204: None})
     def delete(self, request: Request, memory_id: int) -> Response:
         services.memory_delete(memory=self._memory(request, memory_id))
         return Response(status=status.HTTP_204_NO_CONTENT)
@@ -61,12 +68,13 @@ class MemoryDetailView(APIView):
 class RelationshipView(APIView):
     """Stage, scores, the persona's stage ladder and the milestone timeline."""
 
+    @extend_schema(responses=RelationshipSerializer)
     def get(self, request: Request, conversation_id: int) -> Response:
         conversation = _conversation(request, conversation_id)
         persona = conversation.persona
         stage, state = selectors.relationship_stage(user=request.user, persona=persona)
         milestones = selectors.milestones_for_pair(user=request.user, persona=persona)
-        return Response({
+        return Response(RelationshipSerializer({
             "persona": {"id": persona.pk, "name": persona.name},
             "stage": stage.name,
             "stage_label": stage.label,
@@ -75,13 +83,14 @@ class RelationshipView(APIView):
             "trust": state.trust if state else 0.0,
             "exchanges": state.exchanges if state else 0,
             "first_met_at": state.first_met_at if state else None,
-            "timeline": MilestoneSerializer(milestones, many=True).data,
-        })
+            "timeline": milestones,
+        }).data)
 
 
 class RecallView(APIView):
     """Ranked memories for ?q=… with their score parts (what the prompt would get)."""
 
+    @extend_schema(responses=RecallResultSerializer)
     def get(self, request: Request, conversation_id: int) -> Response:
         conversation = _conversation(request, conversation_id)
         try:
@@ -91,9 +100,9 @@ class RecallView(APIView):
         found = selectors.memories_recall(
             user=request.user, persona=conversation.persona, query=request.query_params.get("q", ""), k=k
         )
-        return Response({"results": [
-            {"score": r.score, "parts": r.parts, "memory": MemorySerializer(r.memory).data} for r in found
-        ]})
+        return Response(RecallResultSerializer({"results": [
+            {"score": r.score, "parts": r.parts, "memory": r.memory} for r in found
+        ]}).data)
 
 
 class PromptDebugView(APIView):
@@ -101,13 +110,14 @@ class PromptDebugView(APIView):
 
     permission_classes = [IsAdminUser]
 
+    @extend_schema(responses=PromptDebugSerializer)
     def get(self, request: Request, message_id: int) -> Response:
         message = Message.objects.filter(pk=message_id).select_related("conversation").first()
         if message is None:
             raise Http404
-        return Response({
+        return Response(PromptDebugSerializer({
             "message_id": message.pk,
             "conversation_id": message.conversation_id,
             "role": message.role,
             "prompt": (message.extra or {}).get("prompt"),
-        })
+        }).data)
