@@ -9,6 +9,7 @@ shape.  Every variable is listed in README.md.
 
 from __future__ import annotations
 
+import os
 import secrets
 from pathlib import Path
 
@@ -117,6 +118,11 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
             "transaction_mode": "IMMEDIATE",
         }
     )
+    # Tests use a file too, not Django's shared-cache in-memory database: its
+    # table locks fail at once ("table is locked") where a file waits out the
+    # busy timeout, so worker threads are tested the way they run. One file per
+    # process keeps concurrent test runs apart.
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / f"test-{os.getpid()}.sqlite3")}
 else:
     DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=60))
     DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", True)
