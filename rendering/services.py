@@ -6,12 +6,11 @@ exactly once per change, from the process that made it.
 
 from __future__ import annotations
 
-import functools
 import logging
 import time
 from typing import Any
 
-from django.db import IntegrityError, OperationalError, connection, transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from personas.models import Persona
@@ -23,23 +22,6 @@ from rendering.signals import job_updated
 log = logging.getLogger(__name__)
 
 PROGRESS_MIN_INTERVAL_S = 0.2  # at most ~5 progress events per second per job
-
-
-def _retry_when_locked(fn):
-    """SQLite (the embedded default) can report "locked" when the worker thread and the web thread write at
-    once; outside a transaction the write is simply retried.  Other databases never hit this."""
-
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
-        for attempt in range(40):
-            try:
-                return fn(*args, **kwargs)
-            except OperationalError as exc:
-                if "locked" not in str(exc) or connection.in_atomic_block or attempt == 39:
-                    raise
-                time.sleep(0.05)
-
-    return wrapper
 
 
 class ReelInvalid(ValueError):
@@ -123,7 +105,6 @@ def reel_request(*, jobs: list[RenderJob], requested_by, source: str, idempotenc
     return job, True
 
 
-@_retry_when_locked
 def render_job_cancel(*, job: RenderJob) -> RenderJob:
     """Cancel a queued or running job; the worker notices between frames/steps and stops."""
     updated = RenderJob.objects.filter(pk=job.pk, status__in=[JobStatus.QUEUED, JobStatus.RUNNING]).update(
@@ -136,7 +117,6 @@ def render_job_cancel(*, job: RenderJob) -> RenderJob:
 
 
 # --- state changes made by the worker ----------------------------------------
-@_retry_when_locked
 def render_job_mark_running(*, job_id: str) -> RenderJob | None:
     """Claim the job for this attempt; None when it is finished or cancelled (redelivery does nothing)."""
     with transaction.atomic():
@@ -163,7 +143,6 @@ class ProgressReporter:
         self._last_checked = 0.0
         self._cancelled = False
 
-    @_retry_when_locked
     def __call__(self, step: int, total: int, phase: str) -> None:
         now = time.monotonic()
         if step < total and now - self._last_sent < PROGRESS_MIN_INTERVAL_S:
@@ -178,7 +157,6 @@ class ProgressReporter:
         self.job.progress_step, self.job.progress_total, self.job.phase = step, total, phase
         _send(self.job, "progress")
 
-    @_retry_when_locked
     def is_cancelled(self) -> bool:
         now = time.monotonic()
         if not self._cancelled and now - self._last_checked >= PROGRESS_MIN_INTERVAL_S:
@@ -188,7 +166,6 @@ class ProgressReporter:
         return self._cancelled
 
 
-@_retry_when_locked
 def render_job_mark_succeeded(*, job: RenderJob, clip_path, poster_bytes: bytes, labels: dict) -> bool:
     """Store the clip and poster and finish the job, unless it was cancelled meanwhile."""
     from django.core.files import File
@@ -213,7 +190,6 @@ def render_job_mark_succeeded(*, job: RenderJob, clip_path, poster_bytes: bytes,
     return True
 
 
-@_retry_when_locked
 def render_job_mark_retrying(*, job: RenderJob, detail: str) -> None:
     """A transient error: back to queued; the broker redelivers after a backoff."""
     updated = RenderJob.objects.filter(pk=job.pk, status=JobStatus.RUNNING).update(
@@ -224,7 +200,6 @@ def render_job_mark_retrying(*, job: RenderJob, detail: str) -> None:
         _send(job, "progress")
 
 
-@_retry_when_locked
 def render_job_mark_failed(*, job_id, detail: str) -> RenderJob | None:
     """The dead-letter path: a user-visible reason, unless the job already finished."""
     updated = RenderJob.objects.filter(pk=job_id, status__in=[JobStatus.QUEUED, JobStatus.RUNNING]).update(
