@@ -123,3 +123,11 @@ def test_delete_form_is_csrf_protected(world):
     response = csrf_client.post("/account/delete/", {"password": PASSWORD, "confirm": "on"})
     assert response.status_code == 403
     assert get_user_model().objects.filter(username="alice").exists()
+
+
+def test_the_account_page_is_linked_from_every_page_and_offers_the_export(client, world):
+    client.force_login(world["alice"])
+    home = client.get("/")
+    assert 'href="/account/delete/"' in home.content.decode()
+    account = client.get("/account/delete/").content.decode()
+    assert 'href="/account/export/"' in account
