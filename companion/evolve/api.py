@@ -1,6 +1,8 @@
 """REST endpoints for Evolve (same services as the websocket handlers; owner-scoped).
 
 - POST /api/evolve/jobs/            {message_id, direction?, beat?, client_id?} -> job (201 new, 200 existing)
+- GET  /api/evolve/jobs/?conversation=<id>[&active=1|0] -> {jobs: [...]} the user's clip jobs of that
+  conversation, newest first (active=1, the default: only queued/running; 404 for someone else's)
 - POST /api/evolve/preview/         {message_id, direction?} -> {message_id, beat}
 - GET  /api/evolve/jobs/<id>/       -> job
 - POST /api/evolve/jobs/<id>/cancel/ -> job
@@ -11,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from drf_spectacular.utils import OpenApiTypes, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiTypes, extend_schema
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from rest_framework import status
 from rest_framework.request import Request
@@ -19,7 +21,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from companion.chat.selectors import conversation_get_for
-from companion.evolve import services
+from companion.evolve import selectors, services
 from companion.evolve.payloads import job_payload
 from rendering.beat import RenderDirection
 
@@ -61,6 +63,25 @@ def _parse(model: type[_Body], data: Any) -> _Body | Response:
 
 
 class JobCreateView(APIView):
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("conversation", int, required=True, description="The conversation's id."),
+            OpenApiParameter("active", bool, description="Only queued/running jobs (default 1)."),
+        ],
+        responses=OpenApiTypes.OBJECT,
+    )
+    def get(self, request: Request) -> Response:
+        try:
+            conversation_id = int(request.query_params.get("conversation", ""))
+        except ValueError:
+            return _error("invalid", "conversation: a conversation id is required.")
+        conversation = conversation_get_for(user=request.user, conversation_id=conversation_id)
+        if conversation is None:
+            return _error("not_found", "No such conversation.")
+        active = request.query_params.get("active", "1").lower() not in ("0", "false", "no")
+        jobs = selectors.render_jobs_of_conversation(user=request.user, conversation=conversation, active_only=active)
+        return Response({"conversation_id": conversation.pk, "jobs": [job_payload(job) for job in jobs]})
+
     @extend_schema(request=OpenApiTypes.OBJECT, responses=OpenApiTypes.OBJECT)
     def post(self, request: Request) -> Response:
         body = _parse(EvolveBody, request.data)

@@ -9,7 +9,12 @@
 //   under the source message; render.done / failed / cancelled clear it;
 // - clip messages get a poster, the AI-generated label, Remix controls
 //   (render.request with a direction), Download, and a checkbox for "Make reel"
-//   (POST /api/evolve/reels/).
+//   (POST /api/evolve/reels/);
+// - renders still running survive a reload: the page carries the user's queued/running jobs
+//   of this conversation (#evolve-active-jobs, json_script) and their bars come back at once;
+//   after every (re)connect, once history.sync is answered, GET /api/evolve/jobs/?active=1
+//   reconciles: bars of jobs that finished while away go (their clip or notice came with
+//   the history), bars of jobs still running are restored, and live render.progress continues.
 // All text from the server goes in with textContent; URLs are checked to be http(s).
 (() => {
   "use strict";
@@ -36,6 +41,7 @@
     if (!C || !dialog) return;
 
     const jobs = new Map(); // job id -> {messageId, status}
+    const finished = new Set(); // job ids seen done/failed/cancelled: a stale snapshot never revives them
     const selected = new Set(); // clip job ids chosen for a reel, in click order
     let dialogMessageId = null;
 
@@ -144,8 +150,8 @@
       const beat = {};
       for (const [name, input] of Object.entries(fields)) beat[name] = input.value;
       beat.duration_s = Number(beat.duration_s);
-      C.send({type: "render.request", message_id: dialogMessageId, beat, client_id: clientId()});
-      showProgress(dialogMessageId, null, {phase: "queued", step: 0, total: 0});
+      const sent = C.send({type: "render.request", message_id: dialogMessageId, beat, client_id: clientId()});
+      if (sent !== false) showProgress(dialogMessageId, null, {phase: "queued", step: 0, total: 0});
       dialog.close();
     });
 
@@ -171,6 +177,7 @@
         node.append(box);
       }
       if (jobId) box.dataset.jobId = jobId;
+      box.dataset.step = String(total > 0 ? step : 0);
       const bar = box.querySelector("progress");
       if (total > 0) {
         bar.max = total;
@@ -193,6 +200,68 @@
       }
       box.replaceChildren(el("span", "render-phase", note));
       setTimeout(() => box.remove(), 4000);
+    }
+
+    // --- jobs that outlive the page or the socket ------------------------------------------
+
+    function jobFromPayload(job) {
+      if (!job || !job.id || job.message_id === null || job.message_id === undefined) return;
+      if (finished.has(job.id) || !["queued", "running"].includes(job.status)) return;
+      const node = messageNode(job.message_id);
+      const box = node && node.querySelector(".render-progress");
+      // A live frame may already have moved this bar further than the snapshot says.
+      if (box && box.dataset.jobId === job.id && Number(box.dataset.step || 0) > (job.progress_step || 0)) return;
+      jobs.set(job.id, {messageId: job.message_id, status: job.status});
+      showProgress(job.message_id, job.id, {
+        phase: job.phase || job.status,
+        step: job.progress_step || 0,
+        total: job.progress_total || 0,
+      });
+    }
+
+    function restoreFromPage() {
+      const node = document.getElementById("evolve-active-jobs");
+      if (!node) return;
+      let list;
+      try {
+        list = JSON.parse(node.textContent);
+      } catch (_) {
+        return;
+      }
+      if (Array.isArray(list)) list.forEach(jobFromPayload);
+    }
+
+    let reconciling = null;
+    async function reconcile() {
+      if (reconciling) return reconciling;
+      const known = new Set(jobs.keys()); // only bars known before asking may be dropped
+      reconciling = (async () => {
+        try {
+          const url = `/api/evolve/jobs/?conversation=${encodeURIComponent(C.conversationId)}&active=1`;
+          const response = await fetch(url, {credentials: "same-origin", headers: {Accept: "application/json"}});
+          if (!response.ok) return;
+          const data = await response.json();
+          const active = new Set();
+          for (const job of data.jobs || []) {
+            active.add(job.id);
+            jobFromPayload(job);
+          }
+          for (const [jobId, info] of [...jobs]) {
+            if (!known.has(jobId) || active.has(jobId)) continue;
+            // Finished while we were away: its clip (or the failure notice) came with the history.
+            jobs.delete(jobId);
+            finished.add(jobId);
+            const node = messageNode(info.messageId);
+            const box = node && node.querySelector(".render-progress");
+            if (box && box.dataset.jobId === jobId) box.remove();
+          }
+        } catch (_) {
+          // Offline again: the next reconnect asks again.
+        } finally {
+          reconciling = null;
+        }
+      })();
+      return reconciling;
     }
 
     // --- clip messages: poster, label, remix, download, reel selection -------------------
@@ -283,8 +352,8 @@
         if (duration.value) direction.duration_s = Number(duration.value);
         if (notes.value.trim()) direction.notes = notes.value.trim();
         const messageId = extra.source_message_id;
-        C.send({type: "render.request", message_id: messageId, direction, client_id: clientId()});
-        showProgress(messageId, null, {phase: "queued", step: 0, total: 0});
+        const sent = C.send({type: "render.request", message_id: messageId, direction, client_id: clientId()});
+        if (sent !== false) showProgress(messageId, null, {phase: "queued", step: 0, total: 0});
         details.open = false;
       });
       details.append(remix);
@@ -353,7 +422,7 @@
         case "render.progress": {
           const job = frame.job || {};
           const status = frame.status || job.status;
-          if (["succeeded", "failed", "cancelled"].includes(status)) break;
+          if (["succeeded", "failed", "cancelled"].includes(status) || finished.has(frame.job_id)) break;
           jobs.set(frame.job_id, {messageId: frame.message_id, status});
           showProgress(frame.message_id, frame.job_id, {
             phase: frame.phase || job.phase || "queued",
@@ -362,15 +431,21 @@
           });
           break;
         }
+        case "history":
+          if (!frame.more) reconcile();
+          break;
         case "render.done":
+          finished.add(frame.job_id);
           jobs.delete(frame.job_id);
           clearProgress(frame.message_id);
           break;
         case "render.failed":
+          finished.add(frame.job_id);
           jobs.delete(frame.job_id);
           clearProgress(frame.message_id, "Render failed.");
           break;
         case "render.cancelled":
+          finished.add(frame.job_id);
           jobs.delete(frame.job_id);
           clearProgress(frame.message_id, "Cancelled.");
           break;
@@ -395,6 +470,7 @@
         else if (message.kind === "clip") decorateClip(node, message);
       }
     }
+    restoreFromPage();
     updateReelBar();
   }
 })();
