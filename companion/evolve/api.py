@@ -64,6 +64,7 @@ def _parse(model: type[_Body], data: Any) -> _Body | Response:
 
 class JobCreateView(APIView):
     @extend_schema(
+        operation_id="evolve_jobs_list",
         parameters=[
             OpenApiParameter("conversation", int, required=True, description="The conversation's id."),
             OpenApiParameter("active", bool, description="Only queued/running jobs (default 1)."),
