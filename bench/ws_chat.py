@@ -181,6 +181,8 @@ def connect(port: int, conversation_id: int, sessionid: str):
 class RelayStats:
     latencies_ns: list[int] = field(default_factory=list)
     frames: int = 0
+    delta_frames: int = 0
+    multi_token_frames: int = 0
     replies_ok: int = 0
     replies_bad: int = 0
     tokens_lost: int = 0
@@ -204,9 +206,13 @@ async def chat(ws: Any, idx: int, messages: int, expected_tokens: int, stats: Re
                 if frame["message"]["role"] == "persona":
                     reply_id = frame["message"]["id"]
             elif kind == "message.delta":
-                token_index, emitted_ns = frame["text"].strip().split(":")
-                stats.latencies_ns.append(received_ns - int(emitted_ns))
-                indices.append(int(token_index))
+                stats.delta_frames += 1
+                tokens = frame["text"].split()  # several when the server coalesced deltas
+                stats.multi_token_frames += len(tokens) > 1
+                for token in tokens:
+                    token_index, emitted_ns = token.split(":")
+                    stats.latencies_ns.append(received_ns - int(emitted_ns))
+                    indices.append(int(token_index))
                 if frame["offset"] == len(text):
                     text += frame["text"]
             elif kind == "message.done" and frame["message"]["id"] == reply_id:
@@ -232,12 +238,13 @@ async def relay(port: int, targets: list[tuple[int, str]], args: argparse.Namesp
     rss_connected = daphne.rss_mb()
 
     stats = RelayStats()
-    cpu0, t1 = daphne.cpu_s(), time.perf_counter()
+    cpu0, client_cpu0, t1 = daphne.cpu_s(), time.process_time(), time.perf_counter()
     await asyncio.gather(
         *(chat(ws, i, args.messages, args.reply_tokens, stats) for i, ws in enumerate(opened[: args.active]))
     )
     stream_s = time.perf_counter() - t1
     cpu = daphne.cpu_s() - cpu0
+    client_cpu = time.process_time() - client_cpu0
 
     # every connection, idle ones included, still answers a ping after the load
     pongs = await asyncio.gather(*(ws.ping() for ws in opened))
@@ -267,9 +274,14 @@ async def relay(port: int, targets: list[tuple[int, str]], args: argparse.Namesp
         "created_frames_duplicated": stats.created_duplicated,
         "stream_phase_s": round(stream_s, 2),
         "frames_per_s": round(stats.frames / stream_s, 1),
+        "delta_frames": stats.delta_frames,
+        "delta_frames_with_several_tokens": stats.multi_token_frames,
+        "tokens_per_s_relayed": round(len(lat) / stream_s, 1),
         "tokens_per_s_offered": args.active * args.token_rate,
         "relay_latency_ms": {"p50": pct(0.50), "p90": pct(0.90), "p99": pct(0.99), "max": pct(1.0)},
         "daphne_cpu_percent_of_one_core": round(100 * cpu / stream_s, 1),
+        "bench_client_cpu_percent_of_one_core": round(100 * client_cpu / stream_s, 1),
+        "load_average_1m_after": round(os.getloadavg()[0], 2),
     }
 
 

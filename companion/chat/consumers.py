@@ -23,7 +23,13 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 
 from companion.chat import protocol, selectors, services
 from companion.chat.groups import GROUP_MESSAGE_TYPE as GROUP_FRAME_TYPE
-from companion.chat.groups import conversation_broadcast, conversation_group, remember_server_loop
+from companion.chat.groups import (
+    conversation_broadcast,
+    conversation_group,
+    local_join,
+    local_leave,
+    remember_server_loop,
+)
 from companion.chat.models import Conversation, Message
 from companion.chat.ratelimit import chat_rate_exceeded
 from companion.chat.replies import reply_stream
@@ -125,6 +131,7 @@ class ConversationConsumer(AsyncWebsocketConsumer):
         remember_server_loop()  # worker threads broadcast through this loop (in-memory layer)
         await self.channel_layer.group_add(self.group, self.channel_name)
         await self.accept()
+        local_join(self.conversation.pk, self)  # in-memory layer: frames come straight to send_text
 
     async def disconnect(self, code: int) -> None:
         tasks = list(self.replies.values())
@@ -133,12 +140,17 @@ class ConversationConsumer(AsyncWebsocketConsumer):
         if tasks:
             await asyncio.gather(*tasks, return_exceptions=True)
         if self.conversation is not None:
+            local_leave(self.conversation.pk, self)
             await self.channel_layer.group_discard(self.group, self.channel_name)
 
     # --- sending --------------------------------------------------------------------
 
     async def send_frame(self, frame: dict[str, Any]) -> None:
-        await self.send(text_data=json.dumps(frame))
+        await self.send_text(json.dumps(frame))
+
+    async def send_text(self, text: str) -> None:
+        """An already encoded frame (groups.conversation_broadcast encodes once per broadcast)."""
+        await self.base_send({"type": "websocket.send", "text": text})
 
     async def send_error(self, code: str, detail: str = "") -> None:
         await self.send_frame({"type": "error", "code": code, "detail": detail or code})

@@ -11,6 +11,14 @@ text generated so far kept:
 
 and every socket on the conversation gets ``message.delta`` frames while it
 grows and one ``message.done`` with the final row.
+
+Per token the path does no database work and no thread hop: deltas go to
+``_DeltaRelay`` (one frame per delta while the path is free; deltas arriving
+while a frame is still being sent are joined into the next one, so a slow
+channel layer gets fewer, larger frames instead of a growing backlog), and the
+growing text is persisted by ``_ProgressSaver``, which writes every streaming
+reply of the process in one DB-thread hop and one transaction per
+``SAVE_EVERY_S`` instead of one hop per reply.
 """
 
 from __future__ import annotations
@@ -18,11 +26,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+import weakref
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from channels.db import database_sync_to_async
 from django.conf import settings
+from django.db import transaction
 
 from companion.chat import services
 from companion.chat.groups import conversation_broadcast
@@ -73,6 +83,123 @@ def _send_completed(conversation_id: int, reply_id: int) -> None:
             logger.error("exchange_completed receiver %r failed", receiver, exc_info=result)
 
 
+class _DeltaRelay:
+    """``message.delta`` frames of one reply, with contiguous ``offset``s.
+
+    A delta is sent at once when no frame of this reply is being sent; deltas
+    that arrive while one is still in flight are joined into the next frame
+    (text and offsets stay exact: a delta may carry several tokens).
+    """
+
+    def __init__(self, conversation_id: int, reply_id: int) -> None:
+        self.conversation_id = conversation_id
+        self.reply_id = reply_id
+        self.pending: list[str] = []
+        self.sent = 0  # characters relayed so far: the next frame's offset
+        self.frames = 0
+        self._sender: asyncio.Task | None = None
+
+    async def push(self, delta: str) -> None:
+        self.pending.append(delta)
+        sender = self._sender
+        if sender is not None:
+            if not sender.done():
+                return  # joins the frame after the one in flight
+            sender.result()  # a failed broadcast fails the reply, as an inline send did
+        self._sender = asyncio.create_task(self._drain())
+        # Let it start now: while sending never suspends (in-memory layer) each
+        # delta is its own frame, and a fast backend can't hog the loop.
+        await asyncio.sleep(0)
+
+    async def _drain(self) -> None:
+        while self.pending:
+            text = "".join(self.pending)
+            self.pending.clear()
+            frame = {"type": "message.delta", "message_id": self.reply_id, "text": text, "offset": self.sent}
+            self.sent += len(text)
+            self.frames += 1
+            await conversation_broadcast(self.conversation_id, frame)
+
+    async def close(self) -> None:
+        """Every delta pushed so far is out when this returns (``message.done`` may follow)."""
+        sender, self._sender = self._sender, None
+        try:
+            if sender is not None:
+                await sender
+            await self._drain()
+        except Exception:  # the reply still ends; message.done carries the full text
+            logger.warning("reply %s: relaying the last deltas failed", self.reply_id, exc_info=True)
+
+
+class _Progress:
+    __slots__ = ("parts", "saved_at", "saved_length")
+
+    def __init__(self, parts: list[str]) -> None:
+        self.parts = parts  # the reply's growing list of deltas (shared, only read here)
+        self.saved_length = 0
+        self.saved_at = time.monotonic()
+
+
+def _save_progress_many(items: list[tuple[int, str]]) -> None:
+    with transaction.atomic():
+        for message_id, content in items:
+            services.reply_save_progress(message_id=message_id, content=content)
+
+
+class _ProgressSaver:
+    """Persists the growing text of every streaming reply on one event loop.
+
+    Every ``SAVE_EVERY_S`` the replies whose text grew (or that were not touched
+    for ``HEARTBEAT_S``: the liveness heartbeat) are written in one DB-thread hop
+    and one transaction. With 200 replies streaming that is 2 hops/s instead of
+    400, none of it on the per-token path. The final write (``reply_finish``)
+    always wins: a progress save only updates rows still ``streaming``.
+    """
+
+    _by_loop: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _ProgressSaver] = weakref.WeakKeyDictionary()
+
+    def __init__(self) -> None:
+        self.replies: dict[int, _Progress] = {}
+        self.task: asyncio.Task | None = None
+
+    @classmethod
+    def current(cls) -> _ProgressSaver:
+        loop = asyncio.get_running_loop()
+        saver = cls._by_loop.get(loop)
+        if saver is None:
+            saver = cls._by_loop[loop] = cls()
+        return saver
+
+    def add(self, reply_id: int, parts: list[str]) -> None:
+        self.replies[reply_id] = _Progress(parts)
+        if self.task is None or self.task.done():
+            self.task = asyncio.create_task(self._run(), name="reply-progress-saver")
+
+    def remove(self, reply_id: int) -> None:
+        self.replies.pop(reply_id, None)
+
+    def due(self, now: float) -> list[tuple[int, str]]:
+        """(reply id, text so far) of the replies to write now; marks them saved."""
+        items = []
+        for reply_id, progress in self.replies.items():
+            length = sum(map(len, progress.parts))
+            if length != progress.saved_length or now - progress.saved_at >= HEARTBEAT_S:
+                items.append((reply_id, "".join(progress.parts)))
+                progress.saved_length, progress.saved_at = length, now
+        return items
+
+    async def _run(self) -> None:
+        while self.replies:
+            await asyncio.sleep(SAVE_EVERY_S)
+            items = self.due(time.monotonic())
+            if not items:
+                continue
+            try:
+                await database_sync_to_async(_save_progress_many)(items)
+            except Exception:  # the next round retries; the final write does not depend on it
+                logger.warning("saving the progress of %d replies failed", len(items), exc_info=True)
+
+
 def sampling_for(persona: Any, *, user_name: str) -> SamplingParams:
     return SamplingParams(
         temperature=persona.temperature,
@@ -86,12 +213,12 @@ async def reply_stream(
 ) -> str:
     """Generate reply ``reply_id`` (a ``streaming`` row); returns its final status."""
     parts: list[str] = []
-    length = 0
     status = Message.Status.COMPLETE
     error = error_detail = ""
     build: PromptBuild | None = None
     stream = None
-    saving: asyncio.Future | None = None
+    relay: _DeltaRelay | None = None
+    saver: _ProgressSaver | None = None
     cancelled = False
     try:
         conversation, build = await database_sync_to_async(_build)(conversation_id, reply_id, backend)
@@ -101,24 +228,14 @@ async def reply_stream(
             params=sampling_for(persona, user_name=build.user_name),
             adapter=persona.llm_adapter or None,
         )
-        last_save = time.monotonic()
-        saved_length = 0
+        relay = _DeltaRelay(conversation_id, reply_id)
+        saver = _ProgressSaver.current()
+        saver.add(reply_id, parts)
         async for delta in stream:
             if not delta:
                 continue
-            frame = {"type": "message.delta", "message_id": reply_id, "text": delta, "offset": length}
             parts.append(delta)
-            length += len(delta)
-            await conversation_broadcast(conversation_id, frame)
-            now = time.monotonic()
-            due = (now - last_save >= SAVE_EVERY_S and length != saved_length) or now - last_save >= HEARTBEAT_S
-            # Saved in the background, one save in flight at most: the relay
-            # never waits on the (shared, single) DB thread.
-            if due and (saving is None or saving.done()):
-                saving = asyncio.ensure_future(
-                    database_sync_to_async(services.reply_save_progress)(message_id=reply_id, content="".join(parts))
-                )
-                last_save, saved_length = now, length
+            await relay.push(delta)
     except asyncio.CancelledError:
         status, cancelled = Message.Status.INTERRUPTED, True
     except BackendError as exc:
@@ -130,10 +247,15 @@ async def reply_stream(
         logger.exception("reply %s crashed", reply_id)
         error_detail = f"{type(exc).__name__}: {exc}"
     finally:
+        if saver is not None:
+            saver.remove(reply_id)
         if stream is not None:
             await _close_quietly(stream)
-        if saving is not None:  # let it land before the final write
-            await asyncio.gather(saving, return_exceptions=True)
+        if relay is not None:  # every delta out before message.done
+            try:
+                await relay.close()
+            except asyncio.CancelledError:  # a second cancel: still write the final row below
+                cancelled = True
 
     fields: dict[str, Any] = {"content": "".join(parts), "status": status}
     if error:
