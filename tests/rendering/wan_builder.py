@@ -93,3 +93,45 @@ def make_lora(pipe, directory: Path, *, seed: int, rank: int = 4) -> dict[str, t
     pipe.transformer.delete_adapters(adapter)
     WanPipeline.save_lora_weights(directory, transformer_lora_layers=state, weight_name="lora.safetensors")
     return load_file(str(directory / "lora.safetensors"))
+
+
+def build_wan_i2v_pipeline(directory: Path, *, seed: int = 0) -> Path:
+    """Save a tiny random-weight WanImageToVideoPipeline (the portrait-conditioned variant).
+
+    Same tiny text side and VAE as build_wan_pipeline, plus what image-to-video needs: a
+    transformer taking 36 input channels (16 noise latents + 4 mask + 16 latents of the
+    conditioning image) with ``image_dim`` for the CLIP image tokens, a tiny
+    ``CLIPVisionModelWithProjection`` and a ``CLIPImageProcessor`` cropping to 32 px, all
+    built offline (shapes as in diffusers' own tests for this pipeline). The image encoder is
+    a plain ``CLIPVisionModel``, the class the pipeline declares and the published Wan 2.1
+    image-to-video checkpoints ship (it reads the penultimate hidden states).
+    """
+    from diffusers import (
+        AutoencoderKLWan,
+        FlowMatchEulerDiscreteScheduler,
+        WanImageToVideoPipeline,
+        WanTransformer3DModel,
+    )
+    from transformers import CLIPImageProcessor, CLIPVisionConfig, CLIPVisionModel, T5Config, UMT5EncoderModel
+
+    torch.manual_seed(seed)
+    vision = CLIPVisionConfig(hidden_size=4, num_hidden_layers=2, num_attention_heads=2,
+                              image_size=32, intermediate_size=16, patch_size=1)
+    transformer = WanTransformer3DModel(**{**TINY_TRANSFORMER, "in_channels": 36, "image_dim": vision.hidden_size})
+    vae = AutoencoderKLWan(base_dim=3, z_dim=16, dim_mult=[1, 1, 1, 1], num_res_blocks=1,
+                           temperal_downsample=[False, True, True])
+    text_encoder = UMT5EncoderModel(
+        T5Config(vocab_size=32, d_model=TINY_TRANSFORMER["text_dim"], d_kv=16, d_ff=64, num_layers=1, num_heads=2,
+                 relative_attention_num_buckets=8, relative_attention_max_distance=16)
+    )
+    pipe = WanImageToVideoPipeline(
+        tokenizer=_tokenizer(directory),
+        text_encoder=text_encoder,
+        vae=vae,
+        scheduler=FlowMatchEulerDiscreteScheduler(shift=3.0),
+        image_processor=CLIPImageProcessor(crop_size=32, size=32),
+        image_encoder=CLIPVisionModel(vision),
+        transformer=transformer,
+    )
+    pipe.save_pretrained(directory)
+    return directory
