@@ -183,6 +183,8 @@ class RelayStats:
     frames: int = 0
     delta_frames: int = 0
     multi_token_frames: int = 0
+    streaming: int = 0  # replies between their message.created and message.done, now
+    max_streaming: int = 0
     replies_ok: int = 0
     replies_bad: int = 0
     tokens_lost: int = 0
@@ -205,6 +207,8 @@ async def chat(ws: Any, idx: int, messages: int, expected_tokens: int, stats: Re
                 created[frame["message"]["id"]] += 1
                 if frame["message"]["role"] == "persona":
                     reply_id = frame["message"]["id"]
+                    stats.streaming += 1
+                    stats.max_streaming = max(stats.max_streaming, stats.streaming)
             elif kind == "message.delta":
                 stats.delta_frames += 1
                 tokens = frame["text"].split()  # several when the server coalesced deltas
@@ -216,6 +220,7 @@ async def chat(ws: Any, idx: int, messages: int, expected_tokens: int, stats: Re
                 if frame["offset"] == len(text):
                     text += frame["text"]
             elif kind == "message.done" and frame["message"]["id"] == reply_id:
+                stats.streaming -= 1
                 ok = frame["message"]["status"] == "complete" and frame["message"]["content"] == text
                 stats.replies_ok += ok
                 stats.replies_bad += not ok
@@ -264,6 +269,7 @@ async def relay(port: int, targets: list[tuple[int, str]], args: argparse.Namesp
         "connect_all_s": round(connect_s, 2),
         "daphne_rss_mb_with_connections": round(rss_connected, 1),
         "active_chats": args.active,
+        "max_replies_streaming_at_once": stats.max_streaming,
         "replies_expected": args.active * args.messages,
         "replies_complete_and_exact": stats.replies_ok,
         "replies_bad": stats.replies_bad,

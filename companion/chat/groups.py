@@ -16,6 +16,10 @@ Channels' receive/dispatch loop for each member, a JSON encode per member, and
 of the process on each send and receive: quadratic in the connections held).
 The consumers stay in the layer's group too, so a raw ``group_send`` still
 reaches them. With Redis (several processes) the layer is used as before.
+
+``conversation_broadcast_sync`` (worker and DB threads: rare frames such as
+render progress or notices) keeps going through the layer, so those frames are
+still queued behind the handler a socket is running, as they always were.
 """
 
 from __future__ import annotations
@@ -101,7 +105,13 @@ async def conversation_broadcast(conversation_id: int, frame: dict[str, Any]) ->
                 except Exception:  # one broken socket must not stop the others or the reply
                     logger.warning("frame to a closing socket dropped", exc_info=True)
         return
-    await layer.group_send(conversation_group(conversation_id), {"type": GROUP_MESSAGE_TYPE, "frame": frame})
+    await _layer_broadcast(conversation_id, frame)
+
+
+async def _layer_broadcast(conversation_id: int, frame: dict[str, Any]) -> None:
+    layer = get_channel_layer()
+    if layer is not None:
+        await layer.group_send(conversation_group(conversation_id), {"type": GROUP_MESSAGE_TYPE, "frame": frame})
 
 
 def _running_loop() -> asyncio.AbstractEventLoop | None:
@@ -120,7 +130,7 @@ def conversation_broadcast_sync(conversation_id: int, frame: dict[str, Any]) -> 
         and loop.is_running()
         and _running_loop() is not loop
     ):
-        future = asyncio.run_coroutine_threadsafe(conversation_broadcast(conversation_id, frame), loop)
+        future = asyncio.run_coroutine_threadsafe(_layer_broadcast(conversation_id, frame), loop)
         future.result(timeout=CROSS_THREAD_SEND_TIMEOUT_S)
         return
-    async_to_sync(conversation_broadcast)(conversation_id, frame)
+    async_to_sync(_layer_broadcast)(conversation_id, frame)
