@@ -189,15 +189,19 @@ class _ProgressSaver:
         return items
 
     async def _run(self) -> None:
-        while self.replies:
-            await asyncio.sleep(SAVE_EVERY_S)
-            items = self.due(time.monotonic())
-            if not items:
-                continue
-            try:
-                await database_sync_to_async(_save_progress_many)(items)
-            except Exception:  # the next round retries; the final write does not depend on it
-                logger.warning("saving the progress of %d replies failed", len(items), exc_info=True)
+        try:
+            while self.replies:
+                await asyncio.sleep(SAVE_EVERY_S)
+                items = self.due(time.monotonic())
+                if not items:
+                    continue
+                try:
+                    await database_sync_to_async(_save_progress_many)(items)
+                except Exception:  # the next round retries; the final write does not depend on it
+                    logger.warning("saving the progress of %d replies failed", len(items), exc_info=True)
+        finally:
+            if self.task is asyncio.current_task():
+                self.task = None  # a finished task would keep its loop (the weak key) alive
 
 
 def sampling_for(persona: Any, *, user_name: str) -> SamplingParams:
