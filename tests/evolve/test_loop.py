@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 import av
-import dramatiq
 import pytest
 from asgiref.sync import sync_to_async
 from channels.testing import WebsocketCommunicator
@@ -26,6 +25,7 @@ from companion.asgi import application
 from companion.chat.models import Message
 from rendering.models import JobStatus, RenderJob, SafetyRefusal
 from tests.evolve.fake_renderer import FakeRenderer
+from tests.workers import running_worker
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.timeout(120)]
 
@@ -46,13 +46,8 @@ def worker(settings):
     FakeRenderer.mode, FakeRenderer.attempts = "ok", 0
     FakeRenderer.started.clear()
     reset_renderer()
-    broker = dramatiq.get_broker()
-    broker.flush_all()
-    w = dramatiq.Worker(broker, worker_threads=1, worker_timeout=50)
-    w.start()
-    yield w
-    w.stop()
-    broker.flush_all()
+    with running_worker(worker_timeout=50) as w:
+        yield w
     reset_renderer()
 
 

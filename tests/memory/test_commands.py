@@ -126,6 +126,7 @@ def test_exchange_completed_enqueues_the_actor(conversation, play, user, django_
     assert queued == 1
     # Run it the way a worker would (same actor function, same arguments).
     message = broker.queues["default"].get_nowait()
+    broker.queues["default"].task_done()  # taken off the queue for good, as a worker's ack would
     decoded = dramatiq.Message.decode(message)
     assert decoded.actor_name == process_exchange.actor_name
     process_exchange.fn(*decoded.args)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-import dramatiq
 import pytest
 import torch
 from django.contrib.auth import get_user_model
@@ -14,6 +13,7 @@ from personas.models import Persona
 from rendering.beat import SceneBeat
 from rendering.renderers import reset_renderer
 from rendering.signals import job_updated
+from tests.workers import running_worker
 
 torch.set_num_threads(1)  # the machine is shared; more threads only add contention for tiny models
 
@@ -78,15 +78,8 @@ def events():
 @pytest.fixture
 def worker(transactional_db):
     """A real dramatiq.Worker on the configured (stub) broker, as the embedded default runs it."""
-    import rendering.actors  # noqa: F401  (registers the actors)
-
-    broker = dramatiq.get_broker()
-    broker.flush_all()
-    w = dramatiq.Worker(broker, worker_threads=1, worker_timeout=20)
-    w.start()
-    yield w
-    w.stop()
-    broker.flush_all()
+    with running_worker() as w:
+        yield w
 
 
 def wait_for(predicate, timeout: float = 60.0, interval: float = 0.05):
