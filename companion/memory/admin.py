@@ -1,35 +1,7 @@
-"""Admin: memories and relationships for support staff, plus the prompt a reply was built from."""
+"""No admin for memories, relationships or summaries, on purpose.
 
-from __future__ import annotations
-
-from django.contrib import admin
-
-from companion.memory.models import ConversationSummary, Memory, Milestone, RelationshipState
-
-
-@admin.register(Memory)
-class MemoryAdmin(admin.ModelAdmin):
-    list_display = ["id", "user", "persona", "kind", "text", "importance", "times_recalled", "created_at"]
-    list_filter = ["kind", "edited_by_user"]
-    search_fields = ["text", "user__username", "persona__name"]
-    raw_id_fields = ["user", "persona", "conversation", "source_messages"]
-    readonly_fields = ["created_at", "updated_at", "last_recalled_at", "times_recalled", "slot"]
-
-
-@admin.register(RelationshipState)
-class RelationshipStateAdmin(admin.ModelAdmin):
-    list_display = ["user", "persona", "stage", "affinity", "trust", "exchanges", "last_exchange_at"]
-    raw_id_fields = ["user", "persona"]
-
-
-@admin.register(Milestone)
-class MilestoneAdmin(admin.ModelAdmin):
-    list_display = ["user", "persona", "kind", "title", "happened_at"]
-    list_filter = ["kind"]
-    raw_id_fields = ["user", "persona", "message"]
-
-
-@admin.register(ConversationSummary)
-class ConversationSummaryAdmin(admin.ModelAdmin):
-    list_display = ["conversation", "seq_from", "seq_to", "method", "created_at"]
-    raw_id_fields = ["conversation"]
+They are the user's private record of their conversations: the product keeps
+them private to that user, staff and superusers included. Users see and edit
+them in the chat's Memory panel; a creator debugging a persona inspects the
+prompt of replies in their own conversations (/api/memory/debug/prompt/<id>/).
+"""

@@ -37,16 +37,21 @@ def _check_database() -> str:
     return connection.vendor
 
 
-def _database_sync() -> str:
-    from django.db import close_old_connections
+def _discard_dead_connection() -> None:
+    """Drop a connection the server closed (restart, pg_terminate_backend) instead of
+    failing every probe until CONN_MAX_AGE; never one inside a transaction (tests)."""
+    from django.db import close_old_connections, connection
 
-    # A connection the server dropped (restart, pg_terminate_backend) is
-    # discarded here instead of failing every probe until CONN_MAX_AGE.
-    close_old_connections()
+    if not connection.in_atomic_block:
+        close_old_connections()
+
+
+def _database_sync() -> str:
+    _discard_dead_connection()
     try:
         return _check_database()
     except Exception:
-        close_old_connections()
+        _discard_dead_connection()
         raise
 
 

@@ -101,16 +101,19 @@ def test_recall_endpoint_returns_score_parts(alice, play, conversation):
     assert set(top["parts"]) == {"dense", "bm25", "recency", "importance"}
 
 
-def test_prompt_debug_is_staff_only(alice, user, conversation, other_user):
+def test_prompt_debug_is_for_staff_in_their_own_conversations(alice, user, conversation, other_user):
     reply = message_create(conversation=conversation, role="persona", kind="text", content="hi",
                            status="complete", extra={"prompt": {"system": "You are Mira."}})
     url = f"/api/memory/debug/prompt/{reply.pk}/"
-    assert alice.get(url).status_code == 403
+    assert alice.get(url).status_code == 403  # the owner, not staff
     other_user.is_staff = True
     other_user.save()
     staff = Client()
     staff.force_login(other_user)
-    r = staff.get(url)
+    assert staff.get(url).status_code == 404  # staff, but someone else's conversation stays private
+    user.is_staff = True
+    user.save()
+    r = alice.get(url)
     assert r.status_code == 200 and r.json()["prompt"] == {"system": "You are Mira."}
 
 

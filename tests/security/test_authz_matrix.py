@@ -282,9 +282,9 @@ def test_logout_is_post_only(world):
 
 
 @pytest.mark.parametrize("role", ROLES)
-def test_staff_tools_are_staff_only(world, role):
+def test_staff_tools_are_staff_only_and_never_open_someone_elses_chat(world, role):
     response = client_for(world, role).get(f"/api/memory/debug/prompt/{world['reply'].pk}/")
-    expected = {"staff": {200}, "anonymous": {401, 403}}.get(role, {403})
+    expected = {"staff": {404}, "anonymous": {401, 403}}.get(role, {403})
     assert response.status_code in expected, (role, response.status_code)
 
 
@@ -324,3 +324,19 @@ def test_served_media_is_typed_and_not_sniffable(world):
 def test_staff_user_exists_with_no_model_permissions(world):
     staff = get_user_model().objects.get(username="staff")
     assert staff.is_staff and not staff.is_superuser and not staff.get_all_permissions()
+
+
+def test_not_even_a_superuser_can_browse_users_private_records_in_the_admin(world):
+    root = get_user_model().objects.create_superuser("root", password="x-root-pass-123")
+    client = Client()
+    client.force_login(root)
+    assert client.get("/admin/").status_code == 200
+    for model_url in (
+        "/admin/chat/conversation/",
+        "/admin/chat/message/",
+        "/admin/memory/memory/",
+        "/admin/memory/relationshipstate/",
+        "/admin/memory/milestone/",
+        "/admin/memory/conversationsummary/",
+    ):
+        assert client.get(model_url).status_code == 404, model_url

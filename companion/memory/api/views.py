@@ -106,13 +106,21 @@ class RecallView(APIView):
 
 
 class PromptDebugView(APIView):
-    """Staff only: the assembled prompt a reply was generated from (``extra["prompt"]``)."""
+    """The assembled prompt a reply was generated from (``extra["prompt"]``).
+
+    For staff debugging their own personas in their own conversations: staff
+    get no window into anyone else's chats (those stay private to their owner).
+    """
 
     permission_classes = [IsAdminUser]
 
     @extend_schema(responses=PromptDebugSerializer)
     def get(self, request: Request, message_id: int) -> Response:
-        message = Message.objects.filter(pk=message_id).select_related("conversation").first()
+        message = (
+            Message.objects.filter(pk=message_id, conversation__owner=request.user)
+            .select_related("conversation")
+            .first()
+        )
         if message is None:
             raise Http404
         return Response(PromptDebugSerializer({
