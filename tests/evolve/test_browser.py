@@ -14,26 +14,19 @@ deterministically rather than by racing a fast renderer.
 
 from __future__ import annotations
 
-import os
-import signal
-import socket
-import subprocess
-import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
+
+from tests.served_app import CHROMIUM, PASSWORD, served_app
+from tests.served_app import CHROMIUM_ARGS as BASE_CHROMIUM_ARGS
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.timeout(240)]
 
-ROOT = Path(__file__).resolve().parents[2]
-CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--no-first-run", "--autoplay-policy=no-user-gesture-required"]
-PASSWORD = "correct horse battery staple"
+CHROMIUM_ARGS = [*BASE_CHROMIUM_ARGS, "--autoplay-policy=no-user-gesture-required"]
 SEED = f"""
 from django.contrib.auth import get_user_model
 from companion.chat.services import conversation_start
@@ -46,12 +39,6 @@ print("CONVERSATION", conversation_start(owner=user, persona=persona).pk)
 """
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def render_hold(tmp_path_factory) -> Path:
     """While this file exists, renders on the test server pause after their first frames."""
@@ -62,55 +49,15 @@ def render_hold(tmp_path_factory) -> Path:
 def server(tmp_path_factory, render_hold):
     if not Path(CHROMIUM).exists():
         pytest.skip(f"Chromium not found at {CHROMIUM} (apt-get install chromium)")
-    var_dir = tmp_path_factory.mktemp("evolve-browser")
-    port = _free_port()
     env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "companion.settings",
-        "COMPANION_VAR_DIR": str(var_dir),
-        "MEDIA_ROOT": str(var_dir / "media"),
-        "LLM_BACKEND": "scripted",  # no JSON scripted: the extractor's deterministic fallback is used
+        # No JSON scripted for the chat backend: the extractor's deterministic fallback is used.
         "RENDER_WIDTH": "320",
         "RENDER_HEIGHT": "192",
         "RENDERER": "tests.evolve.gated_renderer.GatedPrevizRenderer",
         "EVOLVE_RENDER_HOLD": str(render_hold),
-        "ALLOWED_HOSTS": "127.0.0.1,localhost",
-        "DEBUG": "0",
-        "PYTHONPATH": str(ROOT),
     }
-    subprocess.run([sys.executable, "manage.py", "migrate", "--noinput"], cwd=ROOT, env=env, check=True,
-                   capture_output=True, timeout=180)
-    seeded = subprocess.run([sys.executable, "manage.py", "shell", "-c", SEED], cwd=ROOT, env=env, check=True,
-                            capture_output=True, text=True, timeout=180)
-    conversation_id = int(seeded.stdout.split("CONVERSATION")[1].split()[0])
-    log = var_dir / "serve.log"
-    with log.open("ab") as out:
-        process = subprocess.Popen(
-            [sys.executable, "manage.py", "serve", f"127.0.0.1:{port}", "--no-demo"],
-            cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
-        )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 90
-        while True:
-            if process.poll() is not None:
-                raise RuntimeError(f"serve exited early:\n{log.read_text()[-3000:]}")
-            try:
-                with urllib.request.urlopen(f"{url}/login/", timeout=2) as response:
-                    if response.status == 200:
-                        break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise RuntimeError(f"serve did not come up:\n{log.read_text()[-3000:]}") from None
-                time.sleep(0.3)
-        yield url, conversation_id
-    finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(timeout=10)
+    with served_app(tmp_path_factory.mktemp("evolve-browser"), seed=SEED, env=env) as app:
+        yield app.url, app.conversation_id
 
 
 def test_click_evolve_see_progress_and_the_clip_plays(server):
