@@ -20,7 +20,7 @@ def running_worker(*, worker_timeout: int = 20) -> Iterator[dramatiq.Worker]:
     import rendering.actors  # noqa: F401  (registers the render actors on the broker)
 
     broker = dramatiq.get_broker()
-    broker.flush_all()
+    _empty(broker)
     worker = dramatiq.Worker(broker, worker_threads=1, worker_timeout=worker_timeout)
     worker.start()
     try:
@@ -28,4 +28,18 @@ def running_worker(*, worker_timeout: int = 20) -> Iterator[dramatiq.Worker]:
     finally:
         worker.stop()
         broker.middleware[:] = [m for m in broker.middleware if getattr(m, "worker", None) is not worker]
-        broker.flush_all()
+        _empty(broker)
+
+
+def _empty(broker: dramatiq.Broker) -> None:
+    """No messages and no pending acks left on the stub broker's queues.
+
+    A worker stopped with a prefetched message puts it back without acking the
+    original delivery, so the queue's unfinished-task count never returns to
+    zero and anything that waits for the queue to drain would wait forever.
+    """
+    broker.flush_all()
+    for queue in getattr(broker, "queues", {}).values():
+        with queue.all_tasks_done:
+            queue.unfinished_tasks = 0
+            queue.all_tasks_done.notify_all()
