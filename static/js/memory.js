@@ -9,6 +9,12 @@
   const panel = document.getElementById("memory-panel");
   const toggle = document.getElementById("memory-toggle");
   if (!panel || !toggle) return;
+  // The toggle belongs in the chat header, next to the persona's name.
+  const head = document.querySelector(".chat-head");
+  if (head) {
+    head.appendChild(toggle);
+    toggle.classList.add("in-head");
+  }
   const conversationId = panel.dataset.conversationId;
   const base = "/api/memory";
   const list = document.getElementById("memory-list");
