@@ -90,3 +90,12 @@ def served_app(var_dir: Path, *, seed: str, env: dict[str, str] | None = None) -
         except subprocess.TimeoutExpired:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait(timeout=10)
+
+
+def log_in(page, url: str, username: str = "alice") -> None:
+    """Log in through the real login form of a served app (Playwright page)."""
+    page.goto(f"{url}/login/")
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url(f"{url}/")

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.served_app import CHROMIUM, PASSWORD, served_app
+from tests.served_app import CHROMIUM, PASSWORD, log_in, served_app
 from tests.served_app import CHROMIUM_ARGS as BASE_CHROMIUM_ARGS
 
 playwright_api = pytest.importorskip("playwright.sync_api")
@@ -70,18 +70,7 @@ def test_click_evolve_see_progress_and_the_clip_plays(server):
             page = context.new_page()
             errors: list[str] = []
             page.on("pageerror", lambda e: errors.append(str(e)))
-            page.goto(f"{url}/login/")
-            page.get_by_label("Username").fill("alice")
-            page.get_by_label("Password").fill(PASSWORD)
-            page.get_by_role("button", name="Log in").click()
-            page.wait_for_url(f"{url}/")
-            # Record every server frame the page receives.
-            page.add_init_script(
-                "window.__frames = [];"
-                "document.addEventListener('companion:frame', e => window.__frames.push(e.detail));"
-            )
-            page.goto(f"{url}/conversations/{conversation_id}/")
-            page.wait_for_selector("#connection-status[data-state=open]")
+            _login_and_open(page, url, conversation_id)
 
             greeting = page.locator(".message[data-role=persona][data-kind=text]").first
             greeting.get_by_role("button", name="✦ Evolve").click()
@@ -112,11 +101,7 @@ def test_click_evolve_see_progress_and_the_clip_plays(server):
 
 
 def _login_and_open(page, url: str, conversation_id: int) -> None:
-    page.goto(f"{url}/login/")
-    page.get_by_label("Username").fill("alice")
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
-    page.wait_for_url(f"{url}/")
+    log_in(page, url)
     # Record every server frame the page receives (init scripts run again after a reload).
     page.add_init_script(
         "window.__frames = [];"

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.served_app import CHROMIUM, CHROMIUM_ARGS, PASSWORD, served_app
+from tests.served_app import CHROMIUM, CHROMIUM_ARGS, PASSWORD, log_in, served_app
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 
@@ -74,11 +74,7 @@ def test_memory_panel_lists_edits_and_forgets(server):
             page = context.new_page()
             errors: list[str] = []
             page.on("pageerror", lambda e: errors.append(str(e)))
-            page.goto(f"{url}/login/")
-            page.get_by_label("Username").fill("alice")
-            page.get_by_label("Password").fill(PASSWORD)
-            page.get_by_role("button", name="Log in").click()
-            page.wait_for_url(f"{url}/")
+            log_in(page, url)
             page.goto(f"{url}/conversations/{conversation_id}/")
             page.wait_for_selector("#connection-status[data-state=open]")
 
