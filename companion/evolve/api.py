@@ -54,6 +54,15 @@ def _error(code: str, detail: str) -> Response:
     return Response({"code": code, "detail": detail}, status=_STATUS.get(code, status.HTTP_400_BAD_REQUEST))
 
 
+class EvolveAPIView(APIView):
+    """Refusals from the Evolve services become ``{code, detail}`` responses, in one place."""
+
+    def handle_exception(self, exc: Exception) -> Response:
+        if isinstance(exc, services.EvolveError):
+            return _error(exc.code, exc.detail)
+        return super().handle_exception(exc)
+
+
 def _parse(model: type[_Body], data: Any) -> _Body | Response:
     try:
         return model.model_validate(data if isinstance(data, dict) else {})
@@ -62,7 +71,7 @@ def _parse(model: type[_Body], data: Any) -> _Body | Response:
         return _error("invalid", problems[:500])
 
 
-class JobCreateView(APIView):
+class JobCreateView(EvolveAPIView):
     @extend_schema(
         operation_id="evolve_jobs_list",
         parameters=[
@@ -88,48 +97,36 @@ class JobCreateView(APIView):
         body = _parse(EvolveBody, request.data)
         if isinstance(body, Response):
             return body
-        try:
-            job, created = services.evolve_request(
-                user=request.user, message=body.message_id, direction=body.direction,
-                client_id=body.client_id, beat_override=body.beat,
-            )
-        except services.EvolveError as exc:
-            return _error(exc.code, exc.detail)
+        job, created = services.evolve_request(
+            user=request.user, message=body.message_id, direction=body.direction,
+            client_id=body.client_id, beat_override=body.beat,
+        )
         return Response(job_payload(job), status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
 
 
-class PreviewView(APIView):
+class PreviewView(EvolveAPIView):
     @extend_schema(request=OpenApiTypes.OBJECT, responses=OpenApiTypes.OBJECT)
     def post(self, request: Request) -> Response:
         body = _parse(PreviewBody, request.data)
         if isinstance(body, Response):
             return body
-        try:
-            beat = services.scene_preview(user=request.user, message=body.message_id, direction=body.direction)
-        except services.EvolveError as exc:
-            return _error(exc.code, exc.detail)
+        beat = services.scene_preview(user=request.user, message=body.message_id, direction=body.direction)
         return Response({"message_id": body.message_id, "beat": beat.model_dump(mode="json")})
 
 
-class JobDetailView(APIView):
+class JobDetailView(EvolveAPIView):
     @extend_schema(responses=OpenApiTypes.OBJECT)
     def get(self, request: Request, job_id) -> Response:
-        try:
-            return Response(job_payload(services.job_get_for(user=request.user, job_id=job_id)))
-        except services.EvolveError as exc:
-            return _error(exc.code, exc.detail)
+        return Response(job_payload(services.job_get_for(user=request.user, job_id=job_id)))
 
 
-class JobCancelView(APIView):
+class JobCancelView(EvolveAPIView):
     @extend_schema(request=None, responses=OpenApiTypes.OBJECT)
     def post(self, request: Request, job_id) -> Response:
-        try:
-            return Response(job_payload(services.evolve_cancel(user=request.user, job_id=job_id)))
-        except services.EvolveError as exc:
-            return _error(exc.code, exc.detail)
+        return Response(job_payload(services.evolve_cancel(user=request.user, job_id=job_id)))
 
 
-class ReelCreateView(APIView):
+class ReelCreateView(EvolveAPIView):
     @extend_schema(request=OpenApiTypes.OBJECT, responses=OpenApiTypes.OBJECT)
     def post(self, request: Request) -> Response:
         body = _parse(ReelBody, request.data)
@@ -138,10 +135,7 @@ class ReelCreateView(APIView):
         conversation = conversation_get_for(user=request.user, conversation_id=body.conversation_id)
         if conversation is None:
             return _error("not_found", "No such conversation.")
-        try:
-            job, created = services.reel_create(
-                user=request.user, conversation=conversation, job_ids=body.job_ids, client_id=body.client_id
-            )
-        except services.EvolveError as exc:
-            return _error(exc.code, exc.detail)
+        job, created = services.reel_create(
+            user=request.user, conversation=conversation, job_ids=body.job_ids, client_id=body.client_id
+        )
         return Response(job_payload(job), status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
