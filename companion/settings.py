@@ -57,6 +57,7 @@ INSTALLED_APPS = [
     "personas",
     "rendering",
     "companion",
+    "companion.accounts",
     "companion.chat",
     "companion.memory",
     "companion.evolve",

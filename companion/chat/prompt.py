@@ -31,6 +31,7 @@ from typing import Any
 from django.db.models import F, Q
 from django.db.models.functions import Coalesce
 
+from companion.accounts.selectors import user_display_name
 from companion.chat.models import Conversation, Message
 from companion.llm.base import ChatBackend, ChatTurn
 
@@ -183,8 +184,6 @@ def prompt_build(
     ``before_seq``: only history placed before this position (the slot of the
     reply being written; default: the whole conversation).
     """
-    from companion.chat.services import user_display_name
-
     persona = conversation.persona
     user_name = user_display_name(conversation.owner)
     count = backend.count_tokens

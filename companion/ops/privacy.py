@@ -3,11 +3,12 @@
 Export: everything the product keeps about the user, readable without the
 product: conversations with their messages, memories, relationship states and
 milestones, the render jobs (clips) they asked for with their URLs, their
-private personas, and the sign-up attestation.
+private personas, the sign-up attestation and the display name.
 
 Delete: conversations (messages, summaries and memories go with them),
 memories, relationships, render jobs and their clip/poster files, private
-personas nobody else talks to (with portrait and LoRA files), then the user.
+personas nobody else talks to (with portrait and LoRA files), then the user
+(their profile and attestation go with it).
 Files are removed from storage after the database commit, so a failed delete
 never leaves rows pointing at missing files.
 """
@@ -23,6 +24,8 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
 from django.urls import NoReverseMatch
 from django.utils import timezone
+
+from companion.accounts.selectors import profile_get
 
 EXPORT_FORMAT_VERSION = 1
 
@@ -85,6 +88,7 @@ def _export_data(user: Any) -> dict[str, Any]:
     from companion.models import SignupAttestation
 
     attestation = SignupAttestation.objects.filter(user=user).first()
+    profile = profile_get(user=user)
     return {
         "format_version": EXPORT_FORMAT_VERSION,
         "exported_at": timezone.now(),
@@ -92,6 +96,7 @@ def _export_data(user: Any) -> dict[str, Any]:
             "username": user.get_username(), "email": user.email, "first_name": user.first_name,
             "date_joined": user.date_joined, "last_login": user.last_login,
             "attested_18_plus_at": attestation.attested_at if attestation else None,
+            "display_name": profile.display_name if profile else None,  # None: called by the username
         },
         "conversations": conversations,
         "memories": memories,

@@ -6,6 +6,7 @@ do not leak whose they are.
 
 from __future__ import annotations
 
+from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
@@ -15,10 +16,12 @@ from django.template.loader import get_template
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
+from companion.accounts.selectors import user_display_name
+from companion.accounts.services import profile_set_display_name
 from companion.chat import services
 from companion.chat.selectors import conversation_get_for, conversation_list_for, messages_page
 from companion.chat.serializers import messages_payload
-from companion.web.forms import SignupForm
+from companion.web.forms import DisplayNameForm, SignupForm
 from personas.models import Persona
 from personas.selectors import persona_get_visible, persona_list_visible
 
@@ -56,6 +59,18 @@ def signup(request: HttpRequest) -> HttpResponse:
         login(request, user, backend="django.contrib.auth.backends.ModelBackend")
         return redirect("personas")
     return render(request, "registration/signup.html", {"form": form})
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def account(request: HttpRequest) -> HttpResponse:
+    """The account page: the display name, and the way to export or delete everything."""
+    form = DisplayNameForm(request.POST or None, initial={"display_name": user_display_name(request.user)})
+    if request.method == "POST" and form.is_valid():
+        profile_set_display_name(user=request.user, display_name=form.cleaned_data["display_name"])
+        messages.success(request, "Display name saved.")
+        return redirect("account")
+    return render(request, "account/account.html", {"form": form}, status=400 if form.errors else 200)
 
 
 def _visible_persona(request: HttpRequest, slug_or_id: str) -> Persona:
@@ -128,7 +143,7 @@ def chat(request: HttpRequest, conversation_id: int) -> HttpResponse:
         "chat_boot": {
             "conversation_id": conversation.pk,
             "persona_name": conversation.persona.name,
-            "user_name": request.user.get_username(),
+            "user_name": user_display_name(request.user),
             "last_seq": conversation.last_seq,
             "messages": messages_payload(history),
         },

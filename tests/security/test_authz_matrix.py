@@ -163,7 +163,7 @@ PUBLIC = {"healthz", "readyz", "login", "signup", "home", "api-schema", "api-doc
 # Any signed-in user, about themselves only (listings are checked for leaks below).
 SIGNED_IN = {
     "personas", "api-persona-list", "api-conversation-list", "api-root", "conversation-new", "logout",
-    "account-export", "account-delete",
+    "account", "account-export", "account-delete",
 }
 # Operators: the Prometheus scraper (network/token, tests/ops/test_metrics.py) and staff tools.
 SCRAPER = {"prometheus-django-metrics"}

@@ -128,6 +128,7 @@ def test_delete_form_is_csrf_protected(world):
 def test_the_account_page_is_linked_from_every_page_and_offers_the_export(client, world):
     client.force_login(world["alice"])
     home = client.get("/")
-    assert 'href="/account/delete/"' in home.content.decode()
-    account = client.get("/account/delete/").content.decode()
-    assert 'href="/account/export/"' in account
+    assert 'href="/account/"' in home.content.decode()
+    account = client.get("/account/").content.decode()
+    assert 'href="/account/export/"' in account and 'href="/account/delete/"' in account
+    assert 'href="/account/export/"' in client.get("/account/delete/").content.decode()

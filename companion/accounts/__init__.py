@@ -1,0 +1,1 @@
+"""Accounts: what a user is called (their ``Profile``), apart from the stock auth user."""
