@@ -52,6 +52,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework.authtoken",
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI / Redoc files served from static/, so /api/docs/ works offline
     "channels",
     "django_dramatiq",
     "personas",
@@ -213,6 +214,10 @@ SPECTACULAR_SETTINGS = {
     "TITLE": "Companion API",
     "DESCRIPTION": "Personas, conversations and messages, scoped to the signed-in user.",
     "VERSION": "1.0.0",
+    # Swagger UI and Redoc from drf-spectacular-sidecar's static files, never a CDN (no internet here).
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
     # Several models have a "kind" field; name each choice set after its model.
     "ENUM_NAME_OVERRIDES": {
         "MessageKindEnum": "companion.chat.models.Message.Kind",
