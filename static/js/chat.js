@@ -1,7 +1,9 @@
 // Chat page: one websocket per conversation (protocol: README "Websocket protocol").
 //
 // Rules this file keeps:
-// - User and model text is only ever put in the page with textContent, never as HTML.
+// - User and model text is only ever put in the page with textContent, never as HTML:
+//   roleplay *actions* and **strong** words become <em>/<strong> elements built with
+//   createElement + textContent (emphasised()), not markup parsed from the text.
 // - Every message is one <li data-message-id data-seq data-role data-kind data-status>
 //   with a .message-actions container; other scripts (evolve.js, memory.js) extend it
 //   through the "companion:frame" and "companion:message-rendered" events and
@@ -68,6 +70,24 @@
     }
     b.addEventListener("click", onClick);
     return b;
+  }
+
+  // Roleplay emphasis: *an action* → <em>, **a word** → <strong>. The delimiters must hug the
+  // text (no space just inside them) and an action does not start or end inside a word, so
+  // "2*3*4" and "* list" stay as typed. An asterisk without its partner stays a plain asterisk:
+  // a reply streaming "*smi" reads as typed until the closing "*" arrives. One line at most.
+  const EMPHASIS = /(?<!\*)\*\*(?![\s*])([^*\n]*?[^\s*])\*\*(?!\*)|(?<![*\p{L}\p{N}])\*(?![\s*])([^*\n]*?[^\s*])\*(?![*\p{L}\p{N}])/gu;
+
+  function emphasised(text) {
+    const nodes = [];
+    let last = 0;
+    for (const match of text.matchAll(EMPHASIS)) {
+      if (match.index > last) nodes.push(document.createTextNode(text.slice(last, match.index)));
+      nodes.push(match[1] !== undefined ? el("strong", "", match[1]) : el("em", "", match[2]));
+      last = match.index + match[0].length;
+    }
+    if (last < text.length) nodes.push(document.createTextNode(text.slice(last)));
+    return nodes;
   }
 
   function newClientId() {
@@ -277,7 +297,7 @@
       body.append(dots);
       return;
     }
-    body.textContent = message.content || "";
+    body.replaceChildren(...emphasised(message.content || ""));
   }
 
   function isLast(message, predicate) {
@@ -352,7 +372,9 @@
     const bubble = el("div", "bubble");
     const meta = el("div", "message-meta");
     meta.append(el("span", "author", boot.user_name || "You"), el("span", "status-label", "sending…"));
-    bubble.append(meta, el("div", "message-body", text), el("div", "message-error"));
+    const body = el("div", "message-body");
+    body.append(...emphasised(text));
+    bubble.append(meta, body, el("div", "message-error"));
     node.append(bubble, el("div", "message-actions"));
     list.append(node);
     scrollToEnd();
