@@ -11,6 +11,10 @@
 // - After a dropped connection it reconnects with exponential backoff and asks for
 //   history.sync {after_seq: highest changed_seq seen}; messages are keyed by id, so
 //   replays never duplicate and nothing changed while away is missed.
+// - A reply outlives its socket: after a reload, history.sync hands back a reply that is
+//   still streaming (its exact text so far) and its deltas keep coming, placed by
+//   `offset` (applyDelta); message.done's content is final and replaces what was streamed.
+//   Stop is the only way to end a reply early.
 (() => {
   "use strict";
 
@@ -50,6 +54,7 @@
     attempts: 0,
     reconnectTimer: null,
     closedForGood: false,
+    syncing: false, // a history.sync is in flight (deltas past a gap wait for its answer)
   };
 
   // --- small helpers ---------------------------------------------------------
@@ -508,6 +513,7 @@
       state.attempts = 0;
       setConnection("open", "Connected");
       socket.send(JSON.stringify({type: FRAMES.sync, after_seq: state.maxChangedSeq}));
+      state.syncing = true;
       for (const [clientId, item] of state.pending) {
         socket.send(JSON.stringify({type: FRAMES.send, text: item.text, client_id: clientId}));
       }
@@ -524,6 +530,7 @@
     socket.addEventListener("close", (event) => {
       if (state.socket !== socket) return;
       state.socket = null;
+      state.syncing = false;
       if (event.code === 4401) {
         state.closedForGood = true;
         setConnection("closed", "Signed out");
@@ -549,18 +556,35 @@
     state.reconnectTimer = setTimeout(connect, delay);
   }
 
-  // `offset` is where the delta starts in the reply: text we already hold (a replay after
-  // history.sync) is skipped; a gap (deltas missed while away) waits for message.done.
+  // Ask for what changed since the newest change we hold; one request at a time (the
+  // answer to the one in flight may already carry what a later gap is missing).
+  function requestSync() {
+    if (state.syncing) return;
+    if (sendFrame({type: FRAMES.sync, after_seq: state.maxChangedSeq})) state.syncing = true;
+  }
+
+  // `offset` is where `text` starts in the reply. A delta that ends within what we hold is
+  // a replay (it came before a history frame that already had it): ignored. One that starts
+  // inside it replaces from there on (the server's text wins). One that starts past it means
+  // deltas were missed: history.sync hands back the exact text so far, and the deltas after
+  // it continue from there. message.done then replaces the whole text with the final one.
   function applyDelta(frame) {
     const known = state.messages.get(frame.message_id);
-    if (!known || known.status !== "streaming") return;
+    if (!known) {
+      requestSync(); // a reply we have not heard of (its message.created came before this socket)
+      return;
+    }
+    if (known.status !== "streaming") return; // finished: message.done's content is final
+    // Offsets count code points (the server's len()), not UTF-16 units: an emoji is one.
     const text = frame.text || "";
-    const held = (known.content || "").length;
-    const offset = typeof frame.offset === "number" ? frame.offset : held;
-    if (offset > held) return;
-    const fresh = text.slice(held - offset);
-    if (!fresh) return;
-    known.content = (known.content || "") + fresh;
+    const held = Array.from(known.content || "");
+    const offset = typeof frame.offset === "number" ? frame.offset : held.length;
+    if (offset > held.length) {
+      requestSync();
+      return;
+    }
+    if (offset + Array.from(text).length <= held.length) return;
+    known.content = held.slice(0, offset).join("") + text;
     const node = state.elements.get(known.id);
     if (node) {
       const stick = nearBottom();
@@ -578,10 +602,11 @@
       case "history":
         (frame.messages || []).forEach(upsert);
         if (frame.more) {
-          sendFrame({type: FRAMES.sync, after_seq: state.maxChangedSeq});
-        } else if (frame.last_seq) {
+          state.syncing = sendFrame({type: FRAMES.sync, after_seq: state.maxChangedSeq});
+        } else {
+          state.syncing = false;
           // Everything up to last_seq is now known (history is ordered by changed_seq).
-          state.maxChangedSeq = Math.max(state.maxChangedSeq, Number(frame.last_seq) || 0);
+          if (frame.last_seq) state.maxChangedSeq = Math.max(state.maxChangedSeq, Number(frame.last_seq) || 0);
         }
         break;
       case "error":
