@@ -30,7 +30,7 @@ class TimestampedBackend(ScriptedBackend):
 
             prompt._providers.clear()
 
-    async def stream(
+    async def _stream(
         self, turns: Sequence[ChatTurn], *, params: SamplingParams, adapter: str | None = None
     ) -> AsyncIterator[str]:
         loop = asyncio.get_running_loop()

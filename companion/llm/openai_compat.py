@@ -28,6 +28,7 @@ from typing import Any, TypeVar
 import httpx
 import openai
 from django.conf import settings
+from pydantic import BaseModel
 
 from companion.llm.base import (
     BackendError,
@@ -76,6 +77,7 @@ class OpenAICompatibleBackend(ChatBackend):
         self.retry_backoff_s = retry_backoff_s
         self._tokenizer_path = tokenizer_path if tokenizer_path is not None else settings.LLM_TOKENIZER_PATH
         self._tokenizer: Any = None
+        self._json_format: str | None = None  # the structured-output format this endpoint accepted
         self._tokenizer_lock = threading.Lock()
         # httpx connection pools belong to one event loop; Daphne has one, but
         # Dramatiq actors and tests may run several over the process's life.
@@ -122,15 +124,20 @@ class OpenAICompatibleBackend(ChatBackend):
                 raise _status_error(self.base_url, exc) from exc
         raise AssertionError("unreachable")  # the loop always returns or raises
 
+    async def list_models(self) -> list[str]:
+        """The model names the endpoint serves (vLLM: the base model first, then its LoRAs)."""
+        page = await self._call(lambda: self._client().models.list())
+        return [model.id for model in page.data]
+
     async def _model_for(self, adapter: str | None) -> str:
         if adapter:
             return adapter
         if not self.model:
             # No LLM_MODEL: use what the server serves (vLLM lists the base model first).
-            page = await self._call(lambda: self._client().models.list())
-            if not page.data:
+            models = await self.list_models()
+            if not models:
                 raise BackendError(f"LLM endpoint {self.base_url} serves no models; set LLM_MODEL")
-            self.model = page.data[0].id
+            self.model = models[0]
         return self.model
 
     async def _request(self, turns: Sequence[ChatTurn], params: SamplingParams, adapter: str | None) -> dict:
@@ -146,6 +153,15 @@ class OpenAICompatibleBackend(ChatBackend):
             body["stop"] = list(params.stop)
         if params.seed is not None:
             body["seed"] = params.seed
+        # Not in OpenAI's API, so the client needs them as extra_body. Servers ignore names they
+        # don't know: vLLM reads repetition_penalty, llama.cpp / LM Studio / Ollama repeat_penalty.
+        extra: dict[str, Any] = {}
+        if params.min_p > 0:
+            extra["min_p"] = params.min_p
+        if params.repetition_penalty is not None:
+            extra["repetition_penalty"] = extra["repeat_penalty"] = params.repetition_penalty
+        if extra:
+            body["extra_body"] = extra
         return body
 
     async def _deltas(self, body: dict) -> AsyncIterator[str]:
@@ -166,7 +182,7 @@ class OpenAICompatibleBackend(ChatBackend):
 
     # --- the interface -----------------------------------------------------------
 
-    async def stream(
+    async def _stream(
         self, turns: Sequence[ChatTurn], *, params: SamplingParams, adapter: str | None = None
     ) -> AsyncIterator[str]:
         deltas = self._deltas(await self._request(turns, params, adapter))
@@ -176,22 +192,30 @@ class OpenAICompatibleBackend(ChatBackend):
         finally:
             await deltas.aclose()
 
-    async def complete_json(
+    async def _complete_json(
         self, turns: Sequence[ChatTurn], *, schema: type[SchemaT], params: SamplingParams
     ) -> SchemaT:
         body = await self._request(turns, params, None)
-        # vLLM constrains decoding to this schema (OpenAI's standard json_schema response format).
-        body["response_format"] = {
-            "type": "json_schema",
-            "json_schema": {"name": schema.__name__, "schema": json_schema(schema)},
-        }
-        # Streamed, so the idle timeout applies per token rather than to the whole object.
-        parts = self._deltas(body)
-        try:
-            text = "".join([part async for part in parts])
-        finally:
-            await parts.aclose()
-        return parse_structured(schema, text)
+        # OpenAI's standard json_schema format (vLLM, LM Studio, Ollama) first; llama-cpp-python's
+        # server rejects it (HTTP 422) and takes json_object with a schema instead. The first
+        # format the endpoint accepts is kept for the next calls.
+        formats = [self._json_format] if self._json_format else list(_JSON_FORMATS)
+        for kind in formats:
+            body["response_format"] = _JSON_FORMATS[kind](schema)
+            # Streamed, so the idle timeout applies per token rather than to the whole object.
+            parts = self._deltas(body)
+            try:
+                text = "".join([part async for part in parts])
+            except BackendError as exc:
+                if getattr(exc, "status_code", None) in (400, 422) and kind != formats[-1]:
+                    log.info("LLM endpoint %s refused response_format %s; trying the next", self.base_url, kind)
+                    continue
+                raise
+            finally:
+                await parts.aclose()
+            self._json_format = kind
+            return parse_structured(schema, text)
+        raise AssertionError("unreachable")  # the last format returns or raises
 
     def count_tokens(self, text: str) -> int:
         tokenizer = self._load_tokenizer()
@@ -230,6 +254,20 @@ def _reason(exc: BaseException) -> str:
 
 def _status_error(base_url: str, exc: openai.APIStatusError) -> BackendError:
     detail = f"LLM endpoint {base_url} answered HTTP {exc.status_code}: {exc.message}"
-    if exc.status_code in (502, 503, 504):
-        return BackendUnavailable(detail)
-    return BackendError(detail)
+    error = BackendUnavailable(detail) if exc.status_code in (502, 503, 504) else BackendError(detail)
+    error.status_code = exc.status_code  # type: ignore[attr-defined]
+    return error
+
+
+def _json_schema_format(schema: type[BaseModel]) -> dict[str, Any]:
+    return {"type": "json_schema", "json_schema": {"name": schema.__name__, "schema": json_schema(schema)}}
+
+
+def _json_object_format(schema: type[BaseModel]) -> dict[str, Any]:
+    return {"type": "json_object", "schema": json_schema(schema)}
+
+
+_JSON_FORMATS: dict[str, Callable[[type[BaseModel]], dict[str, Any]]] = {
+    "json_schema": _json_schema_format,
+    "json_object": _json_object_format,  # llama-cpp-python's server
+}

@@ -44,7 +44,7 @@ class ScriptedBackend(ChatBackend):
         last_user = next((t.content for t in reversed(turns) if t.role == "user"), "")
         return f"You said: {last_user}"
 
-    async def stream(
+    async def _stream(
         self, turns: Sequence[ChatTurn], *, params: SamplingParams, adapter: str | None = None
     ) -> AsyncIterator[str]:
         self.calls.append({"turns": list(turns), "params": params, "adapter": adapter})
@@ -63,7 +63,7 @@ class ScriptedBackend(ChatBackend):
             self.cancelled += 1
             raise
 
-    async def complete_json(
+    async def _complete_json(
         self, turns: Sequence[ChatTurn], *, schema: type[SchemaT], params: SamplingParams
     ) -> SchemaT:
         self.calls.append({"turns": list(turns), "params": params, "schema": schema})

@@ -24,7 +24,6 @@ from typing import Any
 
 import numpy as np
 from django.conf import settings
-from django.db import transaction
 from django.utils import timezone
 
 from companion.memory import embeddings
@@ -102,6 +101,19 @@ def memory_update(
 def memory_delete(*, memory: Memory) -> None:
     """'Forget this': the row is gone, not hidden."""
     memory.delete()
+
+
+def memory_forget_source(*, user: Any, persona: Any, message: Any) -> list[int]:
+    """Undo what ``message`` taught memory: memories it alone backs go (unless the user edited
+    them by hand); others just lose it as a source. Returns the deleted ids."""
+    deleted = []
+    for memory in Memory.objects.filter(user=user, persona=persona, source_messages=message).distinct():
+        if memory.source_messages.exclude(pk=message.pk).exists() or memory.edited_by_user:
+            memory.source_messages.remove(message)
+        else:
+            deleted.append(memory.pk)
+            memory_delete(memory=memory)
+    return deleted
 
 
 def memory_mark_recalled(*, memory_ids: list[int], when: datetime | None = None) -> None:
@@ -285,40 +297,48 @@ def extraction_turns(*, existing: list[Memory], user_text: str, reply_text: str)
 
 
 def llm_extract(*, existing: list[Memory], user_text: str, reply_text: str) -> ExtractionResult | None:
-    """The model's proposal, or None when it is unavailable or its output is invalid."""
-    from asgiref.sync import async_to_sync
+    """The model's proposal, or None when it is unavailable, too slow or its output is invalid.
 
+    Never call it inside a transaction: the backend's guard refuses (see companion.llm.guard).
+    """
     from companion.llm.base import SamplingParams
+    from companion.llm.guard import ModelCallForbidden, model_call_sync
     from companion.llm.registry import get_backend
 
     try:
-        return async_to_sync(get_backend().complete_json)(
+        return model_call_sync(
+            "memory extraction", get_backend().complete_json,
             extraction_turns(existing=existing, user_text=user_text, reply_text=reply_text),
             schema=ExtractionResult,
             params=SamplingParams(temperature=0.0, max_tokens=400),
+            timeout_s=settings.MEMORY_EXTRACT_TIMEOUT_S,
         )
+    except ModelCallForbidden:
+        raise
     except Exception as exc:
         log.info("memory extraction: model output unusable (%s); using the rules only", exc)
         return None
 
 
-@transaction.atomic
-def memory_reconcile_exchange(
-    *, user: Any, persona: Any, conversation: Any, user_message: Any, reply_text: str = "",
-    candidates: list[Candidate], use_llm: bool, when: datetime,
-) -> tuple[ReconcileReport, ExtractionResult | None]:
-    """Extract and reconcile the memories of one exchange (model first, then rules)."""
-    from companion.memory.selectors import memories_recall
+def embeddings_warm(*, texts: Iterable[str]) -> None:
+    """Embed now what the reconciler will embed, so the write transaction only reads the cache."""
+    for text in {t.strip() for t in texts if t and t.strip()}:
+        embeddings.embed_one(text)
 
-    text = getattr(user_message, "content", "") or ""
-    shown: list[Memory] = []
-    result = None
-    if use_llm:
-        shown = [r.memory for r in memories_recall(user=user, persona=persona, query=text, k=8)]
-        result = llm_extract(existing=shown, user_text=text, reply_text=reply_text)
+
+def memory_apply_exchange(
+    *, user: Any, persona: Any, conversation: Any, user_message: Any, candidates: list[Candidate],
+    result: ExtractionResult | None, shown_ids: list[int], when: datetime,
+) -> ReconcileReport:
+    """Apply the model's proposal (if any), then the rules, for one exchange.
+
+    Runs inside the caller's short write transaction, after the model call:
+    ``shown_ids`` are re-read here, so a memory deleted meanwhile is simply unknown.
+    """
+    shown = list(Memory.objects.filter(pk__in=shown_ids, user=user, persona=persona))
     rec = Reconciler(user=user, persona=persona, conversation=conversation, user_message=user_message,
                      when=when, shown=shown)
     if result is not None:
         rec.apply_llm(result)
     rec.apply_rules(candidates)
-    return rec.report, result
+    return rec.report

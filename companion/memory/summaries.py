@@ -95,9 +95,8 @@ def extractive_summary(*, previous: str, messages: list[Message], user_name: str
 
 
 def llm_summary(*, previous: str, messages: list[Message], user_name: str, persona_name: str) -> str | None:
-    from asgiref.sync import async_to_sync
-
     from companion.llm.base import ChatTurn, SamplingParams
+    from companion.llm.guard import ModelCallForbidden, model_call_sync
     from companion.llm.registry import get_backend
 
     transcript = "\n".join(
@@ -109,9 +108,13 @@ def llm_summary(*, previous: str, messages: list[Message], user_name: str, perso
         ChatTurn("user", f"Previous summary:\n{previous or '(none)'}\n\nNew turns:\n{transcript}"),
     ]
     try:
-        result = async_to_sync(get_backend().complete_json)(
-            turns, schema=SummarySchema, params=SamplingParams(temperature=0.0, max_tokens=400)
+        result = model_call_sync(
+            "summary", get_backend().complete_json,
+            turns, schema=SummarySchema, params=SamplingParams(temperature=0.0, max_tokens=400),
+            timeout_s=settings.MEMORY_EXTRACT_TIMEOUT_S,
         )
+    except ModelCallForbidden:
+        raise
     except Exception as exc:
         log.info("summary: model output unusable (%s); extractive fallback", exc)
         return None
