@@ -12,20 +12,20 @@ themselves, in their own words; nothing about the user is invented.
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import logging
 import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from asgiref.sync import async_to_sync
 from django.conf import settings
 from pydantic import BaseModel, Field
 
 from companion.chat.models import Message
+from companion.chat.services import user_display_name
 from companion.evolve import lexicon
 from companion.llm.base import ChatTurn, SamplingParams
+from companion.llm.guard import model_call_sync
 from rendering.beat import CameraMove, CharacterRef, Framing, Lighting, RenderDirection, SceneBeat
 
 log = logging.getLogger(__name__)
@@ -62,6 +62,7 @@ class SceneContext:
     before: list[Message] = field(default_factory=list)
     memories: list[str] = field(default_factory=list)
     stage: str = ""
+    user_name: str = ""  # read with the rest: the model step runs where the ORM may not
 
     @property
     def story_text(self) -> str:
@@ -128,6 +129,7 @@ def gather_context(message: Message) -> SceneContext:
         before=_context_messages(message),
         memories=memories,
         stage=stage,
+        user_name=user_display_name(conversation.owner),
     )
 
 
@@ -182,9 +184,7 @@ def user_character(ctx: SceneContext) -> CharacterRef | None:
     description = user_self_description(ctx)
     if not description:
         return None
-    from companion.chat.services import user_display_name
-
-    return CharacterRef(name=user_display_name(ctx.user)[:200], description=description, is_persona=False)
+    return CharacterRef(name=ctx.user_name[:200], description=description, is_persona=False)
 
 
 # --- fallback ------------------------------------------------------------------
@@ -326,20 +326,22 @@ def _turns(ctx: SceneContext) -> list[ChatTurn]:
     return [ChatTurn("system", system), ChatTurn("user", "\n".join(lines))]
 
 
-def _ask_model(ctx: SceneContext, seed: int) -> ExtractedScene | None:
+async def scene_model_ask(ctx: SceneContext, seed: int) -> ExtractedScene | None:
+    """The model's reading of the beat, or None (any failure or timeout: the fallback covers it).
+
+    Runs on the event loop (or through async_to_sync in a thread of its own),
+    never on the shared DB thread: ``ctx`` is already gathered.
+    """
+    from companion.llm.guard import ModelCallForbidden
     from companion.llm.registry import get_backend
 
     params = SamplingParams(temperature=0.2, top_p=0.9, max_tokens=300, seed=seed)
-    timeout = float(getattr(settings, "EVOLVE_EXTRACT_TIMEOUT_S", getattr(settings, "LLM_TIMEOUT_S", 30.0)))
-
-    async def call() -> ExtractedScene:
-        backend = get_backend()
-        return await asyncio.wait_for(
-            backend.complete_json(_turns(ctx), schema=ExtractedScene, params=params), timeout=timeout
-        )
-
     try:
-        return async_to_sync(call)()
+        return await get_backend().complete_json(
+            _turns(ctx), schema=ExtractedScene, params=params, timeout_s=settings.EVOLVE_EXTRACT_TIMEOUT_S
+        )
+    except ModelCallForbidden:
+        raise
     except Exception as exc:  # any model failure: the fallback guarantees a beat
         log.warning("scene extraction by the model failed (%s); using the deterministic fallback", exc)
         return None
@@ -373,13 +375,13 @@ def compose_prompt(scene: ExtractedScene, characters: list[CharacterRef], style_
     return ", ".join(p.strip() for p in parts if p and p.strip())[:4000]
 
 
-def scene_extract(*, message: Message, direction: RenderDirection | None = None, use_model: bool = True) -> SceneBeat:
-    """The beat for ``message`` (a persona text message), with ``direction`` applied on top."""
-    ctx = gather_context(message)
-    seed = beat_seed(message.pk, direction)
+def scene_beat_assemble(
+    *, ctx: SceneContext, model_scene: ExtractedScene | None, direction: RenderDirection | None = None
+) -> SceneBeat:
+    """The beat from the model's reading (or None) checked against the fallback, ``direction`` on top."""
+    message = ctx.message
     fallback = fallback_scene(ctx)
-    model = _ask_model(ctx, seed) if use_model else None
-    scene = merge_scene(model, fallback, own_text=message.content)
+    scene = merge_scene(model_scene, fallback, own_text=message.content)
 
     characters = [persona_character(ctx.persona)]
     if (user := user_character(ctx)) is not None:
@@ -394,7 +396,7 @@ def scene_extract(*, message: Message, direction: RenderDirection | None = None,
         mood=scene.mood or "",
         duration_s=scene.duration_s or DEFAULT_DURATION_S,
         negative_prompt=lexicon.NEGATIVE_PROMPT,
-        seed=seed,
+        seed=beat_seed(message.pk, direction),
     )
     beat = beat.with_direction(direction)
     # The prompt describes the final shot, so it is built after the remix (notes are kept).
@@ -405,6 +407,19 @@ def scene_extract(*, message: Message, direction: RenderDirection | None = None,
         list(ctx.persona.style_tags or []),
     )
     return beat.model_copy(update={"prompt": f"{prompt}, {notes}"[:4000] if notes else prompt})
+
+
+def scene_extract(*, message: Message, direction: RenderDirection | None = None, use_model: bool = True) -> SceneBeat:
+    """The beat for ``message`` (a persona text message), for sync callers.
+
+    Gathers, calls the model, assembles: so never inside a transaction or on the
+    shared DB thread (async callers use the three steps themselves, see
+    evolve.flow).
+    """
+    ctx = gather_context(message)
+    seed = beat_seed(message.pk, direction)
+    model_scene = model_call_sync("scene extraction", scene_model_ask, ctx, seed) if use_model else None
+    return scene_beat_assemble(ctx=ctx, model_scene=model_scene, direction=direction)
 
 
 def beat_caption(beat: SceneBeat) -> str:

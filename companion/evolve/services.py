@@ -12,6 +12,7 @@ import json
 import logging
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -19,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from companion.chat.groups import conversation_broadcast_sync
 from companion.chat.models import Conversation, Message
 from companion.evolve import extractor
+from companion.llm.guard import model_call_sync
 from rendering.beat import CameraMove, Framing, Lighting, RenderDirection, SceneBeat
 from rendering.models import JobKind, JobStatus, RenderJob
 
@@ -130,9 +132,11 @@ def job_get_for(*, user: Any, job_id: Any) -> RenderJob:
 # --- beats -------------------------------------------------------------------------
 
 
-def beat_from_edit(*, message: Message, edit: BeatEdit, direction: RenderDirection | None) -> SceneBeat:
+def beat_from_edit(
+    *, message: Message, edit: BeatEdit, direction: RenderDirection | None, ctx: extractor.SceneContext | None = None
+) -> SceneBeat:
     """A full beat from the user's edited fields (characters, prompt, seed rebuilt server-side)."""
-    ctx = extractor.gather_context(message)
+    ctx = ctx or extractor.gather_context(message)
     scene = extractor.ExtractedScene(**edit.model_dump())
     characters = [extractor.persona_character(ctx.persona)]
     if (user := extractor.user_character(ctx)) is not None:
@@ -149,10 +153,16 @@ def beat_from_edit(*, message: Message, edit: BeatEdit, direction: RenderDirecti
     return beat.model_copy(update={"prompt": f"{prompt}, {notes}"[:4000] if notes else prompt})
 
 
-def scene_preview(*, user: Any, message: Message | int, direction: RenderDirection | None = None) -> SceneBeat:
-    """The "refine" step: the beat Evolve would render, without queuing anything."""
+def preview_context(*, user: Any, message: Message | int) -> extractor.SceneContext:
+    """What the "refine" step reads (DB work only; the model is called after, see flow)."""
     message = evolvable_message_get(user=user, message_id=getattr(message, "pk", message))
-    return extractor.scene_extract(message=message, direction=direction)
+    return extractor.gather_context(message)
+
+
+def scene_preview(*, user: Any, message: Message | int, direction: RenderDirection | None = None) -> SceneBeat:
+    """The "refine" step: the beat Evolve would render, without queuing anything (sync callers)."""
+    ctx = preview_context(user=user, message=message)
+    return extractor.scene_extract(message=ctx.message, direction=direction)
 
 
 def _digest(value: Any) -> str:
@@ -174,6 +184,89 @@ def _active_twin(*, user: Any, source: str, beat: SceneBeat) -> RenderJob | None
 # --- requests ------------------------------------------------------------------------
 
 
+@dataclass
+class EvolvePlan:
+    """An Evolve request read and checked, waiting for the model (when ``needs_model``)."""
+
+    message: Message
+    ctx: extractor.SceneContext
+    direction: RenderDirection | None
+    edit: BeatEdit | None
+    source: str
+    key: str
+    existing: RenderJob | None = None  # the same request was made before: answer with its job
+
+    @property
+    def needs_model(self) -> bool:
+        return self.existing is None and self.edit is None
+
+    @property
+    def seed(self) -> int:
+        return extractor.beat_seed(self.message.pk, self.direction)
+
+
+def evolve_plan(
+    *,
+    user: Any,
+    message: Message | int,
+    direction: RenderDirection | None = None,
+    client_id: str = "",
+    beat_override: BeatEdit | dict | None = None,
+) -> EvolvePlan:
+    """Step 1 of a request (DB only): authorise, find a repeat, count the rate, gather the context.
+
+    The rate is counted here, before any model work, so a user over the limit costs nothing;
+    a repeat of an earlier request (same client id and direction) is free.
+    """
+    from companion.ops.ratelimit import render_rate_exceeded  # per-user render budget (ops)
+
+    message = evolvable_message_get(user=user, message_id=getattr(message, "pk", message))
+    edit = None
+    if beat_override is not None:
+        edit = beat_override if isinstance(beat_override, BeatEdit) else BeatEdit.model_validate(beat_override)
+    key = f"evolve:{message.pk}:{_digest(direction or {})}:{_digest(edit or {})}:{client_id[:64]}"[:200]
+    plan = EvolvePlan(message=message, ctx=extractor.gather_context(message), direction=direction, edit=edit,
+                      source=message_source(message), key=key)
+    plan.existing = RenderJob.objects.filter(idempotency_key=key).first()
+    if plan.existing is None and render_rate_exceeded(user_id=user.pk):
+        raise EvolveError("rate_limited", "Too many render requests; wait a minute.")
+    return plan
+
+
+def evolve_commit(
+    *, user: Any, plan: EvolvePlan, model_scene: extractor.ExtractedScene | None = None
+) -> tuple[RenderJob, bool]:
+    """Step 3 of a request (DB only, after the model): build the beat and queue it. Returns (job, created).
+
+    A refusal by the safety gate posts a notice into the chat and raises
+    EvolveError("refused") carrying that notice.
+    """
+    from rendering.safety import RenderRefused
+    from rendering.services import render_job_request
+
+    if plan.existing is not None:
+        return plan.existing, False
+    if plan.edit is not None:
+        beat = beat_from_edit(message=plan.message, edit=plan.edit, direction=plan.direction, ctx=plan.ctx)
+    else:
+        beat = extractor.scene_beat_assemble(ctx=plan.ctx, model_scene=model_scene, direction=plan.direction)
+    twin = _active_twin(user=user, source=plan.source, beat=beat)
+    if twin is not None:
+        return twin, False  # a double-click while the first is still rendering
+    try:
+        return render_job_request(
+            persona=plan.message.conversation.persona,
+            beat=beat,
+            requested_by=user,
+            source=plan.source,
+            idempotency_key=plan.key,
+        )
+    except RenderRefused as refused:
+        notice = notice_post(conversation=plan.message.conversation, text=refused.reason,
+                             extra={"refused": True, "message_id": plan.message.pk})
+        raise EvolveError("refused", refused.reason, notice=notice) from refused
+
+
 def evolve_request(
     *,
     user: Any,
@@ -182,47 +275,20 @@ def evolve_request(
     client_id: str = "",
     beat_override: BeatEdit | dict | None = None,
 ) -> tuple[RenderJob, bool]:
-    """Queue a clip of ``message`` (Evolve, or Remix with ``direction``). Returns (job, created).
+    """Queue a clip of ``message`` (Evolve, or Remix with ``direction``), for sync callers.
 
-    Idempotent: the same message + direction + edit + client_id returns the first
-    job, and so does an identical request while that job is still running. A
-    refusal by the safety gate posts a notice into the chat and raises
-    EvolveError("refused") carrying that notice.
+    Plan, model, commit (see evolve_plan / evolve_commit): so never inside a
+    transaction or on the shared DB thread. Idempotent: the same message +
+    direction + edit + client_id returns the first job, and so does an
+    identical request while that job is still running.
     """
-    from rendering.safety import RenderRefused
-    from rendering.services import render_job_request
-
-    message = evolvable_message_get(user=user, message_id=getattr(message, "pk", message))
-    if beat_override is not None:
-        edit = beat_override if isinstance(beat_override, BeatEdit) else BeatEdit.model_validate(beat_override)
-        beat = beat_from_edit(message=message, edit=edit, direction=direction)
-    else:
-        edit = None
-        beat = extractor.scene_extract(message=message, direction=direction)
-    source = message_source(message)
-    key = f"evolve:{message.pk}:{_digest(direction or {})}:{_digest(edit or {})}:{client_id[:64]}"
-
-    twin = _active_twin(user=user, source=source, beat=beat)
-    if twin is None:
-        twin = RenderJob.objects.filter(idempotency_key=key[:200]).first()
-    if twin is not None:
-        return twin, False  # a repeat: no new job, so it costs nothing against the rate limit
-    from companion.ops.ratelimit import render_rate_exceeded  # per-user render budget (ops)
-
-    if render_rate_exceeded(user_id=user.pk):
-        raise EvolveError("rate_limited", "Too many render requests; wait a minute.")
-    try:
-        return render_job_request(
-            persona=message.conversation.persona,
-            beat=beat,
-            requested_by=user,
-            source=source,
-            idempotency_key=key[:200],
-        )
-    except RenderRefused as refused:
-        notice = notice_post(conversation=message.conversation, text=refused.reason, extra={"refused": True,
-                                                                                            "message_id": message.pk})
-        raise EvolveError("refused", refused.reason, notice=notice) from refused
+    plan = evolve_plan(user=user, message=message, direction=direction, client_id=client_id,
+                       beat_override=beat_override)
+    model_scene = (
+        model_call_sync("scene extraction", extractor.scene_model_ask, plan.ctx, plan.seed)
+        if plan.needs_model else None
+    )
+    return evolve_commit(user=user, plan=plan, model_scene=model_scene)
 
 
 def evolve_cancel(*, user: Any, job_id: Any) -> RenderJob:

@@ -2,7 +2,7 @@
 
 The chat consumer calls ``HANDLERS[frame["type"]](consumer, raw_frame)``; it
 provides ``consumer.user``, ``consumer.conversation``, ``send_frame`` and
-``send_error``. Thin: validate, run the service in the DB thread, reply.
+``send_error``. Thin: validate, read on the DB thread, call the model on the event loop, write on the DB thread, reply.
 
 client -> server
 - ``render.request`` {message_id, direction?: {camera?, framing?, lighting?, duration_s?, notes?},
@@ -23,11 +23,11 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any, Literal
 
-from channels.db import database_sync_to_async
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
-from companion.evolve import services
+from companion.evolve import extractor, services
 from companion.evolve.payloads import job_payload
+from companion.llm.guard import db_thread
 from rendering.beat import RenderDirection
 
 log = logging.getLogger(__name__)
@@ -65,27 +65,25 @@ def _in_this_conversation(consumer: Any, message_id: int) -> bool:
     return conversation is not None and conversation.messages.filter(pk=message_id).exists()
 
 
-# --- sync parts (DB thread) ------------------------------------------------------------
+# --- sync parts (DB thread: reads and short writes only, never the model) -----------------
 
 
-def _request(consumer: Any, frame: RenderRequestFrame) -> tuple[dict[str, Any], bool]:
+def _plan(consumer: Any, frame: RenderRequestFrame) -> services.EvolvePlan:
     if not _in_this_conversation(consumer, frame.message_id):
         raise services.EvolveError("not_found", "No such message in this conversation.")
-    job, created = services.evolve_request(
-        user=consumer.user,
-        message=frame.message_id,
-        direction=frame.direction,
-        client_id=frame.client_id,
-        beat_override=frame.beat,
-    )
+    return services.evolve_plan(user=consumer.user, message=frame.message_id, direction=frame.direction,
+                                client_id=frame.client_id, beat_override=frame.beat)
+
+
+def _commit(consumer: Any, plan: services.EvolvePlan, model_scene: Any) -> tuple[dict[str, Any], bool]:
+    job, created = services.evolve_commit(user=consumer.user, plan=plan, model_scene=model_scene)
     return job_payload(job), created
 
 
-def _preview(consumer: Any, frame: RenderPreviewFrame) -> dict[str, Any]:
+def _preview_context(consumer: Any, frame: RenderPreviewFrame) -> extractor.SceneContext:
     if not _in_this_conversation(consumer, frame.message_id):
         raise services.EvolveError("not_found", "No such message in this conversation.")
-    beat = services.scene_preview(user=consumer.user, message=frame.message_id, direction=frame.direction)
-    return beat.model_dump(mode="json")
+    return services.preview_context(user=consumer.user, message=frame.message_id)
 
 
 def _cancel(consumer: Any, frame: RenderCancelFrame) -> tuple[dict[str, Any], bool]:
@@ -114,7 +112,10 @@ async def _run(consumer: Any, raw: dict[str, Any], model: type[_Frame], work: Ca
 
 async def handle_render_request(consumer: Any, raw: dict[str, Any]) -> None:
     async def work(frame: RenderRequestFrame) -> None:
-        payload, created = await database_sync_to_async(_request)(consumer, frame)
+        plan = await db_thread(_plan)(consumer, frame)
+        # The model reads the beat here, on the event loop: the shared DB thread stays free for everyone.
+        model_scene = await extractor.scene_model_ask(plan.ctx, plan.seed) if plan.needs_model else None
+        payload, created = await db_thread(_commit)(consumer, plan, model_scene)
         if not created:
             # New jobs are announced to every socket by the receiver; a repeat only needs an answer here.
             await consumer.send_frame(
@@ -127,7 +128,11 @@ async def handle_render_request(consumer: Any, raw: dict[str, Any]) -> None:
 
 async def handle_render_preview(consumer: Any, raw: dict[str, Any]) -> None:
     async def work(frame: RenderPreviewFrame) -> None:
-        beat = await database_sync_to_async(_preview)(consumer, frame)
+        ctx = await db_thread(_preview_context)(consumer, frame)
+        seed = extractor.beat_seed(ctx.message.pk, frame.direction)
+        model_scene = await extractor.scene_model_ask(ctx, seed)
+        beat = extractor.scene_beat_assemble(ctx=ctx, model_scene=model_scene, direction=frame.direction)
+        beat = beat.model_dump(mode="json")
         direction = frame.direction.model_dump(mode="json", exclude_none=True) if frame.direction else None
         await consumer.send_frame(
             {"type": "render.beat", "message_id": frame.message_id, "beat": beat, "direction": direction}
@@ -138,7 +143,7 @@ async def handle_render_preview(consumer: Any, raw: dict[str, Any]) -> None:
 
 async def handle_render_cancel(consumer: Any, raw: dict[str, Any]) -> None:
     async def work(frame: RenderCancelFrame) -> None:
-        payload, cancelled = await database_sync_to_async(_cancel)(consumer, frame)
+        payload, cancelled = await db_thread(_cancel)(consumer, frame)
         if not cancelled:
             await consumer.send_error("invalid", f"This render has already {payload['status']}.")
 
