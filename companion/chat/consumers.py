@@ -18,8 +18,8 @@ import json
 import logging
 from typing import Any
 
-from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
+from django.db import OperationalError
 
 from companion.chat import protocol, selectors, services
 from companion.chat.groups import GROUP_MESSAGE_TYPE as GROUP_FRAME_TYPE
@@ -32,12 +32,21 @@ from companion.chat.groups import (
 )
 from companion.chat.models import Conversation, Message
 from companion.chat.ratelimit import chat_rate_exceeded
-from companion.chat.replies import reply_stream
+from companion.chat.replies import reply_live_text, reply_start, reply_stop
 from companion.chat.serializers import message_payload, messages_payload
+from companion.chat.signals import message_edited
+from companion.llm.guard import db_thread
 from companion.llm.registry import get_backend
+from companion.ops import context
 
 logger = logging.getLogger(__name__)
 
+
+def _database_busy(exc: OperationalError) -> bool:
+    text = str(exc).lower()
+    return "locked" in text or "busy" in text
+
+BUSY_RETRY_S = 0.5
 CLOSE_UNAUTHENTICATED = 4401
 CLOSE_FORBIDDEN = 4403
 STOP_MESSAGE_TYPE = "conversation.stop"
@@ -63,13 +72,27 @@ def _begin_regenerate(conversation: Conversation, message_id: int):
     return message_payload(reply), _payloads(deactivated)
 
 
+def _edit(conversation: Conversation, frame: protocol.MessageEdit) -> tuple[list[dict[str, Any]], dict | None]:
+    """Edit the last user message; its old answer becomes an alternative and a new one opens."""
+    message = selectors.message_get_in(conversation=conversation, message_id=frame.message_id)
+    if message is None:
+        raise services.ChatError("not_found", "No such message in this conversation.")
+    old_text = message.content
+    changed, reply = services.message_edit_and_reanswer(message=message, text=frame.text)
+    results = message_edited.send_robust(
+        sender=Message, conversation=conversation, message=changed[0], old_text=old_text
+    )
+    for receiver, result in results:
+        if isinstance(result, Exception):
+            logger.error("message_edited receiver %r failed", receiver, exc_info=result)
+    return _payloads(changed), (message_payload(reply) if reply else None)
+
+
 def _change(conversation: Conversation, frame: protocol.Frame) -> list[dict[str, Any]]:
     message = selectors.message_get_in(conversation=conversation, message_id=frame.message_id)
     if message is None:
         raise services.ChatError("not_found", "No such message in this conversation.")
-    if isinstance(frame, protocol.MessageEdit):
-        changed = [services.message_edit(message=message, text=frame.text)]
-    elif isinstance(frame, protocol.MessageDelete):
+    if isinstance(frame, protocol.MessageDelete):
         changed = services.message_delete(message=message)
     else:
         changed = services.message_select_alternative(message=message)
@@ -83,7 +106,7 @@ def _history(conversation: Conversation, after_seq: int) -> dict[str, Any]:
     return {
         "type": "history",
         "after_seq": after_seq,
-        "messages": _payloads(rows),
+        "messages": _payloads(rows),  # streaming replies get their live text in on_history
         "last_seq": conversation.last_seq,
         "more": len(rows) == limit,
     }
@@ -112,7 +135,6 @@ class ConversationConsumer(AsyncWebsocketConsumer):
 
     async def connect(self) -> None:
         self.user = self.scope.get("user")
-        self.replies: dict[int, asyncio.Task] = {}
         # Accept first, then close: a close before accept is a bare HTTP 403 and
         # the browser never sees our close code.
         if self.user is None or not self.user.is_authenticated:
@@ -120,7 +142,7 @@ class ConversationConsumer(AsyncWebsocketConsumer):
             await self.close(code=CLOSE_UNAUTHENTICATED)
             return
         conversation_id = self.scope["url_route"]["kwargs"]["conversation_id"]
-        self.conversation = await database_sync_to_async(selectors.conversation_get_for)(
+        self.conversation = await db_thread(selectors.conversation_get_for)(
             user=self.user, conversation_id=conversation_id
         )
         if self.conversation is None:
@@ -134,11 +156,7 @@ class ConversationConsumer(AsyncWebsocketConsumer):
         local_join(self.conversation.pk, self)  # in-memory layer: frames come straight to send_text
 
     async def disconnect(self, code: int) -> None:
-        tasks = list(self.replies.values())
-        for task in tasks:
-            task.cancel()  # the runner keeps the text and marks the reply interrupted
-        if tasks:
-            await asyncio.gather(*tasks, return_exceptions=True)
+        # Replies keep generating (replies.reply_start): a reloaded page resumes them.
         if self.conversation is not None:
             local_leave(self.conversation.pk, self)
             await self.channel_layer.group_discard(self.group, self.channel_name)
@@ -169,11 +187,8 @@ class ConversationConsumer(AsyncWebsocketConsumer):
         await self.send_frame(event["frame"])
 
     async def conversation_stop(self, event: dict[str, Any]) -> None:
-        """message.stop from any socket of this conversation: cancel what this connection runs."""
-        wanted = event.get("message_id")
-        for reply_id, task in list(self.replies.items()):
-            if wanted is None or wanted == reply_id:
-                task.cancel()
+        """message.stop from any socket of this conversation: cancel the reply if this process runs it."""
+        reply_stop(conversation_id=self.conversation.pk, message_id=event.get("message_id"))
 
     # --- receiving --------------------------------------------------------------------
 
@@ -185,25 +200,59 @@ class ConversationConsumer(AsyncWebsocketConsumer):
         except protocol.FrameError as exc:
             await self.send_error(exc.code, exc.detail)
             return
+        rid = context.new_request_id()
+        with context.bound(request_id=rid):
+            try:
+                await self._dispatch_with_retry(frame, raw)
+            except services.ChatError as exc:
+                await self.send_error(exc.code, exc.detail)
+            except OperationalError as exc:
+                if _database_busy(exc):
+                    logger.warning("frame %s: database still busy after a retry", raw.get("type"))
+                    await self.send_error("busy", "The server is busy; try again in a moment. Nothing was lost.")
+                else:
+                    await self._internal_error(exc, frame_type=raw.get("type"), rid=rid)
+            except Exception as exc:  # a bug must cost one frame, never the socket
+                await self._internal_error(exc, frame_type=raw.get("type"), rid=rid)
+
+    async def _dispatch_with_retry(self, frame: protocol.Frame, raw: dict[str, Any]) -> None:
+        """A locked SQLite database gets one short retry: each write is one transaction,
+        so a frame that failed on the lock stored nothing and is safe to run again."""
         try:
             await self.dispatch_frame(frame, raw)
-        except services.ChatError as exc:
-            await self.send_error(exc.code, exc.detail)
+        except OperationalError as exc:
+            if not _database_busy(exc):
+                raise
+            logger.info("frame %s: database busy, retrying once", raw.get("type"))
+            await asyncio.sleep(BUSY_RETRY_S)
+            await self.dispatch_frame(frame, raw)
+
+    async def _internal_error(self, exc: BaseException, *, frame_type: Any, rid: str) -> None:
+        logger.error("frame %s failed (request %s)", str(frame_type)[:50], rid, exc_info=exc)
+        await self.send_frame({
+            "type": "error", "code": "internal", "request_id": rid,
+            "detail": f"Something went wrong on the server (request {rid}); nothing you sent was lost.",
+        })
 
     async def dispatch_frame(self, frame: protocol.Frame, raw: dict[str, Any]) -> None:
         if isinstance(frame, protocol.MessageSend):
             await self.on_send(frame)
         elif isinstance(frame, protocol.MessageRegenerate):
             await self.on_regenerate(frame)
-        elif isinstance(frame, protocol.MessageEdit | protocol.MessageDelete | protocol.MessageSelect):
-            if isinstance(frame, protocol.MessageEdit):
-                services.validate_text(frame.text)
-            for payload in await database_sync_to_async(_change)(self.conversation, frame):
+        elif isinstance(frame, protocol.MessageEdit):
+            services.validate_text(frame.text)
+            changed, reply_payload = await db_thread(_edit)(self.conversation, frame)
+            for payload in changed:
+                await self.broadcast({"type": "message.updated", "message": payload})
+            if reply_payload is not None:
+                await self.start_reply(reply_payload)
+        elif isinstance(frame, protocol.MessageDelete | protocol.MessageSelect):
+            for payload in await db_thread(_change)(self.conversation, frame):
                 await self.broadcast({"type": "message.updated", "message": payload})
         elif isinstance(frame, protocol.MessageStop):
             await self.channel_layer.group_send(self.group, {"type": STOP_MESSAGE_TYPE, "message_id": frame.message_id})
         elif isinstance(frame, protocol.HistorySync):
-            await self.send_frame(await database_sync_to_async(_history)(self.conversation, frame.after_seq))
+            await self.on_history(frame)
         elif isinstance(frame, protocol.RenderFrame):
             await self.on_render_frame(raw)
 
@@ -214,7 +263,7 @@ class ConversationConsumer(AsyncWebsocketConsumer):
     async def on_send(self, frame: protocol.MessageSend) -> None:
         services.validate_text(frame.text)  # cheap checks before counting against the limit
         await self._check_rate()
-        user_payload, created, reply_payload = await database_sync_to_async(_begin_exchange)(
+        user_payload, created, reply_payload = await db_thread(_begin_exchange)(
             self.conversation, frame.text, frame.client_id
         )
         created_frame = {"type": "message.created", "message": user_payload, "client_id": frame.client_id}
@@ -226,30 +275,34 @@ class ConversationConsumer(AsyncWebsocketConsumer):
             await self.start_reply(reply_payload)
 
     async def on_regenerate(self, frame: protocol.MessageRegenerate) -> None:
-        if not await database_sync_to_async(_message_exists)(self.conversation, frame.message_id):
+        if not await db_thread(_message_exists)(self.conversation, frame.message_id):
             raise services.ChatError("not_found", "No such message in this conversation.")
         await self._check_rate()
-        reply_payload, deactivated = await database_sync_to_async(_begin_regenerate)(
+        reply_payload, deactivated = await db_thread(_begin_regenerate)(
             self.conversation, frame.message_id
         )
         for payload in deactivated:
             await self.broadcast({"type": "message.updated", "message": payload})
         await self.start_reply(reply_payload)
 
+    async def on_history(self, frame: protocol.HistorySync) -> None:
+        history = await db_thread(_history)(self.conversation, frame.after_seq)
+        for message in history["messages"]:
+            # The stored text of a streaming reply lags up to SAVE_EVERY_S; the live text is exact,
+            # and the deltas that follow carry offsets, so the page continues without a gap.
+            live = reply_live_text(message["id"]) if message.get("status") == "streaming" else None
+            if live is not None:
+                message["content"] = live
+        await self.send_frame(history)
+
     async def start_reply(self, reply_payload: dict[str, Any]) -> None:
         await self.broadcast({"type": "message.created", "message": reply_payload})
-        reply_id = reply_payload["id"]
-        task = asyncio.create_task(
-            reply_stream(
-                conversation_id=self.conversation.pk,
-                reply_id=reply_id,
-                backend=get_backend(),
-                on_error=self.send_error_after_broadcasts,
-            ),
-            name=f"reply-{reply_id}",
+        reply_start(
+            conversation_id=self.conversation.pk,
+            reply_id=reply_payload["id"],
+            backend=get_backend(),
+            on_error=self.send_error_after_broadcasts,
         )
-        self.replies[reply_id] = task
-        task.add_done_callback(lambda _t: self.replies.pop(reply_id, None))
 
     async def on_render_frame(self, raw: dict[str, Any]) -> None:
         """``render.*`` frames belong to companion.evolve.ws (HANDLERS by type, or

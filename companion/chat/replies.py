@@ -1,13 +1,18 @@
 """Streaming one persona reply: prompt → backend → deltas to the group → final row.
 
-``reply_stream`` runs as an asyncio task owned by the websocket connection that
-asked for it. Whatever happens, the reply row ends in a final state with the
-text generated so far kept:
+``reply_start`` runs ``reply_stream`` as an asyncio task owned by the process,
+not by the socket that asked: a reply keeps generating when its socket drops
+(a reload, a phone losing signal), bounded by its token budget and
+``CHAT_REPLY_TIME_LIMIT_S``, and a reconnected page resumes it through
+``history.sync`` (which carries the live text, ``reply_live_text``) plus the
+following deltas. ``message.stop`` (``reply_stop``) is the only way to end it
+early. Whatever happens, the reply row ends in a final state with the text
+generated so far kept:
 
 - the backend finishes           → ``complete`` (+ ``exchange_completed`` signal)
+- the time limit passes          → ``complete`` with what there is (``failed``/``timeout`` if nothing)
 - the backend raises mid-stream  → ``failed``, an ``error`` frame to the requester
-- the task is cancelled (socket
-  closed, ``message.stop``)      → ``interrupted``
+- ``message.stop``               → ``interrupted``
 
 and every socket on the conversation gets ``message.delta`` frames while it
 grows and one ``message.done`` with the final row.
@@ -25,12 +30,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import secrets
 import time
 import weakref
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from channels.db import database_sync_to_async
 from django.conf import settings
 from django.db import transaction
 
@@ -41,6 +46,7 @@ from companion.chat.prompt import PromptBuild, prompt_build
 from companion.chat.serializers import message_payload
 from companion.chat.signals import exchange_completed
 from companion.llm.base import BackendError, ChatBackend, SamplingParams
+from companion.llm.guard import db_thread
 
 logger = logging.getLogger(__name__)
 
@@ -196,7 +202,7 @@ class _ProgressSaver:
                 if not items:
                     continue
                 try:
-                    await database_sync_to_async(_save_progress_many)(items)
+                    await db_thread(_save_progress_many)(items)
                 except Exception:  # the next round retries; the final write does not depend on it
                     logger.warning("saving the progress of %d replies failed", len(items), exc_info=True)
         finally:
@@ -204,19 +210,66 @@ class _ProgressSaver:
                 self.task = None  # a finished task would keep its loop (the weak key) alive
 
 
-def sampling_for(persona: Any, *, user_name: str) -> SamplingParams:
+def sampling_for(persona: Any, *, user_name: str, seed: int | None = None) -> SamplingParams:
     return SamplingParams(
         temperature=persona.temperature,
         max_tokens=settings.CHAT_REPLY_MAX_TOKENS,
         stop=(f"\n{user_name}:",),
+        seed=seed,
     )
 
 
-async def reply_stream(
+# --- the process's running replies --------------------------------------------------
+
+_running: dict[int, tuple[int, asyncio.Task, list[str]]] = {}  # reply id -> (conversation id, task, parts)
+
+
+def reply_start(
     *, conversation_id: int, reply_id: int, backend: ChatBackend, on_error: ErrorSink | None = None
-) -> str:
-    """Generate reply ``reply_id`` (a ``streaming`` row); returns its final status."""
+) -> asyncio.Task:
+    """Generate reply ``reply_id`` in a task of this process (it outlives the socket that asked)."""
     parts: list[str] = []
+    task = asyncio.create_task(
+        reply_stream(conversation_id=conversation_id, reply_id=reply_id, backend=backend, on_error=on_error,
+                     parts=parts),
+        name=f"reply-{reply_id}",
+    )
+    _running[reply_id] = (conversation_id, task, parts)
+    task.add_done_callback(lambda _t: _running.pop(reply_id, None))
+    return task
+
+
+def reply_stop(*, conversation_id: int, message_id: int | None = None) -> list[asyncio.Task]:
+    """Cancel this process's running replies in the conversation (one, or all); returns the tasks."""
+    tasks = [
+        task for reply_id, (conv_id, task, _parts) in list(_running.items())
+        if conv_id == conversation_id and message_id in (None, reply_id)
+    ]
+    for task in tasks:
+        task.cancel()
+    return tasks
+
+
+def reply_live_text(reply_id: int) -> str | None:
+    """The exact text a reply running in this process has so far (None when it runs elsewhere or ended)."""
+    running = _running.get(reply_id)
+    return "".join(running[2]) if running is not None else None
+
+
+async def reply_stream(
+    *,
+    conversation_id: int,
+    reply_id: int,
+    backend: ChatBackend,
+    on_error: ErrorSink | None = None,
+    parts: list[str] | None = None,
+) -> str:
+    """Generate reply ``reply_id`` (a ``streaming`` row); returns its final status.
+
+    ``parts`` receives the deltas as they come (reply_live_text reads it).
+    """
+    parts = [] if parts is None else parts
+    seed = secrets.randbelow(2**31)  # fresh per reply, so a regenerate samples anew; kept on the row
     status = Message.Status.COMPLETE
     error = error_detail = ""
     build: PromptBuild | None = None
@@ -225,21 +278,27 @@ async def reply_stream(
     saver: _ProgressSaver | None = None
     cancelled = False
     try:
-        conversation, build = await database_sync_to_async(_build)(conversation_id, reply_id, backend)
+        conversation, build = await db_thread(_build)(conversation_id, reply_id, backend)
         persona = conversation.persona
         stream = backend.stream(
             build.turns,
-            params=sampling_for(persona, user_name=build.user_name),
+            params=sampling_for(persona, user_name=build.user_name, seed=seed),
             adapter=persona.llm_adapter or None,
         )
         relay = _DeltaRelay(conversation_id, reply_id)
         saver = _ProgressSaver.current()
         saver.add(reply_id, parts)
-        async for delta in stream:
-            if not delta:
-                continue
-            parts.append(delta)
-            await relay.push(delta)
+        async with asyncio.timeout(settings.CHAT_REPLY_TIME_LIMIT_S):
+            async for delta in stream:
+                if not delta:
+                    continue
+                parts.append(delta)
+                await relay.push(delta)
+    except TimeoutError:
+        logger.warning("reply %s reached the %s s time limit", reply_id, settings.CHAT_REPLY_TIME_LIMIT_S)
+        if not parts:
+            status, error = Message.Status.FAILED, "timeout"
+            error_detail = "The model took too long to answer; try again."
     except asyncio.CancelledError:
         status, cancelled = Message.Status.INTERRUPTED, True
     except BackendError as exc:
@@ -265,17 +324,17 @@ async def reply_stream(
     if error:
         fields["error_detail"] = error_detail
     if build is not None:
-        fields["extra"] = {"prompt": build.compact(), "backend": backend.name}
+        fields["extra"] = {"prompt": build.compact(), "backend": backend.name, "seed": seed}
         fields["prompt_tokens"] = build.total_tokens
         fields["completion_tokens"] = backend.count_tokens(fields["content"]) if parts else 0
     # Shielded: a second cancel (socket closing as the reply ends) must not
     # leave the row in ``streaming``.
-    payload = await asyncio.shield(database_sync_to_async(_finish)(reply_id, **fields))
+    payload = await asyncio.shield(db_thread(_finish)(reply_id, **fields))
     await conversation_broadcast(conversation_id, {"type": "message.done", "message": payload})
     if error and on_error is not None:
         await on_error(error, fields["error_detail"])
     if status == Message.Status.COMPLETE:
-        await database_sync_to_async(_send_completed)(conversation_id, reply_id)
+        await db_thread(_send_completed)(conversation_id, reply_id)
     if cancelled:
         raise asyncio.CancelledError
     return status

@@ -203,6 +203,32 @@ def message_edit(*, message: Message, text: str) -> Message:
     return _bump(locked, message, content=text, extra=extra)
 
 
+def reply_after(message: Message) -> Message | None:
+    """The active persona reply answering ``message`` (the next persona text turn), if any."""
+    return (
+        message.conversation.messages.filter(
+            seq__gt=message.seq, role=Message.Role.PERSONA, kind=Message.Kind.TEXT, deleted=False, is_active=True
+        )
+        .order_by("seq")
+        .first()
+    )
+
+
+@transaction.atomic
+def message_edit_and_reanswer(*, message: Message, text: str) -> tuple[list[Message], Message | None]:
+    """Edit the user's last message and open a new answer to it, in one transaction.
+
+    The old reply answered the old text, so it becomes an inactive alternative
+    (still reachable with the alternative arrows) and a new reply starts. Returns (rows changed, new reply or None).
+    """
+    edited = message_edit(message=message, text=text)
+    old_reply = reply_after(edited)
+    if old_reply is None:
+        return [edited], None
+    new_reply, deactivated = reply_begin_regenerate(message=old_reply)
+    return [edited, *deactivated], new_reply
+
+
 @transaction.atomic
 def message_delete(*, message: Message) -> list[Message]:
     """Delete the user's last message and the persona replies to it.

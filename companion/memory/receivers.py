@@ -9,7 +9,7 @@ from django.db import transaction
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
-from companion.chat.signals import exchange_completed
+from companion.chat.signals import exchange_completed, message_edited
 from companion.memory.models import Memory
 from companion.memory.retrieval import pair_invalidate
 
@@ -23,6 +23,14 @@ def enqueue_exchange(sender: Any, *, conversation: Any, user_message: Any, reply
     args = (conversation.pk, getattr(user_message, "pk", None), getattr(reply_message, "pk", None))
     # After commit: the worker must see the rows this exchange wrote.
     transaction.on_commit(lambda: process_exchange.send(*args))
+
+
+@receiver(message_edited, dispatch_uid="memory.reprocess_edited")
+def enqueue_edited(sender: Any, *, conversation: Any, message: Any, **_: Any) -> None:
+    from companion.memory.tasks import reprocess_edited
+
+    args = (conversation.pk, message.pk)
+    transaction.on_commit(lambda: reprocess_edited.send(*args))
 
 
 @receiver(post_save, sender=Memory, dispatch_uid="memory.invalidate_on_save")

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import dramatiq
 
-from companion.memory.pipeline import exchange_process_ids
+from companion.chat.models import Conversation, Message
+from companion.memory.pipeline import exchange_process_ids, memory_reprocess_edited
 
 MEMORY_TIME_LIMIT_MS = 5 * 60 * 1000
 
@@ -24,10 +25,19 @@ def process_exchange(conversation_id: int, user_message_id: int | None, reply_me
 
 @dramatiq.actor(queue_name="default", max_retries=1, time_limit=MEMORY_TIME_LIMIT_MS)
 def update_summary(conversation_id: int) -> None:
-    from companion.chat.models import Conversation
     from companion.memory.services import use_llm_extraction
     from companion.memory.summaries import summary_update
 
     conversation = Conversation.objects.select_related("owner", "persona").filter(pk=conversation_id).first()
     if conversation is not None:
         summary_update(conversation=conversation, use_llm=use_llm_extraction())
+
+
+@dramatiq.actor(queue_name="default", max_retries=2, time_limit=MEMORY_TIME_LIMIT_MS)
+def reprocess_edited(conversation_id: int, message_id: int) -> None:
+    """The user edited a message: memory forgets its old text and reads the new one."""
+    message = Message.objects.select_related("conversation__owner", "conversation__persona").filter(
+        pk=message_id, conversation_id=conversation_id
+    ).first()
+    if message is not None:
+        memory_reprocess_edited(conversation=message.conversation, message=message)

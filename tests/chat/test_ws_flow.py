@@ -132,19 +132,24 @@ async def test_edit_and_delete_only_the_last_user_message(conversation, user, lo
     await ws.send({"type": "message.edit", "message_id": first["id"], "text": "changed"})
     assert (await ws.recv())["code"] == "not_editable"
 
+    # Editing re-answers: the old reply answered the old text, so it becomes an inactive
+    # alternative and a new reply to the edited text streams in.
     await ws.send({"type": "message.edit", "message_id": second["id"], "text": "two, edited"})
-    edited = await ws.recv()
-    assert edited["type"] == "message.updated"
-    assert edited["message"]["content"] == "two, edited"
-    assert edited["message"]["changed_seq"] > second["changed_seq"]
+    frames = await ws.recv_until("message.done")
+    updated = {f["message"]["id"]: f["message"] for f in frames if f["type"] == "message.updated"}
+    assert updated[second["id"]]["content"] == "two, edited"
+    assert updated[second["id"]]["changed_seq"] > second["changed_seq"]
+    assert updated[reply["id"]]["is_active"] is False
+    new_reply = frames[-1]["message"]
+    assert new_reply["status"] == "complete" and new_reply["content"] == "You said: two, edited"
 
     await ws.send({"type": "message.delete", "message_id": second["id"]})
-    gone = [await ws.recv(), await ws.recv()]
-    assert {f["message"]["id"] for f in gone} == {second["id"], reply["id"]}
+    gone = [await ws.recv(), await ws.recv(), await ws.recv()]  # the message and both answers to it
+    assert {f["message"]["id"] for f in gone} == {second["id"], reply["id"], new_reply["id"]}
     assert all(f["message"]["deleted"] and f["message"]["content"] == "" for f in gone)
     await ws.close()
 
-    visible = [m.content for m in await _messages(conversation) if not m.deleted]
+    visible = [m.content for m in await _messages(conversation) if not m.deleted and m.is_active]
     assert visible == ["Evening, Alice. I'm Mira. Tea?", "one", "You said: one"]
 
 
