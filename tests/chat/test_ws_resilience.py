@@ -1,0 +1,111 @@
+"""A socket never dies on a server-side failure: what the user gets instead, and what is kept."""
+
+from __future__ import annotations
+
+import dramatiq
+import pytest
+from asgiref.sync import sync_to_async
+from django.db import OperationalError
+
+from companion.chat import services
+from companion.chat.models import Message
+from companion.memory.models import Memory
+from tests.chat.conftest import open_socket
+from tests.workers import running_worker
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+async def _still_open(ws) -> None:
+    await ws.send({"type": "history.sync", "after_seq": 10_000})
+    assert (await ws.recv())["type"] == "history"
+
+
+async def test_a_bug_in_a_frame_handler_answers_internal_with_its_request_id_and_the_socket_stays(
+    conversation, user, login, monkeypatch, caplog
+):
+    def broken(**kwargs):
+        raise KeyError("a bug")
+
+    monkeypatch.setattr(services, "exchange_begin", broken)
+    ws = await open_socket(conversation.pk, await login(user))
+    await ws.send({"type": "message.send", "text": "hello", "client_id": "b-1"})
+    error = await ws.recv()
+    assert error["type"] == "error" and error["code"] == "internal"
+    assert error["request_id"] in error["detail"]
+    assert "KeyError" not in error["detail"]  # internals stay in the log
+    assert error["request_id"] in caplog.text  # ...where the id finds them
+    await _still_open(ws)
+    await ws.close()
+
+
+async def test_a_locked_database_is_retried_once_and_the_message_is_stored_once(
+    conversation, user, login, monkeypatch
+):
+    real = services.exchange_begin
+    failures = iter([OperationalError("database is locked")])
+
+    def locked_once(**kwargs):
+        failure = next(failures, None)
+        if failure is not None:
+            raise failure
+        return real(**kwargs)
+
+    monkeypatch.setattr(services, "exchange_begin", locked_once)
+    ws = await open_socket(conversation.pk, await login(user))
+    await ws.send({"type": "message.send", "text": "hello", "client_id": "l-1"})
+    frames = await ws.recv_until("message.done")
+    assert not [f for f in frames if f["type"] == "error"]
+    assert await Message.objects.filter(conversation=conversation, role="user").acount() == 1
+    await ws.close()
+
+
+async def test_a_database_still_locked_after_the_retry_answers_busy_and_stores_nothing(
+    conversation, user, login, monkeypatch
+):
+    def always_locked(**kwargs):
+        raise OperationalError("database is locked")
+
+    monkeypatch.setattr(services, "exchange_begin", always_locked)
+    ws = await open_socket(conversation.pk, await login(user))
+    await ws.send({"type": "message.send", "text": "hello", "client_id": "l-2"})
+    error = await ws.recv(wait_s=5)
+    assert error["type"] == "error" and error["code"] == "busy"
+    assert await Message.objects.filter(conversation=conversation, role="user").acount() == 0
+    await _still_open(ws)
+    await ws.close()
+
+
+async def test_each_reply_gets_its_own_seed_recorded_on_the_row(conversation, user, login, scripted_backend):
+    ws = await open_socket(conversation.pk, await login(user))
+    await ws.send({"type": "message.send", "text": "hi", "client_id": "s-1"})
+    reply = (await ws.recv_until("message.done"))[-1]["message"]
+    await ws.send({"type": "message.regenerate", "message_id": reply["id"]})
+    await ws.recv_until("message.done")
+    await ws.close()
+    seeds = [call["params"].seed for call in scripted_backend.calls]
+    assert len(seeds) == 2 and None not in seeds and seeds[0] != seeds[1]
+    rows = [m async for m in Message.objects.filter(conversation=conversation, role="persona", seq__gt=1)]
+    assert sorted(m.extra["seed"] for m in rows) == sorted(seeds)
+
+
+async def test_editing_the_last_message_makes_memory_forget_the_old_text_and_learn_the_new(
+    conversation, user, login, settings
+):
+    settings.MEMORY_LLM_EXTRACTION = False  # the rules are enough to see what is remembered
+    drain = sync_to_async(lambda: dramatiq.get_broker().join("default", timeout=30_000))
+    with running_worker():
+        ws = await open_socket(conversation.pk, await login(user))
+        await ws.send({"type": "message.send", "text": "I have a cat named Pixel.", "client_id": "m-1"})
+        sent = (await ws.recv_until("message.done"))[0]["message"]
+        await drain()
+        before = [m.text async for m in Memory.objects.filter(user=user)]
+        assert any("Pixel" in text for text in before), before
+
+        await ws.send({"type": "message.edit", "message_id": sent["id"], "text": "I have a dog named Rex."})
+        await ws.recv_until("message.done")
+        await drain()
+        await ws.close()
+    after = [m.text async for m in Memory.objects.filter(user=user)]
+    assert not any("Pixel" in text for text in after), after
+    assert any("Rex" in text for text in after), after
