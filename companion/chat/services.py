@@ -21,6 +21,7 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
 
+from companion.accounts.selectors import user_display_name
 from companion.chat.models import Conversation, Message
 
 
@@ -69,10 +70,6 @@ def validate_text(text: str) -> str:
     if len(text) > settings.CHAT_MAX_MESSAGE_CHARS:
         raise ChatError("too_long", f"Messages are limited to {settings.CHAT_MAX_MESSAGE_CHARS} characters.")
     return text
-
-
-def user_display_name(user: Any) -> str:
-    return (getattr(user, "first_name", "") or "").strip() or user.get_username()
 
 
 def streaming_reply(conversation: Conversation) -> Message | None:

@@ -21,8 +21,8 @@ from typing import Any
 from django.conf import settings
 from pydantic import BaseModel, Field
 
+from companion.accounts.selectors import user_display_name
 from companion.chat.models import Message
-from companion.chat.services import user_display_name
 from companion.evolve import lexicon
 from companion.llm.base import ChatTurn, SamplingParams
 from companion.llm.guard import model_call_sync

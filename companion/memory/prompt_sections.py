@@ -15,6 +15,7 @@ from typing import Any
 
 from django.utils import timezone
 
+from companion.accounts.selectors import user_display_name
 from companion.memory.models import Memory
 from companion.memory.selectors import (
     memories_recall,
@@ -83,7 +84,6 @@ def memories_text(*, user: Any, persona: Any, user_name: str, query: str) -> tup
 
 def sections(*, conversation: Any, query_text: str) -> list:
     from companion.chat.prompt import PromptSection
-    from companion.chat.services import user_display_name
 
     user, persona = conversation.owner, conversation.persona
     name = user_display_name(user)

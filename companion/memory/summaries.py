@@ -17,6 +17,7 @@ from typing import Any
 from django.conf import settings
 from pydantic import BaseModel, Field
 
+from companion.accounts.selectors import user_display_name
 from companion.chat.models import Conversation, Message
 from companion.memory.extraction import extract_rules, sentences
 from companion.memory.models import ConversationSummary
@@ -124,7 +125,6 @@ def llm_summary(*, previous: str, messages: list[Message], user_name: str, perso
 def summary_update(*, conversation: Conversation, use_llm: bool = True, budget_tokens: int | None = None
                    ) -> ConversationSummary | None:
     """Fold what no longer fits into a new rolling summary; None when nothing is due."""
-    from companion.chat.services import user_display_name
 
     fold = messages_to_fold(conversation=conversation, budget_tokens=budget_tokens)
     if not fold:

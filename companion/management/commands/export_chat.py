@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from django.core.management.base import BaseCommand, CommandError
 
+from companion.accounts.selectors import user_display_name
 from companion.chat.models import Conversation, Message
-from companion.chat.services import user_display_name
 from companion.memory.sillytavern import export_lines
 
 
