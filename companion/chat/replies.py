@@ -34,6 +34,7 @@ import secrets
 import time
 import weakref
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from typing import Any
 
 from django.conf import settings
@@ -43,6 +44,8 @@ from companion.chat import services
 from companion.chat.groups import conversation_broadcast
 from companion.chat.models import Conversation, Message
 from companion.chat.prompt import PromptBuild, prompt_build
+from companion.chat.reply_quality import clean_reply, cut_user_turn, fallback_line, review_reply, trim_to_sentence
+from companion.chat.sampling import sampling_for
 from companion.chat.serializers import message_payload
 from companion.chat.signals import exchange_completed
 from companion.llm.base import BackendError, ChatBackend, SamplingParams
@@ -210,15 +213,6 @@ class _ProgressSaver:
                 self.task = None  # a finished task would keep its loop (the weak key) alive
 
 
-def sampling_for(persona: Any, *, user_name: str, seed: int | None = None) -> SamplingParams:
-    return SamplingParams(
-        temperature=persona.temperature,
-        max_tokens=settings.CHAT_REPLY_MAX_TOKENS,
-        stop=(f"\n{user_name}:",),
-        seed=seed,
-    )
-
-
 # --- the process's running replies --------------------------------------------------
 
 _running: dict[int, tuple[int, asyncio.Task, list[str]]] = {}  # reply id -> (conversation id, task, parts)
@@ -270,6 +264,8 @@ async def reply_stream(
     """
     parts = [] if parts is None else parts
     seed = secrets.randbelow(2**31)  # fresh per reply, so a regenerate samples anew; kept on the row
+    params: SamplingParams | None = None
+    timed_out = False
     status = Message.Status.COMPLETE
     error = error_detail = ""
     build: PromptBuild | None = None
@@ -280,11 +276,8 @@ async def reply_stream(
     try:
         conversation, build = await db_thread(_build)(conversation_id, reply_id, backend)
         persona = conversation.persona
-        stream = backend.stream(
-            build.turns,
-            params=sampling_for(persona, user_name=build.user_name, seed=seed),
-            adapter=persona.llm_adapter or None,
-        )
+        params = sampling_for(persona, user_name=build.user_name, persona_name=persona.name, seed=seed)
+        stream = backend.stream(build.turns, params=params, adapter=persona.llm_adapter or None)
         relay = _DeltaRelay(conversation_id, reply_id)
         saver = _ProgressSaver.current()
         saver.add(reply_id, parts)
@@ -296,6 +289,7 @@ async def reply_stream(
                 await relay.push(delta)
     except TimeoutError:
         logger.warning("reply %s reached the %s s time limit", reply_id, settings.CHAT_REPLY_TIME_LIMIT_S)
+        timed_out = True
         if not parts:
             status, error = Message.Status.FAILED, "timeout"
             error_detail = "The model took too long to answer; try again."
@@ -320,11 +314,20 @@ async def reply_stream(
             except asyncio.CancelledError:  # a second cancel: still write the final row below
                 cancelled = True
 
-    fields: dict[str, Any] = {"content": "".join(parts), "status": status}
+    content, review = "".join(parts), {}
+    if status == Message.Status.COMPLETE and build is not None and params is not None:
+        try:
+            content, review = await _reviewed(content, build=build, backend=backend, params=params,
+                                              persona=conversation.persona, timed_out=timed_out)
+        except asyncio.CancelledError:  # Stop during the second try: keep what was streamed
+            status, cancelled, content = Message.Status.INTERRUPTED, True, clean_reply(content)
+    elif status == Message.Status.INTERRUPTED:
+        content = clean_reply(content)
+    fields: dict[str, Any] = {"content": content, "status": status}
     if error:
         fields["error_detail"] = error_detail
     if build is not None:
-        fields["extra"] = {"prompt": build.compact(), "backend": backend.name, "seed": seed}
+        fields["extra"] = {"prompt": build.compact(), "backend": backend.name, "seed": seed, **review}
         fields["prompt_tokens"] = build.total_tokens
         fields["completion_tokens"] = backend.count_tokens(fields["content"]) if parts else 0
     # Shielded: a second cancel (socket closing as the reply ends) must not
@@ -338,6 +341,46 @@ async def reply_stream(
     if cancelled:
         raise asyncio.CancelledError
     return status
+
+
+def _polished(text: str, *, user_name: str, persona_name: str, hit_limit: bool) -> str:
+    text = cut_user_turn(text, user_name=user_name, persona_name=persona_name)
+    return trim_to_sentence(clean_reply(text), hit_limit=hit_limit)
+
+
+async def _reviewed(
+    text: str, *, build: PromptBuild, backend: ChatBackend, params: SamplingParams, persona: Any, timed_out: bool
+) -> tuple[str, dict[str, Any]]:
+    """The text to keep for a finished reply, and what review found (kept in ``extra``).
+
+    The streamed text is tidied (the user's lines cut, glyph debris dropped,
+    ended at a sentence when the budget ran out). If it still reads out of
+    character, abusive, empty or repetitive, the model gets one more try with
+    a fresh seed (not streamed: ``message.done`` carries the result); if that
+    fails too, a safe in-character line stands in.
+    """
+    names = {"user_name": build.user_name, "persona_name": persona.name}
+    context = "\n".join(turn.content for turn in build.turns)
+    hit_limit = timed_out or backend.count_tokens(text) >= params.max_tokens - 1
+    review = review_reply(_polished(text, **names, hit_limit=hit_limit), **names, context=context)
+    if review.ok:
+        return review.text, {}
+    found = {"review": review.problems}
+    logger.info("reply review found %s; trying once more", review.problems)
+    retry_params = replace(params, seed=secrets.randbelow(2**31))
+    parts: list[str] = []
+    try:
+        async with asyncio.timeout(settings.CHAT_REPLY_TIME_LIMIT_S):
+            async for delta in backend.stream(build.turns, params=retry_params, adapter=persona.llm_adapter or None):
+                parts.append(delta)
+    except (TimeoutError, BackendError) as exc:
+        logger.warning("the second try failed: %s", exc)
+    retried = "".join(parts)
+    hit_limit = backend.count_tokens(retried) >= params.max_tokens - 1
+    second = review_reply(_polished(retried, **names, hit_limit=hit_limit), **names, context=context)
+    if second.ok:
+        return second.text, {**found, "retry_seed": retry_params.seed}
+    return fallback_line(persona.name, seed=params.seed), {**found, "fallback": second.problems}
 
 
 async def _close_quietly(stream: Any) -> None:

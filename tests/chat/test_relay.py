@@ -153,8 +153,8 @@ async def test_growing_text_of_concurrent_replies_is_saved_in_one_batch(
 
     monkeypatch.setattr(replies, "_save_progress_many", recording_save)
     scripted_backend.token_delay_s = 0.02
-    first = " ".join(f"a{i}" for i in range(30))
-    second = " ".join(f"b{i}" for i in range(30))
+    first = " ".join(f"alpha{i}" for i in range(30))
+    second = " ".join(f"beta{i}" for i in range(30))
     scripted_backend.replies = [first, second]
 
     conv_1 = await sync_to_async(conversation_start)(owner=user, persona=persona)

@@ -188,7 +188,7 @@ async def test_a_reply_keeps_generating_after_its_socket_drops_and_a_new_socket_
     """A reload or lost signal must not end the reply: it finishes, and the reloaded page picks it up
     (history carries the exact text so far, the following deltas continue at their offsets)."""
     scripted_backend.token_delay_s = 0.02
-    words = [f"w{i}" for i in range(60)]
+    words = [f"word{i}" for i in range(59)] + ["word59."]
     scripted_backend.replies = [" ".join(words)]
     sid = await login(user)
     ws = await open_socket(conversation.pk, sid)
@@ -204,7 +204,7 @@ async def test_a_reply_keeps_generating_after_its_socket_drops_and_a_new_socket_
     reply = next(m for m in history[-1]["messages"] if m["role"] == "persona" and m["seq"] == 3)
     assert reply["status"] == "streaming"
     text = reply["content"]
-    assert text.startswith("w0 w1 w2 w3")
+    assert text.startswith("word0 word1 word2 word3")
     done = None
     while done is None:
         frame = await again.recv()
