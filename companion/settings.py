@@ -321,15 +321,18 @@ RENDER_FPS = env.int("RENDER_FPS", default=16)
 RENDER_STEPS = env.int("RENDER_STEPS", default=30)  # diffusers denoising steps
 RENDER_GUIDANCE_SCALE = env.float("RENDER_GUIDANCE_SCALE", default=5.0)
 RENDER_TORCH_DTYPE = env("RENDER_TORCH_DTYPE", default="bfloat16")  # diffusers on CUDA; CPU uses float32
-# Safety gate: names of real people that are never rendered without the persona's recorded consent.
-RENDER_REAL_PERSON_NAMES = env.list(
-    "RENDER_REAL_PERSON_NAMES",
-    default=[
-        "Taylor Swift", "Scarlett Johansson", "Emma Watson", "Margot Robbie", "Zendaya", "Beyonce",
-        "Billie Eilish", "Ariana Grande", "Keanu Reeves", "Tom Hanks", "Elon Musk", "Barack Obama",
-        "Donald Trump", "Joe Biden", "Kim Kardashian", "Selena Gomez", "Jennifer Lawrence", "Timothee Chalamet",
-    ],
-)
+# Safety gate (rendering/safety). Real people never rendered without the persona's recorded consent are
+# data: rendering/safety/data/real_people.txt (packaged). Operators add people with more files in that
+# format (comma-separated paths) and/or full names.
+RENDER_REAL_PEOPLE_FILE = env("RENDER_REAL_PEOPLE_FILE", default="")
+RENDER_REAL_PERSON_NAMES = env.list("RENDER_REAL_PERSON_NAMES", default=[])
+# Optional guard model (e.g. Llama Guard served by vLLM) on an OpenAI-compatible endpoint: it classifies
+# each render's final prompt; a refusal or an unreachable model refuses the render. Empty: rules only.
+SAFETY_MODEL = env("SAFETY_MODEL", default="")
+SAFETY_MODEL_BASE_URL = env("SAFETY_MODEL_BASE_URL", default="") or LLM_BASE_URL
+SAFETY_MODEL_API_KEY = env("SAFETY_MODEL_API_KEY", default="") or LLM_API_KEY
+SAFETY_MODEL_TIMEOUT_S = env.float("SAFETY_MODEL_TIMEOUT_S", default=10.0)
+SAFETY_MODEL_INSTRUCTIONS = env("SAFETY_MODEL_INSTRUCTIONS", default="")  # sent as a system message when set
 C2PA_SIGNING_CERT = env("C2PA_SIGNING_CERT", default="")  # PEM chain; default: self-signed in var/
 C2PA_SIGNING_KEY = env("C2PA_SIGNING_KEY", default="")
 LORA_MAX_UPLOAD_BYTES = env.int("LORA_MAX_UPLOAD_BYTES", default=2 * 1024**3)

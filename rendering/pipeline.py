@@ -12,8 +12,8 @@ from pathlib import Path
 
 from django.conf import settings
 
-from rendering import encode, labelling
-from rendering.errors import RenderCancelled, RenderFailed
+from rendering import encode, labelling, safety
+from rendering.errors import RenderCancelled, RenderFailed, TransientRenderError
 from rendering.models import JobStatus, RenderJob
 from rendering.renderers import RenderContext, get_renderer
 from rendering.services import ProgressReporter, render_job_mark_succeeded
@@ -68,7 +68,19 @@ def _label_and_store(job: RenderJob, reporter: ProgressReporter, raw: Path, post
         raise RenderCancelled()
 
 
+def _safety_check(job: RenderJob) -> None:
+    """The safety gate again, right before rendering: the persona may have changed, a beat may have been
+    written some other way, and this is where the guard model runs for requests that did not bring a verdict."""
+    try:
+        safety.render_worker_gate(job=job)
+    except safety.SafetyCheckUnavailable as exc:
+        raise TransientRenderError(exc.reason) from exc
+    except safety.RenderRefused as exc:
+        raise RenderFailed(exc.reason) from exc
+
+
 def run_clip(job: RenderJob, reporter: ProgressReporter) -> None:
+    _safety_check(job)
     ctx = context_for(job)
     clip = get_renderer().render(ctx, reporter, reporter.is_cancelled)
     with tempfile.TemporaryDirectory(prefix="render-") as tmp:

@@ -16,7 +16,7 @@ from django.utils import timezone
 from personas.models import Persona
 from rendering.beat import SceneBeat
 from rendering.models import FINISHED, JobKind, JobStatus, RenderJob
-from rendering.safety import render_safety_gate
+from rendering.safety import Verdict, render_safety_gate
 from rendering.signals import job_updated
 
 log = logging.getLogger(__name__)
@@ -48,14 +48,26 @@ def _queue_on_commit(job: RenderJob) -> None:
 
 
 def render_job_request(
-    *, persona: Persona, beat: SceneBeat | dict[str, Any], requested_by, source: str, idempotency_key: str
+    *,
+    persona: Persona,
+    beat: SceneBeat | dict[str, Any],
+    requested_by,
+    source: str,
+    idempotency_key: str,
+    model_verdict: Verdict | None = None,
 ) -> tuple[RenderJob, bool]:
     """Queue a clip for ``beat``; returns (job, created). The same idempotency_key returns the first job.
 
-    Raises ``rendering.safety.RenderRefused`` (after logging a SafetyRefusal) when the gate refuses.
+    The safety gate runs first: raises ``rendering.safety.RenderRefused`` (after logging a
+    SafetyRefusal) when it refuses. ``model_verdict`` is the guard model's verdict on the final
+    prompt, awaited by the caller beforehand (``rendering.safety.render_request_verdict``) when a
+    SAFETY_MODEL is configured; without it the worker asks the model before rendering. This
+    function never calls a model, so it may run on the shared database thread.
     """
     beat = beat if isinstance(beat, SceneBeat) else SceneBeat.model_validate(beat)
-    render_safety_gate(persona=persona, beat=beat, requested_by=requested_by, source=source)
+    render_safety_gate(
+        persona=persona, beat=beat, requested_by=requested_by, source=source, model_verdict=model_verdict
+    )
     existing = RenderJob.objects.filter(idempotency_key=idempotency_key).first()
     if existing is not None:
         return existing, False

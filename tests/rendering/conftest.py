@@ -111,3 +111,15 @@ def wait_event(events, job, event: str, timeout: float = 10.0) -> list[str]:
     """The job's events once ``event`` has arrived (signals follow the DB write by a moment)."""
     wait_for(lambda: any(jid == str(job.id) and e == event for jid, e, _ in events), timeout)
     return [e for jid, e, _ in events if jid == str(job.id)]
+
+
+def pytest_terminal_summary(terminalreporter):
+    """The safety tables' rates, whenever test_safety_tables ran (shown with or without -s)."""
+    import sys
+
+    test_safety_tables = sys.modules.get("tests.rendering.test_safety_tables")
+    if test_safety_tables is None or not test_safety_tables.RATES:
+        return
+    terminalreporter.section("render safety gate")
+    for table, (refused, total) in test_safety_tables.RATES.items():
+        terminalreporter.write_line(f"{table}: {refused}/{total} = {100 * refused / total:.1f}%")

@@ -95,10 +95,10 @@ def test_cast_and_plain_phrases_are_not_real_people(text):
     assert find_real_person(text, allowed_names=["Mira", "Leo"]) is None, text
 
 
-def test_deny_list_is_configurable(settings):
+def test_deny_list_setting_extends_the_packaged_list(settings):
     settings.RENDER_REAL_PERSON_NAMES = ["Ada Lovelace"]
     assert find_real_person("Ada Lovelace at her desk", allowed_names=[]) == "Ada Lovelace"
-    assert find_real_person("Taylor Swift sings", allowed_names=[]) is None
+    assert find_real_person("Taylor Swift sings", allowed_names=[]) == "Taylor Swift"  # the data file still applies
 
 
 def test_unconsented_real_likeness_persona_is_refused(persona):
