@@ -40,6 +40,9 @@ class Command(BaseCommand):
             # everything still queued, running or streaming was orphaned by it.
             report = sweep(render_stale_s=0, lost_s=0, stream_stale_s=0)
             self.stdout.write(f"Recovered work left by the previous run: {report}")
+            from companion.memory.recovery import memory_requeue_unfinished
+
+            self.stdout.write(f"Memory work re-queued from the previous run: {memory_requeue_unfinished()} exchanges")
             start_inprocess_worker()
             self.stdout.write("Started the in-process task worker (renders, memory).")
         self._warm_up_chat_model()
