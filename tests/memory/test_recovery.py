@@ -18,7 +18,7 @@ def test_exchanges_whose_memory_work_never_ran_are_requeued_oldest_first(play, c
     assert [(c, u) for c, u, _ in sent] == [(conversation.pk, first.pk), (conversation.pk, second.pk)]
     assert all(reply is not None for _, _, reply in sent)
 
-    for conversation_id, user_message_id, reply_id in sent:  # what the worker does with them
+    for _conversation_id, user_message_id, reply_id in sent:  # what the worker does with them
         exchange_process(conversation=conversation, user_message=conversation.messages.get(pk=user_message_id),
                          reply_message=conversation.messages.get(pk=reply_id), use_llm=False)
     assert any("Pixel" in t for t in texts(user, persona))
