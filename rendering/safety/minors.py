@@ -83,6 +83,7 @@ _DURATION_AFTER_RE = _c(
     r"|d'(?!age)[^\W\d_]{3,}|di\s+[^\W\d_]{3,}|do\s+[^\W\d_]{3,}|da\s+[^\W\d_]{3,}|de\s+la\s|del\s|du\s)\b"
 )
 
+_YEARS_LATER_RE = _c(r"^\s*(?:years?|yrs?)\s+(?:later|ago|earlier|before|after|on|back|in|into|of)\b")
 # A person, for "she is 15" / "a girl of 15" / "Emma, 15,".
 _PERSON_SUBJECTS = set(_words(
     "she he i you who whom her him me girl boy girls boys kid kids child children daughter son sister brother niece",
@@ -145,7 +146,8 @@ def _age_rules() -> list[tuple[re.Pattern, str, str]]:
         (rf"\b(?P<subj>[^\W\d_]+)s?\s+(?:of|aged){intens}\s+(?P<n>{en})\b", "en", "subject"),
         (rf"\b(?:looks?|looking|looked|appears?|appearing|seems?|passes\s+for|passing\s+for)(?:\s+like)?{intens}\s+"
          rf"(?P<n>{en})\b", "en", "plain"),
-        (r"\b(?P<subj>[^\W\d_]+)\s*[,(\[]\s*(?P<n>\d{1,2})\s*(?=[,)\]]|$|\.(?!\d)|\s+(?:years?|yrs?|yo)\b)",
+        (rf"\b(?P<subj>[^\W\d_]+)\s*[,(\[]\s*(?:(?:maybe|about|around|perhaps|probably|roughly|aged?|only|just)\s+)?"
+         rf"(?P<n>{en})(?:\s*(?:or|to|-|–)\s*(?P<n2>{en}))?\s*(?=[,)\]]|$|\.(?!\d)|\s+(?:years?|yrs?|yo)\b)",
          "en", "subject"),
         (r"(?<![\w/])(?P<n>\d{1,2})\s*/\s*[fmx]\b|\((?P<n2>\d{1,2})\s*[fm]\)", "en", "plain"),
         (rf"\b(?:under|below|younger\s+than|less\s+than|not\s+yet|almost|nearly|soon\s+to\s+be|not\s+even|just\s+under"
@@ -166,13 +168,14 @@ def _age_rules() -> list[tuple[re.Pattern, str, str]]:
          "pt", "duration"),
         (rf"(?P<n>{NUM['pt']})\s+anos\s+de\s+idade", "pt", "plain"),
         # French
-        (rf"\b(?P<pre>a|avait|aura|aurait|ayant|agee?s?\s+de|age\s+de|de|d'|a\s+peine|seulement|presque|qui\s+a)"
+        (rf"\b(?P<pre>a|avait|aura|aurait|ayant|agee?s?\s+de|age\s+de|de|d'|a\s+peine|seulement|presque|qui\s+a"
+         rf"|n'a\s+que|n'avait\s+que|a\s+tout\s+juste|vient\s+d'avoir|venait\s+d'avoir|fete\s+ses|aura\s+bientot)"
          rf"{intens}\s*(?P<n>{NUM['fr']})(?:\s*(?:-|a|ou|et)\s*(?P<n2>{NUM['fr']}))?\s+ans\b", "fr", "duration"),
         (rf"(?P<n>{NUM['fr']})\s+ans\s+(?:et\s+demi|passes|tout\s+juste)\b", "fr", "duration"),
         # German
         (rf"(?P<n>{NUM['de']})\s*(?:-\s*)?(?:jahre?n?\s+(?:alt|alte|alter|altes|alten|jung|junge)\b|jahrig\w*"
          rf"|jaehrig\w*|j\.)", "de", "object"),
-        (rf"\b(?:im\s+alter\s+von|mit|alter\s*:?)\s+(?P<n>{NUM['de']})(?:\s+jahren)?\b", "de", "german_mit"),
+        (rf"\b(?:im\s+alter\s+von|mit|von|alter\s*:?)\s+(?P<n>{NUM['de']})(?:\s+jahren)?\b", "de", "german_mit"),
         (rf"\b(?P<subj>sie|er|ich|du|die|der|das|kind)\s+(?:ist|war|bin|bist|wird|wurde|sei)"
          rf"(?:\s+(?:erst|gerade|knapp|fast|noch|schon|kaum|nur|etwa|ungefahr))*\s+(?P<n>{NUM['de']})\b", "de",
          "plain"),
@@ -182,6 +185,13 @@ def _age_rules() -> list[tuple[re.Pattern, str, str]]:
         (r"\b(?P<n>\d{1,2})\s*-?\s*enne\b", "it", "object"),
         # Russian
         (rf"(?P<n>{NUM['ru']})\s*(?:-|\s)?\s*(?:лет|года|год)\b", "ru", "russian"),
+        (rf"\b(?:ей|ему|мне|тебе)\s+(?:(?:всего|только|уже|почти|лишь|едва|было|исполнилось)\s+)*(?P<n>{NUM['ru']})\b",
+         "ru", "plain"),
+        # "una chica de 15", "une fille de 14", "una ragazza di 13", "ein Mädchen von 12": a person and a number
+        (r"\b(?:chica|chico|nina|nino|muchacha|muchacho|chavala|chaval|menina|menino|garota|garoto|moca|fille|garcon"
+         r"|gamine|ragazza|ragazzo|ragazzina|madchen|maedchen|junge|hija|hijo|filha|filho|figlia|figlio)s?\s+"
+         r"(?:de|di|da|von|of)\s+(?:(?:apenas|solo|solamente|so|seulement|nur|erst|only|just)\s+)?(?P<n>\d{1,2})\b",
+         "en", "plain"),
         (r"(?P<n>\d{1,2})\s*-?\s*летн\w*", "ru", "object"),
         # Chinese / Japanese
         (r"(?P<n>\d{1,3}|[零〇一二两兩三四五六七八九十]{1,4})\s*(?:周|週|足)?\s*(?:岁|歲|歳|才)(?!月)", "cjk", "plain"),
@@ -247,7 +257,23 @@ def _age_of(m: re.Match, lang: str, group: str, text: str) -> int | None:
     return value
 
 
+_BORN_RE = _c(r"\b(?:born\s+(?:in\s+|on\s+[^.,;]{0,20}?)?|nacid[ao]\s+en\s+|nee?\s+en\s+|geboren\s+(?:im\s+jahr\s+)?"
+              r"|nat[ao]\s+nel\s+|nascid[ao]\s+em\s+|родил\w*\s+в\s+)(?P<y>(?:19|20)\d\d)\b"
+              r"|(?P<y2>(?:19|20)\d\d)\s*年\s*(?:生|出生)|(?:\b(?:b\.|dob:?)\s*)(?P<y3>(?:19|20)\d\d)\b")
+
+
+def _born_recently(view: str) -> Iterator[tuple[int, str]]:
+    import datetime
+
+    this_year = datetime.date.today().year
+    for m in _BORN_RE.finditer(view):
+        year = int(m.group("y") or m.group("y2") or m.group("y3"))
+        if this_year - year < ADULT_AGE:
+            yield this_year - year, m.group(0)
+
+
 def _stated_ages(view: str, names: frozenset[str]) -> Iterator[tuple[int, str]]:
+    yield from _born_recently(view)
     for regex, lang, kind in _age_rules():
         for m in regex.finditer(view):
             end = m.end()
@@ -255,6 +281,8 @@ def _stated_ages(view: str, names: frozenset[str]) -> Iterator[tuple[int, str]]:
             before = view[max(0, m.start() - 60):m.start()]
             if kind == "subject" and not _is_person_subject(m.group("subj"), names):
                 continue
+            if _YEARS_LATER_RE.match(after):
+                continue  # "she, two years later, ..."
             if (m.groupdict().get("verb") or "") in ("'s", "’s") and not _is_known_person(m.group("subj"), names):
                 continue  # "Ocean's 11" is a possessive, "she's 11" is not
             if kind in ("subject", "plain", "under", "german_mit") and _UNIT_AFTER_RE.match(after):
@@ -325,8 +353,12 @@ _SCHOOL_RULES = [
        rf"(?:in|at|attending|enrolled\s+in)\s+(?:a\s+|the\s+|her\s+|his\s+)?(?:{_SCHOOL_TYPE}|junior\s+high|"
        rf"\d{{1,2}}(?:st|nd|rd|th)\s+grade|kindergarten|preschool|nursery|{_words(_ORDINAL_WORDS)}"
        rf"\s+grade|grade\s+\d{{1,2}}|year\s+\d{{1,2}}|sixth\s+form)\b{_ADULT_CONTEXT_AFTER}"),
+    _c(rf"\b(?:attends?|attending|goes\s+to|going\s+to|enrolled\s+(?:in|at)|still\s+at|starts?|starting)\s+"
+       rf"(?:a\s+|an\s+|the\s+|her\s+|his\s+)?(?:local\s+|nearby\s+|public\s+|private\s+|new\s+)?{_SCHOOL_TYPE}\b"
+       rf"{_ADULT_CONTEXT_AFTER}"),
     _c(rf"\b(?:students?|pupils?|girls?|boys?|kids?|freshm[ae]n|sophomores?|juniors?|seniors?)\s+(?:at|from|of|in)\s+"
        rf"(?:a\s+|an\s+|the\s+|her\s+|his\s+|their\s+)?(?:local\s+|nearby\s+|public\s+|private\s+)?{_SCHOOL_TYPE}\b"),
+    _c(r"\b(?:elementary|primary|kindergarten|preschool|toddler|nursery|grade[\s-]school)[\s-]?age[ds]?\b"),
     _c(r"\b(?:school[\s-]?girls?|school[\s-]?boys?|school[\s-]?kids?|school[\s-]?child(?:ren)?|school[\s-]?age[ds]?"
        r"|school[\s-]?aged|sixth[\s-]form(?:ers?)?(?!\s+(?:college\s+)?teachers?)|(?:high|middle|grade)[\s-]school"
        r"[\s-]?(?:aged?))\b"),
@@ -355,7 +387,7 @@ _EN_CHILD = _c(
     r"\b(?:child(?!(?:'s|s')\s+play)|children(?!'s\s+(?:books?|bookstore|library|literature|authors?|illustrators?|"
     r"menu|section|department|hospital|museum|television|tv|shows?|songs?|stor(?:y|ies)|toys?|clothing|clothes|wear|"
     r"charity|charities|rights|fund)\b)|childs|kid(?!\s*(?:gloves?|leather|goat|skin|suede|mohair|you|me|around|"
-    r"-?friendly|-?free|-?safe|-?proof)\b)|kids(?!\s*(?:-?friendly|-?free|menu)\b)|kiddos?|kiddies?|kiddy|minors"
+    r"-?friendly|-?free|-?safe|-?proof)\b)|kids(?!'?[\s-]*(?:-?friendly|-?free|menus?)\b)|kiddos?|kiddies?|kiddy|minors"
     r"|teens?|teenagers?|teenage|teenaged|teenie|teenies|teenybopper|pre-?teens?|tweens?|tweenagers?|tweenies?"
     r"|underage|under-age|underaged|schoolgirls?|schoolboys?|schoolkids?|schoolchild|schoolchildren|toddlers?"
     r"|infants?|newborns?|neonates?|babies(?!'\s+breath)|lolis?|lolita(?!\s+(?:fashion|dress|dresses|style\s+dress|"
@@ -386,7 +418,9 @@ _ADULT_ONLY_CHILD_RE = _c(
     r"|\bchild\s+(?:support|custody|psychologist|psychology|development|care\s+worker|protection)\b"
     r"|\bchildhood\b|\bjuvenile\s+(?:hawk|bird|eagle|salmon|fish|plumage|delinquency\s+law)\b"
     r"|\bfriends?\s+since\s+(?:they|we|she|he)\s+were\s+kids\b|\b(?:he|she|it|who|one)\s+kids\b"
-    r"|\b(?:goats?|does?|nanny\s+goats?|billy\s+goats?|ewes?)\b[^.]{0,25}\bkids?\b"
+    r"|\b(?:goats?|does?|nanny\s+goats?|billy\s+goats?|ewes?)\b[^.]{0,25}\bkids?\b|\bkid[\s-]+(?:leather|gloves?)\b"
+    r"|\b(?:had|have|has|having|want|wants|wanted|raising|raised|no|without)\s+(?:a\s+)?kids?\s+"
+    r"(?:last|this|next|of\s+(?:her|his|their)\s+own|yet|together|someday|one\s+day|and|at\s+home|in\s+college)\b"
 )
 # "minor" as a noun: "she is a minor", "with a minor." — not "a minor detail", "in A minor", "a minor key".
 _MINOR_NOUN_RE = _c(

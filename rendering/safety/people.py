@@ -153,7 +153,7 @@ def _name_pattern(person: RealPerson) -> list[str]:
         sep = r"[\s.\-_'’·・]*"
         body = sep.join(re.escape(t) for t in alias_tokens)
         if alias_tokens[0][0].isascii():
-            patterns.append(_B + body + _E)
+            patterns.append(_B + body + r"(?:'s|’s|s)?" + _E)  # "Obama's", "the Obamas"
         elif re.match(r"[\u0400-\u04ff]", alias_tokens[0]):  # Russian inflects names: "Путина", "Обамой"
             patterns.append(_B + body + r"\w{0,3}" + _E)
         else:  # CJK: no spaces between words
