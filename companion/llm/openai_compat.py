@@ -38,7 +38,7 @@ from companion.llm.base import (
     SamplingParams,
     SchemaT,
 )
-from companion.llm.structured import json_schema, parse_structured
+from companion.llm.structured import grammar_friendly_schema, json_schema, parse_structured
 
 try:  # the transport the installed openai client uses (a maintained httpx fork)
     import httpx2
@@ -197,7 +197,8 @@ class OpenAICompatibleBackend(ChatBackend):
     ) -> SchemaT:
         body = await self._request(turns, params, None)
         # OpenAI's standard json_schema format (vLLM, LM Studio, Ollama) first; llama-cpp-python's
-        # server rejects it (HTTP 422) and takes json_object with a schema instead. The first
+        # server refuses it (HTTP 500, "Input should be 'text' or 'json_object'") and takes
+        # json_object with a schema instead. The first
         # format the endpoint accepts is kept for the next calls.
         formats = [self._json_format] if self._json_format else list(_JSON_FORMATS)
         for kind in formats:
@@ -207,7 +208,7 @@ class OpenAICompatibleBackend(ChatBackend):
             try:
                 text = "".join([part async for part in parts])
             except BackendError as exc:
-                if getattr(exc, "status_code", None) in (400, 422) and kind != formats[-1]:
+                if _refused_format(exc) and kind != formats[-1]:
                     log.info("LLM endpoint %s refused response_format %s; trying the next", self.base_url, kind)
                     continue
                 raise
@@ -259,12 +260,19 @@ def _status_error(base_url: str, exc: openai.APIStatusError) -> BackendError:
     return error
 
 
+def _refused_format(exc: BackendError) -> bool:
+    """Did the endpoint refuse the request's response_format (rather than fail at generating)?"""
+    status = getattr(exc, "status_code", None)
+    return status in (400, 422) or (status == 500 and "response_format" in str(exc))
+
+
 def _json_schema_format(schema: type[BaseModel]) -> dict[str, Any]:
     return {"type": "json_schema", "json_schema": {"name": schema.__name__, "schema": json_schema(schema)}}
 
 
 def _json_object_format(schema: type[BaseModel]) -> dict[str, Any]:
-    return {"type": "json_object", "schema": json_schema(schema)}
+    # llama-cpp-python's grammar ignores integer bounds; small ranges go as enums (which it enforces).
+    return {"type": "json_object", "schema": grammar_friendly_schema(schema)}
 
 
 _JSON_FORMATS: dict[str, Callable[[type[BaseModel]], dict[str, Any]]] = {

@@ -10,7 +10,7 @@ from django.utils.module_loading import import_string
 from companion.llm.base import ChatBackend
 
 _ALIASES = {
-    "embedded": "companion.llm.embedded.EmbeddedBackend",
+    "embedded": "companion.llm.llamacpp.LlamaCppBackend",
     "openai": "companion.llm.openai_compat.OpenAICompatibleBackend",
     "scripted": "companion.llm.scripted.ScriptedBackend",
 }

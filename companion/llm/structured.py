@@ -25,6 +25,37 @@ def json_schema(schema: type[BaseModel]) -> dict[str, Any]:
     return schema.model_json_schema()
 
 
+SMALL_INT_RANGE = 64
+
+
+def grammar_friendly_schema(schema: type[BaseModel]) -> dict[str, Any]:
+    """The JSON schema with each small bounded integer range written as an ``enum``.
+
+    llama.cpp's JSON-schema-to-grammar converter (llama-cpp-python 0.3.36, and its
+    server) ignores ``minimum``/``maximum``: SmolLM2 then writes ``"importance": 0``
+    for a 1..5 field and the output fails validation. An enum is enforced.
+    """
+
+    def rewrite(node: Any) -> Any:
+        if isinstance(node, dict):
+            node = {key: rewrite(value) for key, value in node.items()}
+            low, high = node.get("minimum"), node.get("maximum")
+            if (
+                node.get("type") == "integer"
+                and isinstance(low, int)
+                and isinstance(high, int)
+                and 0 <= high - low < SMALL_INT_RANGE
+            ):
+                extra = {k: v for k, v in node.items() if k not in ("type", "minimum", "maximum")}
+                return {**extra, "enum": list(range(low, high + 1))}
+            return node
+        if isinstance(node, list):
+            return [rewrite(item) for item in node]
+        return node
+
+    return rewrite(json_schema(schema))
+
+
 def schema_instruction(schema: type[BaseModel]) -> str:
     """A prompt line describing the expected JSON; callers may add it to their system turn.
 

@@ -94,6 +94,41 @@ async def test_complete_json_asks_for_the_schema_and_validates(server):
     }
 
 
+async def test_complete_json_falls_back_to_json_object_when_the_server_refuses_json_schema(server):
+    # What llama-cpp-python's server answers to OpenAI's json_schema format.
+    refusal = "1 validation error: body.response_format.type: Input should be 'text' or 'json_object'"
+    replies = [Reply(['{"mood": "calm", "score": 3}']), Reply(['{"mood": "ok", "score": 5}'])]
+    server.script = [Status(500, refusal), *replies]
+    backend = backend_for(server.url)
+
+    first = await backend.complete_json(TURNS, schema=Mood, params=SamplingParams(temperature=0))
+    second = await backend.complete_json(TURNS, schema=Mood, params=SamplingParams(temperature=0))
+
+    assert (first, second) == (Mood(mood="calm", score=3), Mood(mood="ok", score=5))
+    formats = [r.body["response_format"]["type"] for r in server.chat_requests]
+    assert formats == ["json_schema", "json_object", "json_object"]  # the accepted format is remembered
+    assert server.chat_requests[1].body["response_format"]["schema"]["type"] == "object"
+
+
+async def test_a_server_error_unrelated_to_the_format_is_not_retried(server):
+    server.script = [Status(500, "out of memory")]
+
+    with pytest.raises(BackendError, match="out of memory"):
+        await backend_for(server.url).complete_json(TURNS, schema=Mood, params=SamplingParams())
+    assert len(server.chat_requests) == 1
+
+
+async def test_min_p_and_repetition_penalty_are_sent_when_set(server):
+    server.script = [Reply(["hi"])]
+    params = SamplingParams(temperature=0.7, min_p=0.05, repetition_penalty=1.15, max_tokens=8)
+
+    await collect(backend_for(server.url), params=params)
+
+    body = server.chat_requests[0].body
+    assert body["min_p"] == 0.05
+    assert body["repetition_penalty"] == body["repeat_penalty"] == 1.15  # vLLM's name and llama.cpp's
+
+
 async def test_complete_json_with_invalid_output_raises_structured_output_error(server):
     server.script = [Reply(['{"mood": "happy"}'])]
 

