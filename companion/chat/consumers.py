@@ -13,7 +13,6 @@ For other apps' frame handlers (``companion.evolve.ws.handle_render_request``):
 from __future__ import annotations
 
 import asyncio
-import inspect
 import json
 import logging
 from typing import Any
@@ -22,6 +21,7 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.db import OperationalError
 
 from companion.chat import protocol, selectors, services
+from companion.chat.frames import frame_handler
 from companion.chat.groups import GROUP_MESSAGE_TYPE as GROUP_FRAME_TYPE
 from companion.chat.groups import (
     conversation_broadcast,
@@ -253,8 +253,8 @@ class ConversationConsumer(AsyncWebsocketConsumer):
             await self.channel_layer.group_send(self.group, {"type": STOP_MESSAGE_TYPE, "message_id": frame.message_id})
         elif isinstance(frame, protocol.HistorySync):
             await self.on_history(frame)
-        elif isinstance(frame, protocol.RenderFrame):
-            await self.on_render_frame(raw)
+        elif isinstance(frame, protocol.ExtensionFrame):
+            await self.on_extension_frame(raw)
 
     async def _check_rate(self) -> None:
         if await chat_rate_exceeded(self.user.pk):
@@ -304,23 +304,6 @@ class ConversationConsumer(AsyncWebsocketConsumer):
             on_error=self.send_error_after_broadcasts,
         )
 
-    async def on_render_frame(self, raw: dict[str, Any]) -> None:
-        """``render.*`` frames belong to companion.evolve.ws (HANDLERS by type, or
-        handle_render_request); without it rendering is ``not_available``."""
-        try:
-            from companion.evolve import ws as evolve_ws
-        except ImportError:
-            evolve_ws = None
-        handlers = dict(getattr(evolve_ws, "HANDLERS", None) or {})
-        if "render.request" not in handlers and hasattr(evolve_ws, "handle_render_request"):
-            handlers["render.request"] = evolve_ws.handle_render_request
-        handler = handlers.get(raw["type"])
-        if handler is None:
-            if evolve_ws is None or raw["type"] == "render.request":
-                await self.send_error("not_available", "Scene rendering is not available on this server.")
-            else:
-                await self.send_error("unknown_type", f"Unknown frame type {raw['type'][:50]!r}.")
-            return
-        result = handler(self, raw)
-        if inspect.isawaitable(result):
-            await result
+    async def on_extension_frame(self, raw: dict[str, Any]) -> None:
+        """A frame type another app registered (chat.frames), e.g. evolve's ``render.*``."""
+        await frame_handler(raw["type"])(self, raw)

@@ -13,6 +13,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
+from companion.chat.frames import frame_handler
+
 ClientId = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
 MessageId = Annotated[int, Field(ge=1)]
 
@@ -58,8 +60,8 @@ class HistorySync(Frame):
     after_seq: Annotated[int, Field(ge=0)] = 0
 
 
-class RenderFrame(Frame):
-    """Any ``render.*`` frame: validated by its handler in companion.evolve.ws."""
+class ExtensionFrame(Frame):
+    """A frame type another app registered (chat.frames): validated by its handler."""
 
     model_config = ConfigDict(extra="allow")
     type: str
@@ -105,7 +107,7 @@ def parse_frame(raw: str | bytes | None) -> tuple[Frame, dict[str, Any]]:
     kind = data.get("type")
     if not isinstance(kind, str) or not kind:
         raise FrameError("invalid_frame", "Missing 'type'.")
-    model = FRAMES.get(kind) or (RenderFrame if kind.startswith("render.") else None)
+    model = FRAMES.get(kind) or (ExtensionFrame if frame_handler(kind) is not None else None)
     if model is None:
         raise FrameError("unknown_type", f"Unknown frame type {kind[:50]!r}.")
     try:

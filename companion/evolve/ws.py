@@ -156,11 +156,3 @@ HANDLERS: dict[str, Callable[[Any, dict[str, Any]], Awaitable[None]]] = {
     "render.cancel": handle_render_cancel,
 }
 
-
-async def handle_render_frame(consumer: Any, raw: dict[str, Any]) -> None:
-    """One entry point for every ``render.*`` frame (for a consumer that routes by prefix)."""
-    handler = HANDLERS.get(str(raw.get("type", "")))
-    if handler is None:
-        await consumer.send_error("unknown_type", f"Unknown frame type {str(raw.get('type'))[:50]!r}.")
-        return
-    await handler(consumer, raw)

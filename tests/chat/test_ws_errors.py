@@ -262,46 +262,29 @@ def test_conversation_selectors_are_owner_scoped(conversation, other_user):
     assert list(conversation_list_for(user=conversation.owner)) == [Conversation.objects.get(pk=conversation.pk)]
 
 
-def _fake_evolve(monkeypatch, module):
-    import sys
-
-    import companion.evolve
-
-    monkeypatch.setitem(sys.modules, "companion.evolve.ws", module)
-    if module is None:
-        monkeypatch.delattr(companion.evolve, "ws", raising=False)
-    else:
-        monkeypatch.setattr(companion.evolve, "ws", module, raising=False)
-
-
-async def test_render_frames_go_to_the_evolve_handlers(conversation, user, login, monkeypatch):
-    import types
+async def test_frame_types_other_apps_register_reach_their_handlers(conversation, user, login, monkeypatch):
+    from companion.chat import frames
 
     calls = []
-    module = types.ModuleType("companion.evolve.ws")
 
     async def handle(consumer, frame):
         calls.append(frame)
-        await consumer.send_frame({"type": "render.queued", "job_id": "j7", "user": consumer.user.username})
+        await consumer.send_frame({"type": "scene.noted", "user": consumer.user.username})
 
-    module.HANDLERS = {"render.request": handle, "render.cancel": handle}
-    _fake_evolve(monkeypatch, module)
+    monkeypatch.setattr(frames, "_handlers", {**frames._handlers, "scene.note": handle})
     ws = await open_socket(conversation.pk, await login(user))
-    await ws.send({"type": "render.request", "message_id": 3, "client_id": "r"})
-    assert await ws.recv() == {"type": "render.queued", "job_id": "j7", "user": "alice"}
-    await ws.send({"type": "render.cancel", "job_id": "j7"})
-    assert (await ws.recv())["type"] == "render.queued"
-    await ws.send({"type": "render.explode"})
+    await ws.send({"type": "scene.note", "text": "rain"})
+    assert await ws.recv() == {"type": "scene.noted", "user": "alice"}
+    await ws.send({"type": "scene.explode"})
     assert (await ws.recv())["code"] == "unknown_type"
-    assert [c["type"] for c in calls] == ["render.request", "render.cancel"]
+    assert [c["type"] for c in calls] == ["scene.note"]
     await ws.close()
 
 
-async def test_render_request_without_evolve_is_not_available(conversation, user, login, monkeypatch):
-    _fake_evolve(monkeypatch, None)  # importing it raises ImportError
-    ws = await open_socket(conversation.pk, await login(user))
-    await ws.send({"type": "render.request", "message_id": 1, "client_id": "r"})
-    error = await ws.recv()
-    assert (error["type"], error["code"]) == ("error", "not_available")
-    await _still_open(ws)
-    await ws.close()
+async def test_evolve_registers_its_render_frames_at_startup():
+    from companion.chat.frames import frame_handler
+    from companion.evolve.ws import HANDLERS
+
+    for frame_type in ("render.request", "render.preview", "render.cancel"):
+        assert frame_handler(frame_type) is HANDLERS[frame_type]
+    assert frame_handler("render.explode") is None
