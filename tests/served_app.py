@@ -33,6 +33,7 @@ class ServedApp:
     url: str
     conversation_id: int
     log: Path
+    conversation_ids: tuple[int, ...] = ()  # when the seed also prints "CONVERSATIONS <id> <id> ..."
 
 
 @contextmanager
@@ -60,7 +61,9 @@ def served_app(var_dir: Path, *, seed: str, env: dict[str, str] | None = None) -
                               capture_output=True, text=True, timeout=180)
 
     manage("migrate", "--noinput")
-    conversation_id = int(manage("shell", "-c", seed).stdout.split("CONVERSATION")[1].split()[0])
+    seeded = manage("shell", "-c", seed).stdout
+    conversation_id = int(seeded.split("CONVERSATION")[1].split()[0])
+    listed = next((line.split()[1:] for line in seeded.splitlines() if line.startswith("CONVERSATIONS ")), [])
     port = free_port()
     log = var_dir / "serve.log"
     with log.open("ab") as out:
@@ -82,7 +85,8 @@ def served_app(var_dir: Path, *, seed: str, env: dict[str, str] | None = None) -
                 if time.monotonic() > deadline:
                     raise RuntimeError(f"serve did not come up:\n{log.read_text()[-3000:]}") from None
                 time.sleep(0.3)
-        yield ServedApp(url=url, conversation_id=conversation_id, log=log)
+        yield ServedApp(url=url, conversation_id=conversation_id, log=log,
+                        conversation_ids=tuple(int(x) for x in listed))
     finally:
         os.killpg(process.pid, signal.SIGTERM)
         try:
