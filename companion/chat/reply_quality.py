@@ -24,6 +24,7 @@ import unicodedata
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from difflib import SequenceMatcher
 
 # --- clean_reply ---------------------------------------------------------------------
 
@@ -285,6 +286,8 @@ ABUSIVE = "abusive"
 EMPTY = "empty"
 WRONG_NAME = "wrong_name"
 REPETITIVE = "repetitive"
+REPEATS_EARLIER = "repeats_earlier"
+REPEAT_SIMILARITY = 0.8  # word-level similarity to an earlier reply that counts as saying it again
 
 _AI_NOUN = (
     r"(?:ai|a\.i\.|artificial intelligence|(?:large )?language model|llm|chat ?bot|bot|virtual assistant|"
@@ -335,6 +338,21 @@ _VOCATIVE_START = re.compile(
     r"([A-Z][a-z]{1,20})\b(?=\s*[,!.?…]|\s*$)"
 )
 _VOCATIVE_END = re.compile(r"(\w+),\s+([A-Z][a-z]{1,20})\s*(?=[!?.…]|$)")
+# A reply that opens with a bare name: "Luisa,\n…", "Sarah, I'm glad…" (the word after the comma
+# must start a clause, so "Coffee, coming up" or "Honestly, no" are not read as names).
+_VOCATIVE_OPEN = re.compile(
+    r"^\s*(?:\*[^*\n]{1,80}\*\s*)?([A-Z][a-z]{1,20}),(?:\s*\n|\s+(?i:i|i'm|i've|i'll|"
+    r"you(?! said| say| know| see| mean| think| bet)|you're|your|how|what|welcome|thank|thanks|it's|it|we|"
+    r"that's|my|please|don't|do|are|have|can|let's|good|nice|glad|so)\b)"
+)
+_INTERJECTIONS = {
+    "well", "yes", "yeah", "yep", "no", "nope", "sure", "okay", "oh", "ah", "aha", "hmm", "mmm", "mm", "actually",
+    "honestly", "interesting", "wow", "great", "wonderful", "absolutely", "alright", "listen", "look", "anyway",
+    "sorry", "hey", "hi", "hello", "welcome", "perfect", "ouch", "alas", "besides", "however", "still", "also",
+    "first", "finally", "cool", "nice", "lovely", "excellent", "certainly", "definitely", "seriously", "goodness",
+    "gosh", "ahem", "haha", "hehe", "aw", "aww", "ugh", "whoa", "bye", "goodbye", "morning", "evening", "afternoon",
+    "night", "ahoy", "greetings", "indeed", "exactly", "true", "fair", "fine", "right", "see", "remember", "sadly",
+}
 # Words that show up capitalised in a vocative slot without being anyone's name.
 _NOT_NAMES = {
     "sir", "madam", "miss", "friend", "friends", "dear", "darling", "honey", "love", "sweetie", "sweetheart",
@@ -378,6 +396,9 @@ def _abusive(text: str) -> bool:
 def addressed_names(text: str) -> list[str]:
     """Names the reply calls someone by ("Hey there, Sarah!", "…, Sam?")."""
     found = [m.group(1) for m in _VOCATIVE_START.finditer(text)]
+    opening = _VOCATIVE_OPEN.match(text)
+    if opening and opening.group(1).lower() not in _INTERJECTIONS:
+        found.insert(0, opening.group(1))
     # ", Sarah?" but not "in Paris, France." (a capitalised word before the comma: a place, not a vocative).
     found += [m.group(2) for m in _VOCATIVE_END.finditer(text) if not m.group(1)[:1].isupper()]
     return list(dict.fromkeys(n for n in found if n.lower() not in _NOT_NAMES))
@@ -396,6 +417,20 @@ def _wrong_name(text: str, *, user_name: str, persona_name: str, context: str) -
     return None
 
 
+def _same_as_before(text: str, previous: Iterable[str]) -> bool:
+    """The reply (nearly) repeats one of the persona's recent replies: tiny models copy their last turn."""
+    words = re.findall(r"\w+", text.lower())
+    if len(words) < 4:
+        return False
+    for earlier in previous:
+        before = re.findall(r"\w+", (earlier or "").lower())
+        if len(before) < 4:
+            continue
+        if SequenceMatcher(None, words, before, autojunk=False).ratio() >= REPEAT_SIMILARITY:
+            return True
+    return False
+
+
 def _repetitive(text: str) -> bool:
     sentences = [s.strip().lower() for s in re.split(r"(?<=[.!?…])\s+|\n+", text) if len(s.strip()) >= 12]
     if sentences and Counter(sentences).most_common(1)[0][1] >= 3:
@@ -406,7 +441,13 @@ def _repetitive(text: str) -> bool:
 
 
 def review_reply(
-    text: str, *, user_name: str, persona_name: str, context: str = "", persona_is_ai: bool = False
+    text: str,
+    *,
+    user_name: str,
+    persona_name: str,
+    context: str = "",
+    previous_replies: Iterable[str] = (),
+    persona_is_ai: bool = False,
 ) -> Review:
     """Clean ``text`` and list what makes it unfit to show. Problem codes:
 
@@ -419,7 +460,9 @@ def review_reply(
     - ``wrong_name``: the reply addresses someone by a name ("Hey there, Sarah!",
       "…, Sarah?") that is neither the user's nor the persona's and does not occur
       in ``context`` (pass the prompt text: names the user mentioned are fine);
-    - ``repetitive``: the same sentence three times or a four-word run four times.
+    - ``repetitive``: the same sentence three times or a four-word run four times;
+    - ``repeats_earlier``: (nearly, see REPEAT_SIMILARITY) the same words as one of
+      ``previous_replies`` (pass the persona's last few replies in this conversation).
     """
     cleaned = clean_reply(text)
     probe = cleaned.replace("\u2019", "'")  # the patterns spell apostrophes straight
@@ -435,6 +478,8 @@ def review_reply(
             problems.append(WRONG_NAME)
         if _repetitive(probe):
             problems.append(REPETITIVE)
+        if _same_as_before(probe, previous_replies):
+            problems.append(REPEATS_EARLIER)
     return Review(ok=not problems, text=cleaned, problems=problems)
 
 

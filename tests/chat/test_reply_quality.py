@@ -12,6 +12,7 @@ from companion.chat.reply_quality import (
     ABUSIVE,
     EMPTY,
     OUT_OF_CHARACTER,
+    REPEATS_EARLIER,
     REPETITIVE,
     WRONG_NAME,
     Review,
@@ -171,6 +172,11 @@ REVIEW = [
     ("wrong name from the served app", "Hey there, Sarah! You might want to talk to your dad.", [WRONG_NAME]),
     ("wrong name at the end", "How was your day, Sarah?", [WRONG_NAME]),
     ("short form of the user's name", "Hi Sammy, welcome back!", []),
+    ("a bare name opening the reply", "Luisa,\nWelcome to my show.", [WRONG_NAME]),
+    ("a bare name opening a clause", "Amber, I'm so glad you're here.", [WRONG_NAME]),
+    ("an interjection opening the reply", "Honestly, I'm glad you came.", []),
+    ("a topic word opening the reply", "Coffee, coming right up!", []),
+    ("the user's name opening the reply", "Sam, you made it!", []),
     # empty / degenerate
     ("empty", "", [EMPTY]),
     ("just punctuation", "... !!", [EMPTY]),
@@ -187,6 +193,17 @@ def test_review_reply(case, text, problems):
     assert isinstance(review, Review)
     assert review.problems == problems
     assert review.ok is (not problems)
+
+
+def test_a_reply_repeating_an_earlier_one_is_flagged():
+    before = ["Amani, and welcome to my show. I'm glad you're enjoying your journey! How's it going on your trip?"]
+    again = "Amani, and welcome to my show. I'm glad you're enjoying the journey! How's it going on your trip?"
+    assert review_reply(again, user_name="Sam", persona_name="Amani", previous_replies=before).problems == [
+        REPEATS_EARLIER
+    ]
+    fresh = "Madrid, you said. That's a long way from the night bus, isn't it?"
+    assert review_reply(fresh, user_name="Sam", persona_name="Amani", previous_replies=before).ok
+    assert review_reply("Yes. Yes.", user_name="Sam", persona_name="Amani", previous_replies=["Yes. Yes."]).ok
 
 
 def test_review_text_is_cleaned():
