@@ -56,7 +56,8 @@ _UNIT_WORDS = _words(
     "cent quid points point pts goals goal laps lap steps step paces pace floors floor storeys storey stories story",
     "blocks block stops stop stations station pages page chapters chapter times time x people persons guests",
     "friends others men women players seats tables rooms beds candles roses cups glasses bottles shots rounds",
-    "am pm a.m p.m o'clock oclock hundred thousand million billion k th st nd rd dozen pm. am. mph kph kmh",
+    "stone stones am pm a.m p.m o'clock oclock hundred thousand million billion k th st nd rd dozen pm. am.",
+    "mph kph kmh",
     "calories cal kcal bpm fps mp mb gb tb px dpi volts watts amps hz khz mhz ghz inchs",
     "minutos horas metros kilometros euros dolares grados pisos veces personas segundos dias semanas meses",
     "heures heure metres kilometres degres etages fois personnes secondes jours semaines mois",
@@ -66,8 +67,9 @@ _UNIT_WORDS = _words(
     "минут минуты часов часа метров метра километров градусов этажей раз человек секунд дней недель месяцев",
 )
 _UNIT_AFTER_RE = _c(
-    rf"^\s*(?:%|°|\$|€|£|:|/\s*\d|\.\d|,\d|x\s*\d|-\s*(?!years?\b|yrs?\b|yo\b|y\.?o\b|jahr|летн|enne\b)[^\W\d_]"
-    rf"|(?:{_UNIT_WORDS})\b|(?:to|by|out\s+of|of\s+(?:us|them|the|those|these|her|his|our|their))\s)"
+    rf"^\s*(?:%|°|\$|€|£|:|/\s*\d|\.\d|,\d|x\s*\d|['’′]\s*\d|-\s*(?!years?\b|yrs?\b|yo\b|y\.?o\b|jahr|летн|enne\b)[^\W\d_]"
+    rf"|(?:{_UNIT_WORDS})\b|(?:to|by|out\s+of)\s|of\s+(?!age\b)|for\s+\d|(?:under|over)\s+par\b|ahead\b|behind\b"
+    rf"|away\b|in\s+a\s+(?:million|thousand|hundred)\b)"
 )
 # Durations: "N years ago", "for 10 years", "hace 10 años", "depuis 10 ans", "vor 10 Jahren", "10 лет назад".
 _DURATION_BEFORE_RE = _c(
@@ -90,7 +92,7 @@ _PERSON_SUBJECTS = set(_words(
     "nephew cousin student pupil teen teenager character model persona lass lad youngster woman man lady guy person",
     "gymnast cheerleader dancer actress actor singer idol schoolgirl schoolboy twin twins bride princess prince",
     "girlfriend boyfriend stepdaughter stepson stepsister stepbrother granddaughter grandson maid maiden heroine hero",
-    "protagonist babysitter friend neighbor neighbour she's he's i'm",
+    "protagonist babysitter friend neighbor neighbour she's he's i'm shes hes im ur",
 ).split("|"))
 # What a "15-year-old ___" can be without being a person.
 _OBJECT_NOUNS = _words(
@@ -144,6 +146,7 @@ def _age_rules() -> list[tuple[re.Pattern, str, str]]:
          rf"|is\s+only|is\s+just|can't\s+be\s+more\s+than|could\s+pass\s+for|passes\s+for))(?:\s+like)?{intens}\s+"
          rf"(?P<n>{en})\b", "en", "subject"),
         (rf"\b(?P<subj>[^\W\d_]+)s?\s+(?:of|aged){intens}\s+(?P<n>{en})\b", "en", "subject"),
+        (rf"\b(?:shes|hes|im|ur|u\s+r){intens}\s+(?P<n>{en})\b", "en", "plain"),  # "shes 15" (no apostrophe)
         (rf"\b(?:looks?|looking|looked|appears?|appearing|seems?|passes\s+for|passing\s+for)(?:\s+like)?{intens}\s+"
          rf"(?P<n>{en})\b", "en", "plain"),
         (rf"\b(?P<subj>[^\W\d_]+)\s*[,(\[]\s*(?:(?:maybe|about|around|perhaps|probably|roughly|aged?|only|just)\s+)?"
@@ -353,7 +356,8 @@ _SCHOOL_RULES = [
        rf"(?:in|at|attending|enrolled\s+in)\s+(?:a\s+|the\s+|her\s+|his\s+)?(?:{_SCHOOL_TYPE}|junior\s+high|"
        rf"\d{{1,2}}(?:st|nd|rd|th)\s+grade|kindergarten|preschool|nursery|{_words(_ORDINAL_WORDS)}"
        rf"\s+grade|grade\s+\d{{1,2}}|year\s+\d{{1,2}}|sixth\s+form)\b{_ADULT_CONTEXT_AFTER}"),
-    _c(rf"\b(?:attends?|attending|goes\s+to|going\s+to|enrolled\s+(?:in|at)|still\s+at|starts?|starting)\s+"
+    _c(rf"\b(?:attends?|attending|goes\s+to|going\s+to|enrolled\s+(?:in|at)|still\s+at|starts?|starting"
+       rf"|just\s+started|started)\s+"
        rf"(?:a\s+|an\s+|the\s+|her\s+|his\s+)?(?:local\s+|nearby\s+|public\s+|private\s+|new\s+)?{_SCHOOL_TYPE}\b"
        rf"{_ADULT_CONTEXT_AFTER}"),
     _c(rf"\b(?:students?|pupils?|girls?|boys?|kids?|freshm[ae]n|sophomores?|juniors?|seniors?)\s+(?:at|from|of|in)\s+"
@@ -369,12 +373,17 @@ _SCHOOL_RULES = [
     _c(rf"\b(?:kindergarten|preschool|nursery\s+school|day\s*care|daycare)\b{_ADULT_CONTEXT_AFTER}(?!\s+(?:center|"
        r"centre)\s+(?:staff|teacher))(?=[^.]*\b(?:kids?|child|children|girl|boy|her|his|she|he|class|playing|plays)\b)"),
 ]
+_NAMED_SCHOOL_RE = re.compile(
+    r"(?i:\b(?:students?|pupils?|girls?|boys?|kids?|freshm[ae]n|sophomores?|juniors?|seniors?|cheerleaders?"
+    r"|(?:she|he)\s+(?:is|was)|(?:she|he)'s)\s+(?:at|from|of|in|attends|goes\s+to)\s+)"
+    r"(?:[A-Z][\w'.-]+\s+){1,3}(?:High|Middle|Elementary|Junior\s+High|Prep)\b(?!\s+(?:School\s+)?(?:teacher|staff))"
+)
 _TEACH_BEFORE_RE = _c(r"\b(?:teach|teaches|taught|teaching|teacher|teachers|tutor|tutors|substitute|professor|"
                       r"principal|coach|coaches|coaching|instructor)\b[^.]{0,25}$")
 
 
 def _school_role(view: str) -> str | None:
-    for regex in _SCHOOL_RULES:
+    for regex in (*_SCHOOL_RULES, _NAMED_SCHOOL_RE):
         for m in regex.finditer(view):
             if _TEACH_BEFORE_RE.search(view[max(0, m.start() - 40):m.start()]):
                 continue
@@ -460,7 +469,8 @@ _LATIN_LANG_CHILD = _c(
     r"|(?:una|un|unos|unas|con|la|el)\s+menor(?:es)?(?=\s*(?:[.,;:!?)]|$|\s+(?:que|de\s+edad|en|con|vestid\w*|"
     r"llamad\w*|y)\b))|(?:alumn[ao]s?|estudiantes?)\s+de\s+(?:primaria|secundaria|la\s+escuela|el\s+colegio|"
     r"instituto|bachillerato|preparatoria|la\s+secundaria|la\s+primaria|\d+(?:o|a|º|ª)?\s+grado)"
-    r"|(?:en|de|a)\s+la\s+(?:secundaria|primaria)|bebes|infantes?|criaturas?\s+de\s+\d"
+    r"|(?<!profesora\s)(?<!profesor\s)(?<!maestra\s)(?<!maestro\s)(?<!docente\s)(?:en|de|a)\s+(?:la\s+)?"
+    r"(?:secundaria|primaria|prepa)|bebes|infantes?|criaturas?\s+de\s+\d"
     # Portuguese
     r"|criancas?|meninas?|meninos?|garotinhas?|garotinhos?|novinhas?|ninfetas?|pirralh[ao]s?|menor(?:es)?\s+de"
     r"\s+idade|(?:alun[ao]s?|estudantes?)\s+do\s+ensino\s+(?:fundamental|medio)|colegiais"
@@ -490,6 +500,7 @@ _CYRILLIC_CHILD = _c(
 _CJK_CHILD = re.compile(
     r"小孩|孩子(?!气|氣)|兒童|儿童|幼儿|幼兒|婴儿|嬰兒|小女孩|小男孩|少女(?!漫画|漫畫|マンガ|まんが)|幼女|萝莉|蘿莉|正太|未成年"
     r"|中学生|中學生|初中生|高中生|小学生|小學生|学生妹|學生妹|女童|男童|青少年|小朋友|女学生|女學生|女中学生|女高中生"
+    r"|初中女生|初中男生|高中女生|高中男生|小学女生|中学女生|國中生|国中生|中二|高一女生|高二女生|高三女生"
     r"|十几岁|十幾歲|十多岁|子供|子ども|こども|少年(?!漫画|漫畫|マンガ|ジャンプ|誌|院)|幼児|児童|女児|男児|赤ちゃん|赤ん坊"
     r"|ロリ(?!ータ(?:ファッション|服))|ショタ|女子高生|女子中学生|女子小学生|高校生|園児|ランドセル|女子校生|幼稚園児|小学校低学年"
     r"|(?:小学|中学|高校)[0-9一二三四五六]年|(?<![0-9])1[0-9]?代(?=の|で|に|少女|女|男|\s|$)|十代"

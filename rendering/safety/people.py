@@ -131,7 +131,8 @@ _PLACE_AFTER_RE = re.compile(
     r"|presidential|university|college|school|high|theat(?:re|er)|line|olympic|harbou?r|plaza|gardens?|dam|highway"
     r"|expressway|tunnel|field|heights|beach|lake|falls|institute|prize|award|market|column|house|opera|estate"
     r"|center|collection|gallery|quarter|district|county|drive|lane|way|terrace|place|mall|pier|port|bay|river"
-    r"|mountain|mount|peak|glacier|national|state|memorial|statue|stamp|coin|effect|era|administration|doctrine)\b",
+    r"|mountain|mount|peak|glacier|national|state|memorial|statue|stamp|coin|effect|era|administration|doctrine"
+    r"|day|holiday|sound|terminal|hospital|hospice|clinic|charity|fund|trust|bros|bagels?|cafe|restaurant)\b",
     re.I,
 )
 _NOT_SURNAMES = {"and", "or", "with", "in", "at", "on", "the", "a", "an", "who", "when", "while", "as", "but", "from",
