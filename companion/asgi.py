@@ -9,17 +9,21 @@ django_asgi_app = get_asgi_application()  # must run before importing consumers
 
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
-from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
 from companion.ops.metrics import WebsocketMetricsMiddleware  # noqa: E402
+from companion.ops.origin import SameOriginValidator  # noqa: E402
+from companion.ops.proxies import TrustedProxyMiddleware  # noqa: E402
 from companion.routing import websocket_urlpatterns  # noqa: E402
 
+# TrustedProxyMiddleware (outermost, both protocols): the client address and scheme, from forwarded
+# headers only when the peer is one of TRUSTED_PROXIES (companion.ops.proxies). WebsocketMetricsMiddleware
+# counts accepted, still-open sockets for /metrics. SameOriginValidator: the handshake's Origin must match
+# the socket's scheme, host and port, or be one of CSRF_TRUSTED_ORIGINS (companion.ops.origin).
 application = ProtocolTypeRouter(
     {
-        "http": django_asgi_app,
-        # WebsocketMetricsMiddleware (outermost): counts accepted, still-open sockets for /metrics.
-        "websocket": WebsocketMetricsMiddleware(
-            AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns)))
+        "http": TrustedProxyMiddleware(django_asgi_app),
+        "websocket": TrustedProxyMiddleware(
+            WebsocketMetricsMiddleware(SameOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))))
         ),
     }
 )

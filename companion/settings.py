@@ -72,6 +72,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django_prometheus.middleware.PrometheusBeforeMiddleware",  # first: times the whole stack
     "companion.ops.middleware.RequestIdMiddleware",  # X-Request-ID in/out, stamped on every log line
+    "companion.ops.csp.ContentSecurityPolicyMiddleware",  # CONTENT_SECURITY_POLICY on every response
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -191,9 +192,14 @@ AUTHENTICATION_BACKENDS = [
     "django.contrib.auth.backends.ModelBackend",
 ]
 AXES_ENABLED = env.bool("AXES_ENABLED", default=True)
-AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
+AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)  # per username from one address
+# Per username from all addresses together (a botnet, or one attacker behind many addresses); the
+# handler (companion.ops.auth.LoginLockoutHandler) locks when either count reaches its limit.
+AXES_USERNAME_FAILURE_LIMIT = env.int("AXES_USERNAME_FAILURE_LIMIT", default=10)
 AXES_COOLOFF_TIME = env.float("AXES_COOLOFF_HOURS", default=0.25)  # hours
-AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"], "username"]
+AXES_HANDLER = "companion.ops.auth.LoginLockoutHandler"
+AXES_CLIENT_IP_CALLABLE = "companion.ops.proxies.client_ip"  # REMOTE_ADDR, resolved by TrustedProxyMiddleware
 AXES_RESET_ON_SUCCESS = True
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
@@ -203,8 +209,14 @@ REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         # Token first: a bad or missing token then answers 401 with
         # WWW-Authenticate rather than SessionAuthentication's 403.
-        "rest_framework.authentication.TokenAuthentication",
+        "companion.ops.auth.ExpiringTokenAuthentication",  # DRF tokens, valid for API_TOKEN_TTL_HOURS
         "rest_framework.authentication.SessionAuthentication",
+    ],
+    # JSON nested deeper than JSON_MAX_DEPTH is a 400 (companion.ops.jsonparse), never a RecursionError.
+    "DEFAULT_PARSER_CLASSES": [
+        "companion.ops.jsonparse.BoundedJSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
@@ -255,12 +267,41 @@ SECURE_SSL_REDIRECT = SECURE_HTTPS
 SECURE_HSTS_SECONDS = 31536000 if SECURE_HTTPS else 0
 SECURE_HSTS_INCLUDE_SUBDOMAINS = SECURE_HTTPS
 SECURE_HSTS_PRELOAD = SECURE_HTTPS
-SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if SECURE_HTTPS else None
+# Behind a TLS proxy the scheme comes from X-Forwarded-Proto of a TRUSTED_PROXIES peer only, set on the
+# ASGI scope by companion.ops.proxies.TrustedProxyMiddleware; Django's header switch stays off.
+SECURE_PROXY_SSL_HEADER = None
+# Addresses/networks of the reverse proxies / load balancers in front of Daphne (comma separated, e.g.
+# "10.0.0.0/8,fd00::/8"). Their X-Forwarded-For / -Proto are believed; everyone else's are removed.
+TRUSTED_PROXIES = env.list("TRUSTED_PROXIES", default=[])
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 SESSION_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"
 SILENCED_SYSTEM_CHECKS = env.list("SILENCED_SYSTEM_CHECKS", default=[])
+# Content-Security-Policy on every response (companion.ops.csp.ContentSecurityPolicyMiddleware): no inline
+# scripts or styles, nothing from other origins. The socket's own ws(s):// origin is added to connect-src.
+# CSP_REPORT_ONLY=1 sends it as Content-Security-Policy-Report-Only (to try a change first).
+CONTENT_SECURITY_POLICY = {
+    "default-src": ["'self'"],
+    "script-src": ["'self'"],
+    "style-src": ["'self'"],
+    "img-src": ["'self'", "data:", "blob:"],
+    "media-src": ["'self'", "blob:"],
+    "font-src": ["'self'"],
+    "connect-src": ["'self'"],
+    "object-src": ["'none'"],
+    "base-uri": ["'self'"],
+    "form-action": ["'self'"],
+    "frame-ancestors": ["'none'"],
+}
+CSP_REPORT_ONLY = env.bool("CSP_REPORT_ONLY", default=False)
+# API tokens (POST /api/auth/token/) stop working this long after they were issued; asking again for a
+# token with the password issues a fresh one.
+API_TOKEN_TTL_HOURS = env.float("API_TOKEN_TTL_HOURS", default=24 * 7)
+# /api/schema/ and /api/docs/ without login: on the embedded default only (a production API's shape is
+# not for strangers). API_DOCS_PUBLIC=1 opens them in production too.
+API_DOCS_PUBLIC = env.bool("API_DOCS_PUBLIC", default=EMBEDDED)
+JSON_MAX_DEPTH = env.int("JSON_MAX_DEPTH", default=32)  # request bodies, cards, LoRA headers
 
 # --- chat ------------------------------------------------------------------
 CHAT_MAX_MESSAGE_CHARS = env.int("CHAT_MAX_MESSAGE_CHARS", default=8000)
@@ -351,10 +392,13 @@ SWEEP_HEARTBEAT_S = env.float("SWEEP_HEARTBEAT_S", default=5.0)  # render worker
 SWEEP_RENDER_STALE_S = env.float("SWEEP_RENDER_STALE_S", default=60.0)  # running, no heartbeat this long: dead
 SWEEP_QUEUED_LOST_S = env.float("SWEEP_QUEUED_LOST_S", default=60.0)  # queued this long with no broker message
 SWEEP_STREAM_STALE_S = env.float("SWEEP_STREAM_STALE_S", default=120.0)  # matches chat's STALE_STREAM_S
-# /metrics answers only these client networks, or a request with "Authorization: Bearer $METRICS_TOKEN".
-METRICS_ALLOWED_NETWORKS = env.list(
-    "METRICS_ALLOWED_NETWORKS", default=["127.0.0.0/8", "::1/128", "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"]
-)
+# /metrics answers only "Authorization: Bearer $METRICS_TOKEN" (no token set: /metrics is off). Never by
+# address: behind a proxy every caller can look internal.
 METRICS_TOKEN = env("METRICS_TOKEN", default="")
 WEBSOCKET_MAX_FRAME_BYTES = env.int("WEBSOCKET_MAX_FRAME_BYTES", default=64 * 1024)  # larger: error frame
-RENDER_RATE_LIMIT = env("RENDER_RATE_LIMIT", default="6/m")  # new render jobs per user (companion/ops/ratelimit.py)
+# --- abuse limits (companion/ops/ratelimit.py: one fixed-window limiter in the shared cache) ---------
+RENDER_RATE_LIMIT = env("RENDER_RATE_LIMIT", default="6/m")  # new render jobs per user
+RENDER_PREVIEW_RATE_LIMIT = env("RENDER_PREVIEW_RATE_LIMIT", default="12/m")  # scene previews (a model call each)
+REEL_RATE_LIMIT = env("REEL_RATE_LIMIT", default="6/h")  # new reels per user (each re-encodes up to 20 clips)
+SIGNUP_RATE_LIMIT = env("SIGNUP_RATE_LIMIT", default="5/h")  # accounts created per client address
+CARD_IMPORT_RATE_LIMIT = env("CARD_IMPORT_RATE_LIMIT", default="20/h")  # character cards imported per user

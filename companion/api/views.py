@@ -6,9 +6,12 @@ else answers 404, exactly like something that does not exist.
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.http import Http404
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
-from rest_framework import mixins, serializers, status, viewsets
+from rest_framework import mixins, permissions, serializers, status, viewsets
+from rest_framework.authtoken.models import Token
+from rest_framework.authtoken.views import ObtainAuthToken
 from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -24,8 +27,33 @@ from companion.chat import services
 from companion.chat.models import Conversation
 from companion.chat.selectors import alternatives_map, conversation_get_for, conversation_list_for
 from companion.chat.serializers import ConversationSerializer, MessageSerializer
+from companion.ops.auth import token_expired, token_expires_at
 from personas.models import Persona
 from personas.selectors import persona_get_visible, persona_list_visible
+
+
+class TokenObtainView(ObtainAuthToken):
+    """POST username + password -> {token, expires_at}; an expired token is replaced by a fresh one.
+
+    Failed attempts count towards the login lockout (companion.ops.auth) like the login page's.
+    """
+
+    def post(self, request: Request, *args, **kwargs) -> Response:
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        user = serializer.validated_data["user"]
+        token, created = Token.objects.get_or_create(user=user)
+        if not created and token_expired(token):
+            token.delete()
+            token = Token.objects.create(user=user)
+        return Response({"token": token.key, "expires_at": token_expires_at(token)})
+
+
+class DocsPermission(permissions.BasePermission):
+    """/api/schema/ and /api/docs/: anyone when API_DOCS_PUBLIC (the embedded default), else signed-in users."""
+
+    def has_permission(self, request, view) -> bool:
+        return settings.API_DOCS_PUBLIC or bool(request.user and request.user.is_authenticated)
 
 
 class PersonaViewSet(viewsets.ReadOnlyModelViewSet):

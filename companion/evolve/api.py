@@ -25,7 +25,11 @@ from companion.evolve import selectors, services
 from companion.evolve.payloads import job_payload
 from rendering.beat import RenderDirection
 
-_STATUS = {"not_found": status.HTTP_404_NOT_FOUND, "refused": status.HTTP_422_UNPROCESSABLE_ENTITY}
+_STATUS = {
+    "not_found": status.HTTP_404_NOT_FOUND,
+    "refused": status.HTTP_422_UNPROCESSABLE_ENTITY,
+    "rate_limited": status.HTTP_429_TOO_MANY_REQUESTS,
+}
 
 
 class _Body(BaseModel):
@@ -59,7 +63,11 @@ class EvolveAPIView(APIView):
 
     def handle_exception(self, exc: Exception) -> Response:
         if isinstance(exc, services.EvolveError):
-            return _error(exc.code, exc.detail)
+            response = _error(exc.code, exc.detail)
+            retry_after = getattr(exc.__cause__, "retry_after_s", None)  # a RateLimited behind it
+            if retry_after:
+                response["Retry-After"] = str(retry_after)
+            return response
         return super().handle_exception(exc)
 
 

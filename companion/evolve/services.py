@@ -154,9 +154,23 @@ def beat_from_edit(
 
 
 def preview_context(*, user: Any, message: Message | int) -> extractor.SceneContext:
-    """What the "refine" step reads (DB work only; the model is called after, see flow)."""
+    """What the "refine" step reads (DB work only; the model is called after, see flow).
+
+    Each preview is a model call, so it counts against RENDER_PREVIEW_RATE_LIMIT first.
+    """
     message = evolvable_message_get(user=user, message_id=getattr(message, "pk", message))
+    _rate_check("preview", user)
     return extractor.gather_context(message)
+
+
+def _rate_check(scope: str, user: Any) -> None:
+    """One hit of ``user``'s budget for ``scope`` (companion.ops.ratelimit); EvolveError(rate_limited) when over."""
+    from companion.ops.ratelimit import RateLimited, rate_check
+
+    try:
+        rate_check(scope, user.pk)
+    except RateLimited as exc:
+        raise EvolveError(exc.code, exc.detail) from exc
 
 
 def scene_preview(*, user: Any, message: Message | int, direction: RenderDirection | None = None) -> SceneBeat:
@@ -218,8 +232,6 @@ def evolve_plan(
     The rate is counted here, before any model work, so a user over the limit costs nothing;
     a repeat of an earlier request (same client id and direction) is free.
     """
-    from companion.ops.ratelimit import render_rate_exceeded  # per-user render budget (ops)
-
     message = evolvable_message_get(user=user, message_id=getattr(message, "pk", message))
     edit = None
     if beat_override is not None:
@@ -228,8 +240,8 @@ def evolve_plan(
     plan = EvolvePlan(message=message, ctx=extractor.gather_context(message), direction=direction, edit=edit,
                       source=message_source(message), key=key)
     plan.existing = RenderJob.objects.filter(idempotency_key=key).first()
-    if plan.existing is None and render_rate_exceeded(user_id=user.pk):
-        raise EvolveError("rate_limited", "Too many render requests; wait a minute.")
+    if plan.existing is None:
+        _rate_check("render", user)
     return plan
 
 
@@ -310,6 +322,8 @@ def reel_create(
         raise EvolveError("invalid", "Pick at least one clip for the reel.")
     if len(job_ids) > REEL_MAX_CLIPS:
         raise EvolveError("invalid", f"A reel can hold at most {REEL_MAX_CLIPS} clips.")
+    if len({str(j).lower() for j in job_ids}) != len(job_ids):
+        raise EvolveError("invalid", "Each clip can appear in a reel only once.")
     message_ids = set(conversation.messages.values_list("pk", flat=True))
     jobs = []
     for job_id in job_ids:
@@ -318,6 +332,8 @@ def reel_create(
             raise EvolveError("not_found", "A chosen clip is not part of this conversation.")
         jobs.append(job)
     key = f"reel:{conversation.pk}:{_digest([str(j.pk) for j in jobs])}:{client_id[:64]}"
+    if not RenderJob.objects.filter(idempotency_key=key).exists():  # a repeat of the same request is free
+        _rate_check("reel", user)
     try:
         return reel_request(
             jobs=jobs, requested_by=user, source=f"{REEL_SOURCE}{conversation.pk}", idempotency_key=key

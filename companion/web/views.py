@@ -21,6 +21,7 @@ from companion.accounts.services import profile_set_display_name
 from companion.chat import services
 from companion.chat.selectors import conversation_get_for, conversation_list_for, messages_page
 from companion.chat.serializers import messages_payload
+from companion.ops.ratelimit import RateLimited, rate_check
 from companion.web.forms import DisplayNameForm, SignupForm
 from personas.models import Persona
 from personas.selectors import persona_get_visible, persona_list_visible
@@ -55,6 +56,13 @@ def signup(request: HttpRequest) -> HttpResponse:
         return redirect("home")
     form = SignupForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
+        try:  # accounts per client address (the proxy-resolved one: companion.ops.proxies)
+            rate_check("signup", request.META.get("REMOTE_ADDR", ""))
+        except RateLimited as exc:
+            form.add_error(None, exc.detail)
+            response = render(request, "registration/signup.html", {"form": form}, status=429)
+            response["Retry-After"] = str(exc.retry_after_s)
+            return response
         user = form.save()
         login(request, user, backend="django.contrib.auth.backends.ModelBackend")
         return redirect("personas")

@@ -20,9 +20,10 @@ def sample(name: str, **labels: str) -> float:
     return REGISTRY.get_sample_value(name, labels) or 0.0
 
 
-def test_metrics_endpoint_exports_request_and_app_metrics(client):
+def test_metrics_endpoint_exports_request_and_app_metrics(client, settings):
+    settings.METRICS_TOKEN = "scrape-token"
     client.get("/healthz")
-    body = client.get("/metrics").content.decode()
+    body = client.get("/metrics", HTTP_AUTHORIZATION="Bearer scrape-token").content.decode()
     assert "django_http_requests_total_by_view_transport_method_total" in body
     for name in (
         "companion_websocket_connections",
@@ -99,16 +100,20 @@ async def test_websocket_gauge_follows_open_connections():
 def test_the_real_websocket_app_is_wrapped():
     from companion.asgi import application
 
-    assert isinstance(application.application_mapping["websocket"], WebsocketMetricsMiddleware)
+    assert isinstance(application.application_mapping["websocket"].app, WebsocketMetricsMiddleware)
 
 
-def test_metrics_are_for_the_scraper_only(client, settings):
-    assert client.get("/metrics", REMOTE_ADDR="203.0.113.7").status_code == 403
+def test_metrics_are_for_the_scraper_token_only(client, settings):
+    settings.METRICS_TOKEN = ""
+    assert client.get("/metrics", REMOTE_ADDR="127.0.0.1").status_code == 403  # no token configured: off
+    assert client.get("/metrics", REMOTE_ADDR="127.0.0.1", HTTP_AUTHORIZATION="Bearer ").status_code == 403
     settings.METRICS_TOKEN = "s3cret"
     assert client.get("/metrics", REMOTE_ADDR="203.0.113.7", HTTP_AUTHORIZATION="Bearer nope").status_code == 403
     allowed = client.get("/metrics", REMOTE_ADDR="203.0.113.7", HTTP_AUTHORIZATION="Bearer s3cret")
     assert allowed.status_code == 200 and b"companion_websocket_connections" in allowed.content
-    assert client.get("/metrics", REMOTE_ADDR="10.1.2.3").status_code == 200  # the cluster network
+    # An internal-looking address is no longer a key (issue 11: a spoofed one was let in).
+    assert client.get("/metrics", REMOTE_ADDR="10.1.2.3").status_code == 403
+    assert client.get("/metrics", REMOTE_ADDR="127.0.0.1").status_code == 403
 
 
 class Echoing(AsyncWebsocketConsumer):
