@@ -59,6 +59,8 @@ def _keeps_marks(base: str) -> bool:
 
 
 def strip_marks(text: str) -> str:
+    if text.isascii():
+        return text
     out: list[str] = []
     base = " "
     for ch in unicodedata.normalize("NFD", text):
@@ -71,8 +73,13 @@ def strip_marks(text: str) -> str:
     return unicodedata.normalize("NFC", "".join(out))
 
 
+_ASCII_CONTROL_RE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+
+
 def clean(text: str) -> str:
     """NFKC, invisibles removed, control characters and odd spaces made plain spaces."""
+    if text.isascii():
+        return _ASCII_CONTROL_RE.sub(" ", text)
     text = unicodedata.normalize("NFKC", text)
     chars = []
     for ch in text:
@@ -165,6 +172,8 @@ def _resolve_word(word: str) -> str:
 
 
 def resolve_scripts(text: str) -> str:
+    if text.isascii():
+        return text
     return _WORD_RE.sub(lambda m: _resolve_word(m.group(0)), text)
 
 
@@ -233,8 +242,15 @@ def join_spaced(text: str, *, keep_first: bool = False) -> str:
 _WORD_SEPARATORS = {" ": re.compile(r"\s{2,}|\s*/\s*|\s*\|\s*"), None: re.compile(r"\s+")}
 
 
+_SINGLE_CHAR_RE = re.compile(r"(?<![^\W_])[^\W_](?![^\W_])")
+_LEETISH_RE = re.compile(r"[^\W\d_][0-9@$!|+€£¡(]|[0-9@$|+€£¡(][^\W\d_]|(?<![\w.,])\d{1,3}\s+\d{1,3}(?![\w.,])")
+
+
 def despace(text: str) -> str:
     """Letters split by one separator, words by another: "s h e  i s  1 5", "s.h.e i.s 1.5" -> "she is 15"."""
+    singles = len(_SINGLE_CHAR_RE.findall(text))
+    if singles < 3 or singles * 3 < len(_WORD_RE.findall(text)):
+        return text
     for sep in (" ", ".", "-", "_", "*", "·", "•", ",", "~", "+", "|", "/"):
         between = _WORD_SEPARATORS[" "] if sep == " " else _WORD_SEPARATORS[None]
         chunks = between.split(text)
@@ -254,13 +270,16 @@ def unstretch(text: str, *, keep: int | None) -> str:
 
 
 # --- all views -------------------------------------------------------------------------
-def text_views(text: str) -> list[str]:
-    """Distinct views of ``text`` (the first is the plain folded text)."""
+@functools.lru_cache(maxsize=256)
+def text_views(text: str) -> tuple[str, ...]:
+    """Distinct views of ``text`` (the first is the plain folded text); cached, the gate asks twice."""
     cleaned = clean(text)
     native = resolve_scripts(strip_marks(cleaned))
     latin = to_latin(native)
     views: dict[str, None] = {native: None, latin: None, despace(latin): None}
     for view in dict.fromkeys((latin, despace(latin))):
+        if not _LEETISH_RE.search(view):
+            continue
         for one, keep_leading in (("i", False), ("l", False), ("i", True)):
             views[deleet(view, one=one, keep_leading=keep_leading)] = None
     for view in list(views):
@@ -271,4 +290,4 @@ def text_views(text: str) -> list[str]:
             for keep in (1, 2, None):
                 views[unstretch(view, keep=keep)] = None
     views[resolve_scripts(cleaned)] = None  # accents kept, for the few words that need them
-    return list(views)
+    return tuple(views)

@@ -95,9 +95,25 @@ def _mtime(path: str) -> float:
 class _Matcher:
     by_key: dict[str, RealPerson]
     by_surname: dict[str, RealPerson]
-    loose: re.Pattern | None  # any case
+    loose: list[re.Pattern]  # per person, any case
+    anchors: dict[str, list[int]]  # a word prefix -> indexes into ``loose`` that can only match near it
+    substring_anchors: list[tuple[str, list[int]]]  # for scripts without spaces (CJK)
     exact: re.Pattern | None  # capitalised as written
     after_likeness: re.Pattern | None
+
+    def candidates(self, view: str) -> list[re.Pattern]:
+        """The per-person patterns worth running on ``view`` (one regex of 1,000 alternatives is slow)."""
+        low = view.lower()
+        found: set[int] = set()
+        longest = max((len(a) for a in self.anchors), default=0)
+        for word in set(re.findall(r"[^\W_]+", low)):
+            for k in range(1, min(len(word), longest) + 1):
+                if (ids := self.anchors.get(word[:k])) is not None:
+                    found.update(ids)
+        for anchor, ids in self.substring_anchors:
+            if anchor in low:
+                found.update(ids)
+        return [self.loose[i] for i in sorted(found)]
 
 
 _LIKENESS = (
@@ -174,7 +190,9 @@ def _build(files: tuple[tuple[str, float], ...], extra_names: tuple[str, ...]) -
     people += [RealPerson(name=n.strip()) for n in extra_names if n and n.strip()]
     by_key: dict[str, RealPerson] = {}
     by_surname: dict[str, RealPerson] = {}
-    loose: list[str] = []
+    loose: list[re.Pattern] = []
+    anchors: dict[str, list[int]] = {}
+    substring: dict[str, list[int]] = {}
     exact: list[str] = []
     for person in people:
         tokens = _tokens(person.name)
@@ -187,7 +205,13 @@ def _build(files: tuple[tuple[str, float], ...], extra_names: tuple[str, ...]) -
                 by_surname.setdefault(tokens[-1], person)
         for alias in (*person.aliases, *person.exact_aliases):
             by_key.setdefault(_key(alias), person)
-        loose += _name_pattern(person)
+        index = len(loose)
+        loose.append(re.compile("|".join(f"(?:{p})" for p in _name_pattern(person)), re.I))
+        for word in {tokens[0], tokens[-1], *(t[0] for a in person.aliases if (t := _tokens(a)))}:
+            if word[0].isascii() or re.match(r"[\u0400-\u04ff]", word):
+                anchors.setdefault(word, []).append(index)
+            else:
+                substring.setdefault(word[:2], []).append(index)
         exact += [_B + re.escape(fold(a)) + _E for a in person.exact_aliases]
 
     def compile_(parts: list[str], flags: int) -> re.Pattern | None:
@@ -195,7 +219,7 @@ def _build(files: tuple[tuple[str, float], ...], extra_names: tuple[str, ...]) -
 
     surnames = "|".join(sorted((re.escape(s) for s in by_surname), key=len, reverse=True))
     after = re.compile(rf"(?:{_LIKENESS})\s+(?:the\s+)?(?:\w+\s+)?(?P<s>{surnames}){_E}", re.I) if surnames else None
-    return _Matcher(by_key, by_surname, compile_(loose, re.I), compile_(exact, 0), after)
+    return _Matcher(by_key, by_surname, loose, anchors, list(substring.items()), compile_(exact, 0), after)
 
 
 def matcher() -> _Matcher:
@@ -235,7 +259,7 @@ def find_people(text: str) -> list[Found]:
             found.append(Found(person, phrase, listed))
 
     for view in text_views(text):
-        for regex in (m.loose, m.exact):
+        for regex in (*m.candidates(view), m.exact):
             if regex is None:
                 continue
             for hit in regex.finditer(view):
@@ -262,7 +286,7 @@ def name_is_real_person(name: str) -> RealPerson | None:
     """The listed person a persona or character name is (full name or alias), if any."""
     m = matcher()
     for view in text_views(name):
-        for regex in (m.loose, m.exact):
+        for regex in (*m.candidates(view), m.exact):
             if regex is not None and (hit := regex.search(view)):
                 return _person_for(m, hit.group(0)) or RealPerson(name=hit.group(0))
     return None
