@@ -260,6 +260,17 @@ def despace(text: str) -> str:
     return text
 
 
+# --- letters standing in for digits before an age unit ("l7 yo", "1O years old") ---------------------
+_RENUMBER_RE = re.compile(
+    r"(?<![^\W_])(?=[0-9lIoO|!]*\d)([0-9lIoO|!]{2,3})(?=[\s-]*(?:y\.?\s?o\b|y/o|years?|yrs?|yr\b|岁|歳|살|세|anos"
+    r"|años|ans\b|anni|jahre|лет))"
+)
+
+
+def renumber(text: str) -> str:
+    return _RENUMBER_RE.sub(lambda m: m.group(1).translate(str.maketrans("lIoO|!", "110011")), text)
+
+
 # --- stretched letters -----------------------------------------------------------------
 _STRETCH_RE = re.compile(r"([^\W\d_])\1{2,}")
 
@@ -289,5 +300,7 @@ def text_views(text: str) -> tuple[str, ...]:
         for view in list(views):
             for keep in (1, 2, None):
                 views[unstretch(view, keep=keep)] = None
+    for view in list(views):
+        views[renumber(view)] = None
     views[resolve_scripts(cleaned)] = None  # accents kept, for the few words that need them
     return tuple(views)

@@ -162,7 +162,11 @@ def _name_pattern(person: RealPerson) -> list[str]:
     sep = r"[\s.\-_'’·・]*"
     patterns = [_B + sep.join(re.escape(t) for t in tokens) + _E]
     if len(tokens) >= 2 and len(tokens[-1]) >= 4:
-        patterns.append(rf"(?<![\w'’]){re.escape(tokens[0][0])}(?:\.\s*|\s+|-){re.escape(tokens[-1])}{_E}")
+        first, last = re.escape(tokens[0]), re.escape(tokens[-1])
+        patterns.append(rf"(?<![\w'’]){re.escape(tokens[0][0])}(?:\.\s*|\s+|-){last}{_E}")  # "T. Swift"
+        middle = r"(?:(?!(?:and|or|with|the|of|from|to|by|meets?|y|et|und|e|vs)\b)[^\W\d_]+\.?\s+){1,2}"
+        patterns.append(rf"{_B}{first}\s+{middle}{last}{_E}")  # "Taylor Alison Swift"
+        patterns.append(rf"{_B}{last},\s*{first}{_E}")  # "Swift, Taylor"
     for alias in person.aliases:
         alias_tokens = _tokens(alias)
         if not alias_tokens:
