@@ -337,7 +337,7 @@ def embedded(env: dict[str, str]) -> dict:
     from companion.chat.prompt import prompt_build
     from companion.chat.replies import sampling_for
     from companion.chat.services import message_post_user
-    from companion.llm.embedded import EmbeddedBackend
+    from companion.llm.llamacpp import LlamaCppBackend
 
     question = "Tell me a short story about the sea."
     (warm_ws, sid), (measured_ws, _), (inproc_conv_id, _) = make_conversations(3, users=1, temperature=0.0)
@@ -347,7 +347,7 @@ def embedded(env: dict[str, str]) -> dict:
 
     conversation = Conversation.objects.select_related("persona", "owner").get(pk=inproc_conv_id)
     message_post_user(conversation=conversation, text=question, client_id="inproc")
-    backend = EmbeddedBackend()
+    backend = LlamaCppBackend()
     build = prompt_build(conversation=conversation, backend=backend, budget_tokens=settings.CHAT_PROMPT_TOKEN_BUDGET)
     params = sampling_for(conversation.persona, user_name=build.user_name)
     asyncio.run(inproc_reply(backend, build.turns, params))  # load + warm up

@@ -1,23 +1,19 @@
 """Schema-constrained output shared by the backends.
 
-Both backends constrain decoding to the pydantic model's JSON schema (xgrammar
-in-process, vLLM structured outputs on the server), then validate the text
-with pydantic, so a caller either gets a valid instance or a
-StructuredOutputError and falls back to its deterministic path.
+Both backends constrain decoding to the pydantic model's JSON schema (a
+llama.cpp grammar in-process, the server's structured outputs for the openai
+backend), then validate the text with pydantic, so a caller either gets a
+valid instance or a StructuredOutputError and falls back to its deterministic path.
 """
 
 from __future__ import annotations
 
 import json
-import threading
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
 from companion.llm.base import SchemaT, StructuredOutputError
-
-if TYPE_CHECKING:
-    import xgrammar
 
 
 def json_schema(schema: type[BaseModel]) -> dict[str, Any]:
@@ -76,28 +72,3 @@ def parse_structured(schema: type[SchemaT], text: str) -> SchemaT:
         raise StructuredOutputError(
             f"{schema.__name__} output did not validate: {exc.errors()!r}; got {snippet!r}"
         ) from exc
-
-
-class GrammarCache:
-    """Compiled xgrammar grammars per JSON schema, for one tokenizer.
-
-    Compiling costs tens to hundreds of milliseconds, so each schema is
-    compiled once per process. Output is compact JSON (no free whitespace):
-    fewer tokens to generate, and small models otherwise pad with spaces.
-    """
-
-    def __init__(self, tokenizer_info: xgrammar.TokenizerInfo) -> None:
-        import xgrammar as xgr
-
-        self._compiler = xgr.GrammarCompiler(tokenizer_info)
-        self._grammars: dict[str, xgrammar.CompiledGrammar] = {}
-        self._lock = threading.Lock()
-
-    def for_schema(self, schema: type[BaseModel]) -> xgrammar.CompiledGrammar:
-        key = json.dumps(json_schema(schema), sort_keys=True)
-        with self._lock:
-            grammar = self._grammars.get(key)
-            if grammar is None:
-                grammar = self._compiler.compile_json_schema(key, any_whitespace=False)
-                self._grammars[key] = grammar
-            return grammar

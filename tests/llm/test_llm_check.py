@@ -30,7 +30,7 @@ def test_embedded_backend_passes(settings):
     assert error is None, output
     assert "backend: embedded (LlamaCppBackend)" in output
     assert "models: SmolLM2-135M-Instruct.Q4_1.gguf" in output
-    assert "completion (5 tokens): '" in output and "first token" in output
+    assert "completion (5 tokens): " in output and "first token" in output
     assert "structured output: yes {" in output
     assert "llm_check: OK" in output
 
