@@ -160,10 +160,26 @@ def render_prompt_text(*, persona: Persona, beat: SceneBeat) -> str:
     return prompt_for(ctx, with_trigger=True)
 
 
+def _strings(value, path: str = "beat") -> list[tuple[str, str]]:
+    if isinstance(value, str):
+        return [(path, value)]
+    if isinstance(value, dict):
+        return [t for k, v in value.items() if k != "negative_prompt" for t in _strings(v, f"{path}.{k}")]
+    if isinstance(value, list | tuple):
+        return [t for i, v in enumerate(value) for t in _strings(v, f"{path}[{i}]")]
+    return []
+
+
 def render_texts(*, persona: Persona, beat: SceneBeat) -> list[tuple[str, str]]:
-    """(where, text) for every piece of text a renderer can draw from (the negative prompt excepted)."""
+    """(where, text) for every piece of text a renderer can draw from (the negative prompt excepted).
+
+    Every string in the beat is included, not a list of fields, so a field added to
+    SceneBeat later is checked without anyone remembering to add it here.
+    """
+    listed = beat.text_for_safety()
     texts = [
-        ("beat", beat.text_for_safety()),
+        ("beat", listed),
+        *((where, text) for where, text in _strings(beat.model_dump(mode="json")) if text not in listed),
         ("persona.name", persona.name),
         ("persona.appearance", persona.appearance),
         ("persona.wardrobe", getattr(persona, "wardrobe", "") or ""),
