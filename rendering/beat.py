@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 
 class CameraMove(StrEnum):
@@ -39,6 +40,22 @@ class Lighting(StrEnum):
     RAINY_NIGHT = "rainy_night"
 
 
+class TimeOfDay(StrEnum):
+    DAWN = "dawn"
+    DAY = "day"
+    DUSK = "dusk"
+    NIGHT = "night"
+
+
+class Weather(StrEnum):
+    CLEAR = "clear"
+    RAIN = "rain"
+    STORM = "storm"
+    SNOW = "snow"
+    FOG = "fog"
+    WIND = "wind"
+
+
 class CharacterRef(BaseModel):
     """Someone in the shot: the persona (with LoRA trigger words) or the user as they describe themselves."""
 
@@ -69,12 +86,19 @@ class SceneBeat(BaseModel):
     lighting: Lighting = Lighting.DAYLIGHT
     mood: str = Field(default="", max_length=200)
     duration_s: float = Field(default=4.0, ge=1.0, le=10.0)
+    # Added later, so every beat stored before them still validates (the defaults).
+    time_of_day: TimeOfDay = TimeOfDay.DAY
+    weather: Weather = Weather.CLEAR
+    props: list[Annotated[str, StringConstraints(max_length=60)]] = Field(default_factory=list, max_length=12)
+    speech: str = Field(default="", max_length=300)  # the spoken line, shown as a subtitle; never the action
+    notes: str = Field(default="", max_length=500)  # the Remix notes, for renderers that read them
     prompt: str = Field(default="", max_length=4000)
     negative_prompt: str = Field(default="", max_length=2000)
     seed: int = Field(default=0, ge=0, le=2**32 - 1)
 
     def with_direction(self, direction: RenderDirection | None) -> SceneBeat:
-        """Remix: direction fields win; notes are appended to the prompt (the action stays the story's)."""
+        """Remix: direction fields win; notes are appended to the prompt and kept in ``notes``
+        (the action stays the story's)."""
         if direction is None:
             return self.model_copy(deep=True)
         updates = {
@@ -85,11 +109,12 @@ class SceneBeat(BaseModel):
         notes = (direction.notes or "").strip()
         if notes:
             updates["prompt"] = f"{self.prompt.rstrip()}, {notes}" if self.prompt.strip() else notes
+            updates["notes"] = notes
         return self.model_copy(update=updates, deep=True)
 
     def text_for_safety(self) -> str:
         """Every free-text field a renderer could draw from, for the safety gate."""
-        parts = [self.setting, self.action, self.mood, self.prompt]
+        parts = [self.setting, self.action, self.mood, self.speech, *self.props, self.notes, self.prompt]
         for c in self.characters:
             parts += [c.name, c.description, *c.trigger_words]
         return "\n".join(p for p in parts if p)

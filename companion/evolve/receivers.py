@@ -102,7 +102,7 @@ def clip_message_create(*, job: RenderJob, conversation_id: int, payload: dict[s
     """The persona's clip message: player URLs, the beat as caption, the AI-generated label."""
     from companion.chat.models import Conversation, Message
     from companion.chat.services import message_create
-    from companion.evolve.extractor import beat_caption
+    from companion.evolve.scenes import beat_caption
 
     if _existing(conversation_id, job, Message.Kind.CLIP) is not None:
         return None

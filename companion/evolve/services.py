@@ -19,9 +19,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from companion.chat.groups import conversation_broadcast_sync
 from companion.chat.models import Conversation, Message
-from companion.evolve import extractor
+from companion.evolve import scenes
 from companion.llm.guard import model_call_sync
-from rendering.beat import CameraMove, Framing, Lighting, RenderDirection, SceneBeat
+from rendering.beat import CameraMove, Framing, Lighting, RenderDirection, SceneBeat, TimeOfDay, Weather
 from rendering.models import JobKind, JobStatus, RenderJob
 
 log = logging.getLogger(__name__)
@@ -57,7 +57,10 @@ class BeatEdit(BaseModel):
     framing: Framing = Framing.MEDIUM
     lighting: Lighting = Lighting.DAYLIGHT
     mood: str = Field(default="", max_length=200)
-    duration_s: float = Field(default=extractor.DEFAULT_DURATION_S, ge=1.0, le=10.0)
+    duration_s: float = Field(default=scenes.DEFAULT_DURATION_S, ge=1.0, le=10.0)
+    # Optional: when absent they are read again from the edited setting and action.
+    time_of_day: TimeOfDay | None = None
+    weather: Weather | None = None
 
 
 # --- lookups -----------------------------------------------------------------------
@@ -133,34 +136,21 @@ def job_get_for(*, user: Any, job_id: Any) -> RenderJob:
 
 
 def beat_from_edit(
-    *, message: Message, edit: BeatEdit, direction: RenderDirection | None, ctx: extractor.SceneContext | None = None
+    *, message: Message, edit: BeatEdit, direction: RenderDirection | None, ctx: scenes.SceneContext | None = None
 ) -> SceneBeat:
     """A full beat from the user's edited fields (characters, prompt, seed rebuilt server-side)."""
-    ctx = ctx or extractor.gather_context(message)
-    scene = extractor.ExtractedScene(**edit.model_dump())
-    characters = [extractor.persona_character(ctx.persona)]
-    if (user := extractor.user_character(ctx)) is not None:
-        characters.append(user)
-    beat = SceneBeat(
-        **edit.model_dump(),
-        characters=characters,
-        negative_prompt=extractor.lexicon.NEGATIVE_PROMPT,
-        seed=extractor.beat_seed(message.pk, direction),
-    ).with_direction(direction)
-    notes = (direction.notes or "").strip() if direction else ""
-    scene = extractor.ExtractedScene(**beat.model_dump(include=set(extractor.ExtractedScene.model_fields)))
-    prompt = extractor.compose_prompt(scene, beat.characters, list(ctx.persona.style_tags or []))
-    return beat.model_copy(update={"prompt": f"{prompt}, {notes}"[:4000] if notes else prompt})
+    ctx = ctx or scenes.gather_context(message)
+    return scenes.beat_assemble(ctx=ctx, direction=direction, edit=edit)
 
 
-def preview_context(*, user: Any, message: Message | int) -> extractor.SceneContext:
+def preview_context(*, user: Any, message: Message | int) -> scenes.SceneContext:
     """What the "refine" step reads (DB work only; the model is called after, see flow).
 
     Each preview is a model call, so it counts against RENDER_PREVIEW_RATE_LIMIT first.
     """
     message = evolvable_message_get(user=user, message_id=getattr(message, "pk", message))
     _rate_check("preview", user)
-    return extractor.gather_context(message)
+    return scenes.gather_context(message)
 
 
 def _rate_check(scope: str, user: Any) -> None:
@@ -176,7 +166,7 @@ def _rate_check(scope: str, user: Any) -> None:
 def scene_preview(*, user: Any, message: Message | int, direction: RenderDirection | None = None) -> SceneBeat:
     """The "refine" step: the beat Evolve would render, without queuing anything (sync callers)."""
     ctx = preview_context(user=user, message=message)
-    return extractor.scene_extract(message=ctx.message, direction=direction)
+    return scenes.scene_extract(message=ctx.message, direction=direction)
 
 
 def _digest(value: Any) -> str:
@@ -203,7 +193,7 @@ class EvolvePlan:
     """An Evolve request read and checked, waiting for the model (when ``needs_model``)."""
 
     message: Message
-    ctx: extractor.SceneContext
+    ctx: scenes.SceneContext
     direction: RenderDirection | None
     edit: BeatEdit | None
     source: str
@@ -216,7 +206,7 @@ class EvolvePlan:
 
     @property
     def seed(self) -> int:
-        return extractor.beat_seed(self.message.pk, self.direction)
+        return scenes.beat_seed(self.message.pk, self.direction)
 
 
 def evolve_plan(
@@ -237,7 +227,7 @@ def evolve_plan(
     if beat_override is not None:
         edit = beat_override if isinstance(beat_override, BeatEdit) else BeatEdit.model_validate(beat_override)
     key = f"evolve:{message.pk}:{_digest(direction or {})}:{_digest(edit or {})}:{client_id[:64]}"[:200]
-    plan = EvolvePlan(message=message, ctx=extractor.gather_context(message), direction=direction, edit=edit,
+    plan = EvolvePlan(message=message, ctx=scenes.gather_context(message), direction=direction, edit=edit,
                       source=message_source(message), key=key)
     plan.existing = RenderJob.objects.filter(idempotency_key=key).first()
     if plan.existing is None:
@@ -246,7 +236,7 @@ def evolve_plan(
 
 
 def evolve_commit(
-    *, user: Any, plan: EvolvePlan, model_scene: extractor.ExtractedScene | None = None
+    *, user: Any, plan: EvolvePlan, model_scene: scenes.ExtractedScene | None = None
 ) -> tuple[RenderJob, bool]:
     """Step 3 of a request (DB only, after the model): build the beat and queue it. Returns (job, created).
 
@@ -261,7 +251,7 @@ def evolve_commit(
     if plan.edit is not None:
         beat = beat_from_edit(message=plan.message, edit=plan.edit, direction=plan.direction, ctx=plan.ctx)
     else:
-        beat = extractor.scene_beat_assemble(ctx=plan.ctx, model_scene=model_scene, direction=plan.direction)
+        beat = scenes.beat_assemble(ctx=plan.ctx, model_scene=model_scene, direction=plan.direction)
     twin = _active_twin(user=user, source=plan.source, beat=beat)
     if twin is not None:
         return twin, False  # a double-click while the first is still rendering
@@ -297,7 +287,7 @@ def evolve_request(
     plan = evolve_plan(user=user, message=message, direction=direction, client_id=client_id,
                        beat_override=beat_override)
     model_scene = (
-        model_call_sync("scene extraction", extractor.scene_model_ask, plan.ctx, plan.seed)
+        model_call_sync("scene extraction", scenes.scene_model_ask, plan.ctx, plan.seed)
         if plan.needs_model else None
     )
     return evolve_commit(user=user, plan=plan, model_scene=model_scene)

@@ -25,7 +25,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
-from companion.evolve import extractor, services
+from companion.evolve import scenes, services
 from companion.evolve.payloads import job_payload
 from companion.llm.guard import db_thread
 from rendering.beat import RenderDirection
@@ -80,7 +80,7 @@ def _commit(consumer: Any, plan: services.EvolvePlan, model_scene: Any) -> tuple
     return job_payload(job), created
 
 
-def _preview_context(consumer: Any, frame: RenderPreviewFrame) -> extractor.SceneContext:
+def _preview_context(consumer: Any, frame: RenderPreviewFrame) -> scenes.SceneContext:
     if not _in_this_conversation(consumer, frame.message_id):
         raise services.EvolveError("not_found", "No such message in this conversation.")
     return services.preview_context(user=consumer.user, message=frame.message_id)
@@ -114,7 +114,7 @@ async def handle_render_request(consumer: Any, raw: dict[str, Any]) -> None:
     async def work(frame: RenderRequestFrame) -> None:
         plan = await db_thread(_plan)(consumer, frame)
         # The model reads the beat here, on the event loop: the shared DB thread stays free for everyone.
-        model_scene = await extractor.scene_model_ask(plan.ctx, plan.seed) if plan.needs_model else None
+        model_scene = await scenes.scene_model_ask(plan.ctx, plan.seed) if plan.needs_model else None
         payload, created = await db_thread(_commit)(consumer, plan, model_scene)
         if not created:
             # New jobs are announced to every socket by the receiver; a repeat only needs an answer here.
@@ -129,9 +129,9 @@ async def handle_render_request(consumer: Any, raw: dict[str, Any]) -> None:
 async def handle_render_preview(consumer: Any, raw: dict[str, Any]) -> None:
     async def work(frame: RenderPreviewFrame) -> None:
         ctx = await db_thread(_preview_context)(consumer, frame)
-        seed = extractor.beat_seed(ctx.message.pk, frame.direction)
-        model_scene = await extractor.scene_model_ask(ctx, seed)
-        beat = extractor.scene_beat_assemble(ctx=ctx, model_scene=model_scene, direction=frame.direction)
+        seed = scenes.beat_seed(ctx.message.pk, frame.direction)
+        model_scene = await scenes.scene_model_ask(ctx, seed)
+        beat = scenes.beat_assemble(ctx=ctx, model_scene=model_scene, direction=frame.direction)
         beat = beat.model_dump(mode="json")
         direction = frame.direction.model_dump(mode="json", exclude_none=True) if frame.direction else None
         await consumer.send_frame(

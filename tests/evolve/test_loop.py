@@ -134,7 +134,7 @@ async def test_evolve_to_clip_message_and_owner_only_clip(worker, user, other_us
 
     clip = frames[-1]["message"]
     assert clip["role"] == "persona" and clip["kind"] == "clip"
-    assert "walks toward you along the moonlit beach" in clip["content"]  # the beat as caption
+    assert "walks toward Alex along the moonlit beach" in clip["content"]  # the beat as caption
     extra = clip["extra"]
     assert extra["job_id"] == job_id and extra["clip_url"] == done["clip_url"]
     assert extra["ai_generated"] is True and extra["label"]["self_signed"] is True

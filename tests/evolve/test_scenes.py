@@ -1,12 +1,11 @@
-"""Scene extraction: model output used when valid, a sensible fallback when not."""
+"""Scene extraction: model output used when it holds up against the story, the rules' reading when not."""
 
 from __future__ import annotations
 
 import pytest
 
-from companion.evolve import lexicon
-from companion.evolve.extractor import ExtractedScene, scene_extract
-from rendering.beat import CameraMove, Framing, Lighting, RenderDirection, SceneBeat
+from companion.evolve.scenes import ExtractedScene, beat_problems, lexicon, scene_extract
+from rendering.beat import CameraMove, Framing, Lighting, RenderDirection, SceneBeat, TimeOfDay, Weather
 
 pytestmark = pytest.mark.django_db
 
@@ -14,7 +13,7 @@ BEACH = "*smiles and walks toward you along the moonlit beach, the waves hissing
 
 
 def test_valid_model_output_is_used(say, scripted_backend, persona):
-    say("user", "Where shall we go tonight?")
+    say("user", "Where shall we go?")
     msg = say("persona", "Let's sit by the old harbour wall and watch the boats come in.")
     scripted_backend.json_replies = [
         {
@@ -31,16 +30,18 @@ def test_valid_model_output_is_used(say, scripted_backend, persona):
 
     assert isinstance(beat, SceneBeat)
     assert beat.setting == "a stone harbour wall at dusk, fishing boats returning"
-    assert beat.action == "Mira sits on the harbour wall and points at the boats"
+    # no narration in the message: the model's action (a full sentence) shows what happens
+    assert beat.action == "Mira sits on the harbour wall and points at the boats."
     assert (beat.camera, beat.framing, beat.lighting) == (CameraMove.CRANE_UP, Framing.WIDE, Lighting.GOLDEN_HOUR)
     assert beat.mood == "wistful"
     assert beat.duration_s == 6
     assert "golden-hour" in beat.prompt and "crane" in beat.prompt
+    assert beat.speech.startswith("Let's sit by the old harbour wall")  # what is said is the subtitle
     # The model was asked with a schema and given the story and the persona's look.
     call = scripted_backend.calls[-1]
     assert call["schema"] is ExtractedScene
     sent = "\n".join(t.content for t in call["turns"])
-    assert "harbour wall" in sent and "auburn hair" in sent and "Where shall we go tonight?" in sent
+    assert "harbour wall" in sent and "auburn hair" in sent and "Where shall we go?" in sent
 
 
 def test_garbage_model_output_falls_back_to_the_messages_words(say, scripted_backend):
@@ -50,8 +51,9 @@ def test_garbage_model_output_falls_back_to_the_messages_words(say, scripted_bac
 
     assert beat.setting == "moonlit beach"
     assert beat.lighting == Lighting.MOONLIGHT
+    assert beat.time_of_day == TimeOfDay.NIGHT
     assert beat.camera == CameraMove.DOLLY_IN
-    assert "walks toward you along the moonlit beach" in beat.action
+    assert "walks toward Alex along the moonlit beach" in beat.action  # "you" is the user, by name
     assert beat.action.startswith("Mira ")  # narration without a subject gets the persona's name
     assert "*" not in beat.action
     assert 1 <= beat.duration_s <= 10
@@ -62,8 +64,11 @@ def test_no_model_answer_at_all_still_gives_a_beat(say, scripted_backend):
     scripted_backend.json_replies = []  # the scripted backend raises StructuredOutputError
     beat = scene_extract(message=msg, direction=None)
     assert beat.camera == CameraMove.STATIC and beat.framing == Framing.MEDIUM  # the defaults
-    assert beat.setting == "small lighthouse"  # from the persona's scenario when the chat names no place
-    assert "Hello there" in beat.action
+    # from the persona's scenario when the chat names no place
+    assert beat.setting == "small lighthouse on a rocky coast"
+    assert beat.speech == "Hello there."  # speech is the subtitle, never the action
+    assert "Hello there" not in beat.action and beat.action.startswith("Mira ")
+    assert beat_problems(beat) == []
 
 
 def test_invalid_fields_are_filled_field_by_field(say, scripted_backend):
@@ -75,7 +80,7 @@ def test_invalid_fields_are_filled_field_by_field(say, scripted_backend):
     beat = scene_extract(message=msg, direction=None)
     assert beat.framing == Framing.CLOSE_UP  # valid model field kept
     assert beat.duration_s == 3  # valid model field kept
-    assert beat.setting == "tiny kitchen"  # blank -> fallback from the message
+    assert beat.setting == "tiny kitchen"  # blank -> the rules' reading of the message
     assert "lights a candle" in beat.action  # placeholder -> fallback
     assert beat.lighting == Lighting.CANDLELIGHT
     assert beat.camera == CameraMove.DOLLY_OUT
@@ -88,32 +93,49 @@ def test_explicit_words_in_the_message_beat_a_weak_models_lighting(say, scripted
                                       "lighting": "daylight", "camera": "static"}]
     beat = scene_extract(message=msg, direction=None)
     assert beat.lighting == Lighting.NEON
+    # "outside the club" is a street: the model's phrase for the same kind of place is kept
     assert beat.setting == "a city street"
 
 
 @pytest.mark.parametrize(
-    ("text", "lighting", "camera"),
+    ("text", "camera"),
     [
-        ("We stroll the moonlit beach.", Lighting.MOONLIGHT, CameraMove.STATIC),
-        ("Neon signs buzz over the alley.", Lighting.NEON, CameraMove.STATIC),
-        ("She lights a candle.", Lighting.CANDLELIGHT, CameraMove.STATIC),
-        ("She walks toward you.", Lighting.DAYLIGHT, CameraMove.DOLLY_IN),
-        ("She turns away from the window.", Lighting.DAYLIGHT, CameraMove.DOLLY_OUT),
-        ("She looks up at the stars.", Lighting.MOONLIGHT, CameraMove.TILT_UP),
-        ("We sit by the campfire.", Lighting.FIRELIGHT, CameraMove.STATIC),
-        ("Rain drums on the roof as she spins around.", Lighting.RAINY_NIGHT, CameraMove.ORBIT),
-        ("The sunset paints the sky; she runs to the pier.", Lighting.GOLDEN_HOUR, CameraMove.HANDHELD_TRACKING),
+        ("We stroll the moonlit beach.", None),
+        ("She walks toward you.", CameraMove.DOLLY_IN),
+        ("She turns away from the window.", CameraMove.DOLLY_OUT),
+        ("She looks up at the stars.", CameraMove.TILT_UP),
+        ("Rain drums on the roof as she spins around.", CameraMove.ORBIT),
+        ("The sunset paints the sky; she runs to the pier.", CameraMove.HANDHELD_TRACKING),
     ],
 )
-def test_lexicon_mapping(text, lighting, camera):
-    assert (lexicon.first_match(text, lexicon.LIGHTING_CUES) or Lighting.DAYLIGHT) == lighting
-    assert (lexicon.first_match(text, lexicon.CAMERA_CUES) or CameraMove.STATIC) == camera
+def test_camera_cues(text, camera):
+    assert lexicon.first_match(text, lexicon.CAMERA_CUES) == camera
+
+
+@pytest.mark.parametrize(
+    ("time", "weather", "source", "indoor", "lighting"),
+    [
+        (TimeOfDay.NIGHT, Weather.STORM, None, True, Lighting.RAINY_NIGHT),
+        (TimeOfDay.DAY, Weather.RAIN, None, False, Lighting.OVERCAST),
+        (TimeOfDay.NIGHT, Weather.CLEAR, None, False, Lighting.MOONLIGHT),
+        (TimeOfDay.DUSK, Weather.CLEAR, None, False, Lighting.GOLDEN_HOUR),
+        (TimeOfDay.DAY, Weather.CLEAR, None, False, Lighting.DAYLIGHT),
+        (TimeOfDay.DAY, Weather.FOG, None, False, Lighting.OVERCAST),
+        (TimeOfDay.NIGHT, Weather.RAIN, Lighting.NEON, False, Lighting.NEON),  # a named light source wins
+        (TimeOfDay.NIGHT, Weather.CLEAR, Lighting.CANDLELIGHT, True, Lighting.CANDLELIGHT),
+    ],
+)
+def test_lighting_from_time_weather_and_sources(time, weather, source, indoor, lighting):
+    assert lexicon.lighting_for(source=source, time=time, weather=weather, indoor=indoor) == lighting
 
 
 def test_ordinary_words_do_not_trigger_cues():
-    assert lexicon.first_match("A monday with a dashboard and an embrace.", lexicon.LIGHTING_CUES) is None
+    from rendering.renderers import scenery
+
+    assert lexicon.first_match("A monday with a dashboard and an embrace.", lexicon.LIGHT_SOURCE_CUES) is None
     assert lexicon.first_match("What an embrace.", lexicon.CAMERA_CUES) is None
-    assert lexicon.find_setting("Mushrooms are tasty.") is None
+    assert scenery.place_mentions("Mushrooms are tasty. A chocolate bar.") == []
+    assert scenery.weather_in("She brainstorms a plan and takes a rain check.") is None
 
 
 def test_remix_direction_overrides_extracted_fields(say, scripted_backend):
@@ -169,28 +191,22 @@ def test_user_appears_only_as_they_described_themselves(say, scripted_backend):
 
 
 def test_a_failing_memory_app_does_not_block_extraction(say, monkeypatch):
-    import sys
-    import types
-
-    import companion.memory
+    from companion.memory import selectors
 
     def broken(**kwargs):
         raise RuntimeError("memory down")
 
-    fake = types.ModuleType("companion.memory.selectors")
-    fake.memories_recall = broken
-    fake.relationship_get = broken
-    monkeypatch.setitem(sys.modules, "companion.memory.selectors", fake)
-    monkeypatch.setattr(companion.memory, "selectors", fake, raising=False)
+    monkeypatch.setattr(selectors, "memories_recall", broken)
+    monkeypatch.setattr(selectors, "relationship_get", broken)
     msg = say("persona", BEACH)
     assert scene_extract(message=msg).setting == "moonlit beach"
 
 
 def test_memories_reach_the_model(say, scripted_backend, monkeypatch):
-    import companion.evolve.extractor as extractor
+    from companion.evolve.scenes import context
 
     monkeypatch.setattr(
-        extractor, "_recall", lambda **kw: (["The user has short silver hair and wears glasses."], "close friends")
+        context, "_recall", lambda **kw: (["The user has short silver hair and wears glasses."], "close friends")
     )
     msg = say("persona", BEACH)
     scripted_backend.json_replies = [{"setting": "beach"}]
@@ -199,3 +215,189 @@ def test_memories_reach_the_model(say, scripted_backend, monkeypatch):
     assert "short silver hair" in sent and "close friends" in sent
     users = [c for c in beat.characters if not c.is_persona]
     assert users and "silver hair" in users[0].description
+
+
+# --- narration and speech, I and you ----------------------------------------------------------
+
+GREETING = (
+    "*A gust rattles the lamp-room glass. Mira looks up from a chart pinned flat with four mugs.* "
+    "\"Mind the ink, it's still wet. You picked a fine night to get stranded.\""
+)
+STORM_SCENARIO = (
+    "A storm has closed the harbour road. {{user}} is sheltering in the old lighthouse where {{char}} is "
+    "spreading her half-finished charts across the lamp room floor."
+)
+
+
+@pytest.mark.parametrize(
+    ("text", "narration", "speech"),
+    [
+        ("*smiles* \"Hi there.\"", ["smiles"], ["Hi there."]),
+        ("*leans closer* I missed you. *takes your hand*", ["leans closer", "takes your hand"], ["I missed you."]),
+        ("She pushes the door open. \"After you.\" The bell jingles.",
+         ["She pushes the door open.", "The bell jingles."], ["After you."]),
+        ("No worries! I love that you came.", [], ["No worries!", "I love that you came."]),
+        ("Mira sets down the kettle. Do you want tea?", ["Mira sets down the kettle."], ["Do you want tea?"]),
+        ("(sighs and rubs her eyes) “Long day.”", ["sighs and rubs her eyes"], ["Long day."]),
+    ],
+)
+def test_narration_and_speech_are_told_apart(text, narration, speech):
+    from companion.evolve.scenes.reading import split_message
+
+    split = split_message(text)
+    assert split.narration == narration
+    assert split.speech == speech
+
+
+@pytest.mark.parametrize(
+    ("text", "resolved"),
+    [
+        ("I look up from my chart and hand you a mug.", "Mira looks up from her chart and hands Alex a mug."),
+        ("You walk in and I smile.", "Alex walks in and Mira smiles."),
+        ("I'm sitting by the fire; you're soaked.", "Mira is sitting by the fire; Alex is soaked."),
+        ("We walk along the pier.", "Mira and Alex walk along the pier."),
+        ("She brushes your hair back.", "She brushes Alex's hair back."),
+    ],
+)
+def test_i_and_you_become_names(text, resolved):
+    from companion.evolve.scenes.reading import resolve_people
+
+    assert resolve_people(text, persona="Mira", user="Alex", persona_pronoun="she") == resolved
+
+
+def test_the_action_is_narration_and_the_speech_is_the_subtitle(say, scripted_backend):
+    msg = say("persona", "*pours two mugs of cocoa and slides one to you* \"Careful, it's hot.\"")
+    beat = scene_extract(message=msg)
+    assert beat.action == "Mira pours two mugs of cocoa and slides one to Alex."
+    assert beat.speech == "Careful, it's hot."
+    assert "two mugs" in beat.props
+    assert beat_problems(beat) == []
+
+
+def test_a_model_copying_the_dialogue_into_the_action_is_overruled(say, scripted_backend):
+    msg = say("persona", "No worries, bocherie! 😂 I'll teach you the tides tomorrow.")
+    scripted_backend.json_replies = [
+        {"setting": "room", "action": "No worries, bocherie! I'll teach you the tides tomorrow.",
+         "mood": "Mood for the moment", "lighting": "daylight"}
+    ]
+    beat = scene_extract(message=msg)
+    assert "bocherie" not in beat.action and beat.action.startswith("Mira laughs")
+    assert beat.speech.startswith("No worries, bocherie!") and "😂" not in beat.speech
+    assert beat.mood != "Mood for the moment" and len(beat.mood.split()) <= 2
+    assert beat.setting != "room"  # a bare placeholder-ish word, unsupported by the story
+    assert beat_problems(beat) == []
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [
+        {"setting": "string", "action": "string", "mood": "string"},
+        {"setting": "Where the scene happens, a short visual phrase.",
+         "action": "What Mira visibly does, one sentence.", "mood": "One or two words."},
+        {"setting": "{{char}}'s place", "action": "<action>", "mood": "mood for the scene"},
+        {"setting": "n/a", "action": "...", "mood": "null"},
+        {"setting": "beach beach beach beach", "action": "Mira Mira Mira Mira Mira", "mood": "happy sad tired angry"},
+    ],
+)
+def test_no_placeholder_ever_reaches_a_field(say, scripted_backend, reply):
+    msg = say("persona", "*hums and stirs the soup in the tiny kitchen*")
+    scripted_backend.json_replies = [reply]
+    beat = scene_extract(message=msg)
+    assert beat_problems(beat) == []
+    for value in (beat.setting, beat.action, beat.mood):
+        assert not lexicon.is_placeholder(value)
+        assert "{{" not in value and "<" not in value and "string" not in value.lower()
+    assert beat.setting == "tiny kitchen"
+
+
+# --- the scene carried across beats -------------------------------------------------------------
+
+
+def test_a_stormy_night_at_the_lighthouse_stays_there(say, persona, scripted_backend):
+    persona.scenario = STORM_SCENARIO
+    persona.save()
+    greeting = say("persona", GREETING)
+    beat = scene_extract(message=greeting)
+    assert "lamp room" in beat.setting and "lighthouse" in beat.setting
+    assert (beat.time_of_day, beat.weather, beat.lighting) == (TimeOfDay.NIGHT, Weather.STORM, Lighting.RAINY_NIGHT)
+    assert beat.camera == CameraMove.TILT_UP  # "looks up"
+    assert {"chart", "four mugs"} <= set(beat.props)
+
+    say("user", "I don't know anything about tides.")
+    reply = say("persona", "*laughs and taps the chart* Then you're in the right place.")
+    later = scene_extract(message=reply)
+    assert "lighthouse" in later.setting  # nothing moved the story
+    assert (later.time_of_day, later.weather) == (TimeOfDay.NIGHT, Weather.STORM)
+    assert later.action == "Mira laughs and taps the chart."
+
+
+def test_the_story_moves_when_the_narration_says_so(say, persona):
+    persona.scenario = STORM_SCENARIO
+    persona.save()
+    say("persona", GREETING)
+    say("user", "Can we see the boats?")
+    msg = say("persona", "*pulls on her oilskin and leads you down to the harbour, rain lashing the quay*")
+    beat = scene_extract(message=msg)
+    assert "harbour" in beat.setting
+    assert beat.weather in (Weather.RAIN, Weather.STORM) and beat.time_of_day == TimeOfDay.NIGHT
+
+
+def test_earlier_beats_carry_the_setting(say, persona, user):
+    from personas.models import Persona
+    from rendering.models import JobKind, RenderJob
+
+    first = say("persona", "*sits on the harbour wall at dusk, watching the boats*")
+    beat = scene_extract(message=first)
+    assert "harbour" in beat.setting and beat.time_of_day == TimeOfDay.DUSK
+    RenderJob.objects.create(kind=JobKind.CLIP, persona=Persona.objects.get(pk=persona.pk), requested_by=user,
+                             source=f"chat.message:{first.pk}", beat=beat.model_dump(mode="json"))
+    say("user", "tell me more")
+    say("persona", "It was a long time ago.")
+    say("user", "go on")
+    say("persona", "My father kept the lamp.")
+    say("user", "and then?")
+    say("persona", "He taught me the tides.")
+    say("user", "wow")
+    msg = say("persona", "*smiles at you*")
+    later = scene_extract(message=msg)  # the setting's words are out of the window: the beat carries them
+    assert "harbour" in later.setting and later.time_of_day == TimeOfDay.DUSK
+
+
+def test_lorebook_entries_the_chat_names_are_read(say, persona):
+    persona.scenario = ""
+    persona.character_book = {"entries": [
+        {"keys": ["Saltreach"], "content": "Saltreach is a foggy fishing village on a grey coast.", "enabled": True},
+        {"keys": ["dragon"], "content": "Dragons sleep in the mountains.", "enabled": True},
+    ]}
+    persona.save()
+    msg = say("persona", "Welcome back to Saltreach, stranger.")
+    beat = scene_extract(message=msg)
+    assert "fishing village" in beat.setting
+    assert beat.weather == Weather.FOG
+
+
+def test_remix_notes_bring_weather_time_and_props(say):
+    msg = say("persona", "*sits on a bench in the park, feeding the pigeons*")
+    plain = scene_extract(message=msg)
+    assert plain.weather == Weather.CLEAR and plain.lighting == Lighting.DAYLIGHT
+    remix = scene_extract(message=msg, direction=RenderDirection(notes="light rain, add an umbrella"))
+    assert remix.weather == Weather.RAIN and "umbrella" in remix.props
+    assert remix.lighting == Lighting.OVERCAST  # rain by day
+    assert remix.notes == "light rain, add an umbrella" and remix.prompt.endswith("light rain, add an umbrella")
+    night = scene_extract(message=msg, direction=RenderDirection(notes="at night", lighting="neon"))
+    assert night.time_of_day == TimeOfDay.NIGHT and night.lighting == Lighting.NEON  # explicit lighting wins
+
+
+def test_an_edit_keeps_what_it_does_not_name(say, persona):
+    from companion.evolve.services import BeatEdit, beat_from_edit
+
+    persona.scenario = STORM_SCENARIO
+    persona.save()
+    msg = say("persona", GREETING)
+    edit = BeatEdit(setting="the lamp room", action="Mira pins the chart with a mug", lighting="rainy_night")
+    beat = beat_from_edit(message=msg, edit=edit, direction=None)
+    assert beat.setting == "the lamp room" and beat.action == "Mira pins the chart with a mug"
+    assert beat.weather == Weather.STORM and beat.time_of_day == TimeOfDay.NIGHT
+    snowy = beat_from_edit(message=msg, edit=BeatEdit(setting="a snowy mountain pass", action="Mira climbs"),
+                           direction=None)
+    assert snowy.weather == Weather.SNOW

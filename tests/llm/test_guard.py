@@ -70,12 +70,12 @@ def test_a_summary_inside_a_transaction_is_refused(scripted_backend):
 
 
 def test_scene_extraction_on_the_shared_db_thread_is_refused(scripted_backend, conversation_with_reply):
-    from companion.evolve import extractor
+    from companion.evolve import scenes
 
-    ctx = extractor.gather_context(conversation_with_reply)
+    ctx = scenes.gather_context(conversation_with_reply)
 
     def read_the_scene_there():  # what scene_extract / evolve_request do after gathering
-        return model_call_sync("scene extraction", extractor.scene_model_ask, ctx, 1)
+        return model_call_sync("scene extraction", scenes.scene_model_ask, ctx, 1)
 
     async def call():
         return await db_thread(read_the_scene_there)()

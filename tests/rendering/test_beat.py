@@ -3,7 +3,7 @@ import json
 import pytest
 from pydantic import ValidationError
 
-from rendering.beat import CameraMove, Framing, Lighting, RenderDirection, SceneBeat
+from rendering.beat import CameraMove, Framing, Lighting, RenderDirection, SceneBeat, TimeOfDay, Weather
 from tests.rendering.conftest import make_beat
 
 
@@ -37,3 +37,21 @@ def test_empty_direction_keeps_the_beat():
 def test_invalid_beats_are_rejected(bad):
     with pytest.raises(ValidationError):
         make_beat(**bad)
+
+
+def test_weather_time_props_speech_and_notes_round_trip_and_old_beats_still_load():
+    beat = make_beat(time_of_day="night", weather="storm", props=["four mugs", "chart"], speech="Mind the ink.")
+    again = SceneBeat.model_validate(json.loads(json.dumps(beat.model_dump(mode="json"))))
+    assert again == beat and again.weather is Weather.STORM and again.time_of_day is TimeOfDay.NIGHT
+    stored_before = {k: v for k, v in beat.model_dump(mode="json").items()
+                     if k not in ("time_of_day", "weather", "props", "speech", "notes")}
+    old = SceneBeat.model_validate(stored_before)  # a beat stored before these fields existed
+    assert (old.time_of_day, old.weather, old.props, old.speech, old.notes) == (
+        TimeOfDay.DAY, Weather.CLEAR, [], "", "")
+
+
+def test_remix_notes_are_kept_for_renderers_and_every_free_text_reaches_the_safety_gate():
+    beat = make_beat(speech="Mind the ink.", props=["four mugs"]).with_direction(RenderDirection(notes="light rain"))
+    assert beat.notes == "light rain"
+    text = beat.text_for_safety()
+    assert "Mind the ink." in text and "four mugs" in text and "light rain" in text

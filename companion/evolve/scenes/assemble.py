@@ -1,141 +1,56 @@
-"""Scene extraction: one persona message (and what surrounds it) -> a SceneBeat.
+"""Assembling the beat: the rules' reading, the model's answer checked against it, the user's edit
+and Remix direction on top, validated; pure (no database: it runs on the event loop).
 
-The LLM fills an ``ExtractedScene`` through schema-constrained decoding
-(``ChatBackend.complete_json``). Its answer is then checked field by field:
-valid fields are kept, empty or garbage ones are filled from a deterministic
-fallback built from lexicons over the message's own words, so a weak model
-(or no model at all) still yields a sensible beat. The characters are never
-left to the model: the persona is drawn from her card (appearance, wardrobe,
-LoRA trigger words) and the user appears only as the user described
-themselves, in their own words; nothing about the user is invented.
+The model's value for a field is kept only when it passes the checks for that
+field and the story has no stronger evidence of its own:
+
+- setting: a place the previz can draw, not placeholder text, and either the
+  same kind of place the story locates the scene in (the model's phrase is then
+  usually richer) or, when the story only names places in passing, one the
+  conversation itself names;
+- action: only when the message has no narration of its own (the narration is
+  what happens), and then third person, visual, not a copy of the speech;
+- lighting, time of day, weather: only when nothing in the story says;
+- camera, framing: only when the narration has no cue; mood: one or two words.
+
+Whatever comes out is validated (``beat_problems``): a visual action, a
+setting that names a place, a mood of a word or two, no placeholder anywhere.
 """
 
 from __future__ import annotations
 
 import hashlib
-import logging
 import re
-from dataclasses import dataclass, field
 from typing import Any
 
-from django.conf import settings
-from pydantic import BaseModel, Field
-
-from companion.accounts.selectors import user_display_name
 from companion.chat.models import Message
-from companion.evolve import lexicon
-from companion.llm.base import ChatTurn, SamplingParams
-from companion.llm.guard import model_call_sync
-from rendering.beat import CameraMove, CharacterRef, Framing, Lighting, RenderDirection, SceneBeat
+from companion.evolve.scenes import lexicon, reading
+from companion.evolve.scenes.context import SceneContext
+from companion.evolve.scenes.model import ExtractedScene
+from companion.evolve.scenes.rules import MAX_ACTION, SceneReading, read_props, scene_read
+from rendering.beat import (
+    CameraMove,
+    CharacterRef,
+    Framing,
+    RenderDirection,
+    SceneBeat,
+    TimeOfDay,
+    Weather,
+)
+from rendering.renderers import scenery
 
-log = logging.getLogger(__name__)
-
-CONTEXT_BEFORE = 6  # turns before the chosen message shown to the model
-MEMORY_K = 5
 DEFAULT_DURATION_S = 4.0
-MAX_TEXT = 400  # per free-text field from the model
+MAX_SETTING = 160
+_WORD_RE = re.compile(r"[a-z]{4,}")
+_COMMON = frozenset(
+    """that this with from into onto over under then than they them their there what when where which while
+    your have been were will would could should about just like very really some more most much many also
+    only even back down away around again look looks looking""".split()
+)
 
 
-class ExtractedScene(BaseModel):
-    """What the model is asked to fill (its JSON schema drives constrained decoding).
+# --- characters ------------------------------------------------------------------------------------
 
-    Every field may be null: the model says "no idea" rather than inventing,
-    and the fallback fills the gap.
-    """
-
-    setting: str | None = Field(default=None, description="Where the scene happens, a short visual phrase.")
-    action: str | None = Field(default=None, description="What the persona visibly does, one sentence.")
-    camera: CameraMove | None = None
-    framing: Framing | None = None
-    lighting: Lighting | None = None
-    mood: str | None = Field(default=None, description="One or two words.")
-    duration_s: float | None = Field(default=None, ge=1.0, le=10.0)
-
-
-@dataclass
-class SceneContext:
-    """Everything the extractor reads, gathered once."""
-
-    message: Message
-    persona: Any
-    user: Any
-    before: list[Message] = field(default_factory=list)
-    memories: list[str] = field(default_factory=list)
-    stage: str = ""
-    user_name: str = ""  # read with the rest: the model step runs where the ORM may not
-
-    @property
-    def story_text(self) -> str:
-        """The chosen message first, then older turns (newest first): cues are searched in this order."""
-        return "\n".join([self.message.content, *(m.content for m in reversed(self.before))])
-
-
-# --- gathering -----------------------------------------------------------------
-
-
-def _context_messages(message: Message) -> list[Message]:
-    qs = message.conversation.messages.filter(
-        seq__lt=message.seq, deleted=False, is_active=True, kind=Message.Kind.TEXT
-    ).exclude(status=Message.Status.STREAMING)
-    return list(reversed(qs.order_by("-seq")[:CONTEXT_BEFORE]))
-
-
-def _memory_text(item: Any) -> str:
-    if isinstance(item, str):
-        return item
-    if isinstance(item, dict):
-        return str(item.get("text") or item.get("content") or "")
-    for attr in ("text", "content", "summary"):
-        value = getattr(item, attr, None)
-        if isinstance(value, str):
-            return value
-    memory = getattr(item, "memory", None)  # (memory, score) style wrappers
-    return _memory_text(memory) if memory is not None else ""
-
-
-def _recall(*, user: Any, persona: Any, query: str) -> tuple[list[str], str]:
-    """Memories and relationship stage, if the memory app provides them (optional)."""
-    memories: list[str] = []
-    stage = ""
-    try:
-        from companion.memory import selectors as memory_selectors
-    except ImportError:
-        return memories, stage
-    try:
-        recall = getattr(memory_selectors, "memories_recall", None)
-        if recall is not None:
-            found = recall(user=user, persona=persona, query=query, k=MEMORY_K) or []
-            memories = [t for t in (_memory_text(m).strip() for m in found) if t]
-    except Exception:  # memory is an enrichment: never let it block a render
-        log.exception("memories_recall failed; extracting without memories")
-    try:
-        get_rel = getattr(memory_selectors, "relationship_get", None)
-        if get_rel is not None:
-            rel = get_rel(user=user, persona=persona)
-            raw = getattr(rel, "stage", rel) if rel is not None else ""
-            stage = str(getattr(raw, "label", raw) or "")
-    except Exception:
-        log.exception("relationship_get failed; extracting without a relationship stage")
-    return memories, stage
-
-
-def gather_context(message: Message) -> SceneContext:
-    conversation = message.conversation
-    memories, stage = _recall(user=conversation.owner, persona=conversation.persona, query=message.content)
-    return SceneContext(
-        message=message,
-        persona=conversation.persona,
-        user=conversation.owner,
-        before=_context_messages(message),
-        memories=memories,
-        stage=stage,
-        user_name=user_display_name(conversation.owner),
-    )
-
-
-# --- characters ----------------------------------------------------------------
-
-_ROLEPLAY_RE = re.compile(r"\*([^*]+)\*")
 _SELF_DESCRIPTION_RE = re.compile(
     r"\b(?:I(?:'m| am)\s+(?:wearing|dressed|tall|short|blonde|brunette|bald|\w+-haired)"
     r"|I\s+(?:wear|have)\s+[^.!?]{0,40}\b(?:hair|eyes|beard|glasses|freckles|tattoos?|skin|coat|jacket|dress|shirt)"
@@ -175,8 +90,7 @@ def user_self_description(ctx: SceneContext) -> str:
         for sentence in _SENTENCE_RE.findall(memory):
             if _USER_MEMORY_RE.search(sentence):
                 found.append(sentence.strip())
-    unique = list(dict.fromkeys(found))
-    return " ".join(unique)[:2000]
+    return " ".join(dict.fromkeys(found))[:2000]
 
 
 def user_character(ctx: SceneContext) -> CharacterRef | None:
@@ -187,167 +101,64 @@ def user_character(ctx: SceneContext) -> CharacterRef | None:
     return CharacterRef(name=ctx.user_name[:200], description=description, is_persona=False)
 
 
-# --- fallback ------------------------------------------------------------------
+# --- checking the model's answer ------------------------------------------------------------------------
 
 
-def _clean_action(text: str, persona_name: str) -> str:
-    narration = [n.strip() for n in _ROLEPLAY_RE.findall(text) if n.strip()]
-    if narration:
-        action = "; ".join(narration)
-    else:
-        sentences = [s.strip() for s in _SENTENCE_RE.findall(text) if s.strip()]
-        action = " ".join(sentences[:2]) if sentences else text.strip()
-    action = " ".join(action.split())[:MAX_TEXT]
-    # Roleplay narration is usually third person without a subject ("smiles and walks toward you").
-    if action and action[0].islower():
-        action = f"{persona_name} {action}"
-    return action or f"{persona_name} looks at the camera"
-
-
-def fallback_scene(ctx: SceneContext) -> ExtractedScene:
-    """A complete scene from lexicons over the story's own words; needs no model."""
-    own = ctx.message.content
-    story = ctx.story_text
-    camera = lexicon.first_match(own, lexicon.CAMERA_CUES) or CameraMove.STATIC
-    if lexicon.CLOSE_UP_CUES.search(own):
-        framing = Framing.CLOSE_UP
-    elif camera in (CameraMove.CRANE_UP, CameraMove.PAN_LEFT, CameraMove.PAN_RIGHT) or lexicon.WIDE_CUES.search(own):
-        framing = Framing.WIDE
-    else:
-        framing = Framing.MEDIUM
-    setting = lexicon.find_setting(own) or lexicon.find_setting(story) or _scenario_setting(ctx.persona)
-    return ExtractedScene(
-        setting=setting or lexicon.DEFAULT_SETTING,
-        action=_clean_action(own, ctx.persona.name),
-        camera=camera,
-        framing=framing,
-        lighting=lexicon.first_match(story, lexicon.LIGHTING_CUES) or Lighting.DAYLIGHT,
-        mood=lexicon.first_match(story, lexicon.MOOD_CUES) or _stage_mood(ctx.stage),
-        duration_s=DEFAULT_DURATION_S,
-    )
-
-
-def _scenario_setting(persona: Any) -> str | None:
-    return lexicon.find_setting(persona.scenario or "")
-
-
-def _stage_mood(stage: str) -> str:
-    s = stage.lower()
-    if any(w in s for w in ("partner", "romance", "lover", "intimate", "close")):
-        return "tender"
-    if any(w in s for w in ("friend", "acquaint")):
-        return "friendly"
-    if any(w in s for w in ("stranger", "new")):
-        return "reserved"
-    return lexicon.DEFAULT_MOOD
-
-
-# --- merging model output with the fallback ---------------------------------------
-
-_PLACEHOLDERS = {"", "string", "none", "null", "n/a", "na", "unknown", "tbd", "todo", "...", "-", "setting", "action"}
-
-
-def _usable_text(value: str | None, *, min_letters: int = 3) -> str | None:
-    """``value`` if it reads like words, else None (so the fallback fills it)."""
-    if value is None:
+def _text(value: str | None, limit: int) -> str | None:
+    if value is None or lexicon.is_placeholder(value):
         return None
-    text = " ".join(value.split())[:MAX_TEXT]
-    if text.lower().strip(" .") in _PLACEHOLDERS:
+    return " ".join(str(value).split())[:limit]
+
+
+def _content_words(text: str) -> set[str]:
+    return {w for w in _WORD_RE.findall((text or "").lower()) if w not in _COMMON}
+
+
+def model_setting(value: str | None, rules: SceneReading, story: str) -> str | None:
+    """The model's setting when it names a drawable place that the story supports."""
+    text = _text(value, MAX_SETTING)
+    if text is None or not scenery.names_a_place(text):
         return None
-    letters = sum(c.isalpha() for c in text)
-    if letters < min_letters or letters < 0.6 * len(text.replace(" ", "")):
+    kit = scenery.place_kit(text)
+    if rules.setting_strength == 2:
+        return text if kit == rules.kit else None
+    # The story only names places in passing (or none): the model's must be one it names.
+    mentioned = {m.kit for m in scenery.place_mentions(story) if m.strength > 0}
+    return text if kit in mentioned or (kit == rules.kit and rules.setting_strength) else None
+
+
+def model_action(value: str | None, *, ctx: SceneContext, speech: str) -> str | None:
+    """The model's action, resolved to names, when it is a visible third-person action, not the speech."""
+    text = _text(value, MAX_ACTION)
+    if text is None or len(text.split()) < 3:
         return None
-    # A token repeated over and over is a degenerate sample, not a description.
-    words = text.lower().split()
-    if len(words) >= 4 and len(set(words)) <= len(words) // 4:
+    pronoun = reading.persona_pronoun(getattr(ctx.persona, "appearance", ""))
+    text = reading.resolve_people(text, persona=ctx.persona_name, user=ctx.user_name or "the user",
+                                  persona_pronoun=pronoun)
+    text = reading.with_subject(text, ctx.persona_name)
+    words = _content_words(text)
+    said = _content_words(speech)
+    if said and words and len(words & said) / len(words) > 0.6:
+        return None  # the dialogue copied
+    if re.search(r"[\"“”«»]", text) or not words:
         return None
-    return text
+    story = _content_words(f"{ctx.message.content} {ctx.scenario}") | {ctx.persona_name.lower()}
+    if not words & story:
+        return None  # nothing in it comes from the story
+    return text if text[-1] in ".!?" else f"{text}."
 
 
-def merge_scene(model: ExtractedScene | None, fallback: ExtractedScene, *, own_text: str) -> ExtractedScene:
-    """Field by field: the model's valid values, the fallback's for the rest.
-
-    Light words written in the message itself beat the model's choice: "under
-    the neon sign" is stronger evidence than a small model's pick. Camera cues
-    are inferred from verbs ("boats come in") and so are only a fallback.
-    """
-    if model is None:
-        return fallback
-    explicit_light = lexicon.first_match(own_text, lexicon.LIGHTING_CUES)
-    return ExtractedScene(
-        setting=_usable_text(model.setting) or fallback.setting,
-        action=_usable_text(model.action, min_letters=6) or fallback.action,
-        camera=model.camera or fallback.camera,
-        framing=model.framing or fallback.framing,
-        lighting=explicit_light or model.lighting or fallback.lighting,
-        mood=(_usable_text(model.mood) or fallback.mood or "")[:60],
-        duration_s=model.duration_s or fallback.duration_s,
-    )
-
-
-# --- the model call ------------------------------------------------------------
-
-SYSTEM_PROMPT = (
-    "You are a film director's assistant. Turn one moment of a roleplay chat into a single short video shot. "
-    "Describe only what is visible. The main character is {name}. Use only places, actions and details present "
-    "in the conversation; do not invent other people. Every person on screen is an adult. Answer with JSON "
-    "matching the schema: setting (short place phrase), action (what {name} visibly does, one sentence), camera "
-    "(one of: {cameras}), framing ({framings}), lighting ({lightings}), mood (one or two words), duration_s (1-10)."
-)
-
-
-def _turns(ctx: SceneContext) -> list[ChatTurn]:
-    persona = ctx.persona
-    lines = [f"Character: {persona.name}."]
-    if persona.appearance:
-        lines.append(f"Appearance: {persona.appearance}")
-    if persona.wardrobe:
-        lines.append(f"Wardrobe: {persona.wardrobe}")
-    if persona.style_tags:
-        lines.append(f"Visual style: {', '.join(map(str, persona.style_tags))}")
-    if persona.scenario:
-        lines.append(f"Scenario: {persona.scenario[:500]}")
-    if ctx.stage:
-        lines.append(f"Relationship stage with the user: {ctx.stage}")
-    if ctx.memories:
-        lines.append("Things remembered: " + " | ".join(m[:200] for m in ctx.memories))
-    if ctx.before:
-        lines.append("Recent conversation:")
-        for m in ctx.before:
-            who = persona.name if m.role == Message.Role.PERSONA else "User"
-            lines.append(f"{who}: {m.content[:500]}")
-    lines.append(f"\nThe moment to film ({persona.name}): {ctx.message.content[:1500]}")
-    system = SYSTEM_PROMPT.format(
-        name=persona.name,
-        cameras=", ".join(c.value for c in CameraMove),
-        framings=", ".join(f.value for f in Framing),
-        lightings=", ".join(x.value for x in Lighting),
-    )
-    return [ChatTurn("system", system), ChatTurn("user", "\n".join(lines))]
-
-
-async def scene_model_ask(ctx: SceneContext, seed: int) -> ExtractedScene | None:
-    """The model's reading of the beat, or None (any failure or timeout: the fallback covers it).
-
-    Runs on the event loop (or through async_to_sync in a thread of its own),
-    never on the shared DB thread: ``ctx`` is already gathered.
-    """
-    from companion.llm.guard import ModelCallForbidden
-    from companion.llm.registry import get_backend
-
-    params = SamplingParams(temperature=0.2, top_p=0.9, max_tokens=300, seed=seed)
-    try:
-        return await get_backend().complete_json(
-            _turns(ctx), schema=ExtractedScene, params=params, timeout_s=settings.EVOLVE_EXTRACT_TIMEOUT_S
-        )
-    except ModelCallForbidden:
-        raise
-    except Exception as exc:  # any model failure: the fallback guarantees a beat
-        log.warning("scene extraction by the model failed (%s); using the deterministic fallback", exc)
+def model_mood(value: str | None) -> str | None:
+    text = _text(value, 40)
+    if text is None:
         return None
+    words = text.lower().strip(".!").split()
+    if not 1 <= len(words) <= 2 or not all(w.isalpha() for w in words):
+        return None
+    return " ".join(words)
 
 
-# --- assembling the beat -----------------------------------------------------------
+# --- the beat ----------------------------------------------------------------------------------------------
 
 
 def beat_seed(message_id: int, direction: RenderDirection | None) -> int:
@@ -356,73 +167,176 @@ def beat_seed(message_id: int, direction: RenderDirection | None) -> int:
     return int.from_bytes(hashlib.sha256(key.encode()).digest()[:4], "big")
 
 
-def compose_prompt(scene: ExtractedScene, characters: list[CharacterRef], style_tags: list[str]) -> str:
+def compose_prompt(beat: SceneBeat, style_tags: list[str]) -> str:
+    """The text prompt a video model gets: who, what, where, when, weather, light, shot, mood, style."""
     parts: list[str] = []
-    for c in characters:
+    for c in beat.characters:
         parts += c.trigger_words
         if c.description:
             parts.append(f"{c.name}, {c.description}" if c.is_persona else f"with {c.name}: {c.description}")
     parts += [
-        scene.action or "",
-        f"in {scene.setting}" if scene.setting else "",
-        lexicon.LIGHTING_PHRASES[scene.lighting] if scene.lighting else "",
-        lexicon.FRAMING_PHRASES[scene.framing] if scene.framing else "",
-        lexicon.CAMERA_PHRASES[scene.camera] if scene.camera else "",
-        f"{scene.mood} mood" if scene.mood else "",
+        beat.action,
+        _located(beat.setting),
+        ", ".join(beat.props[:6]),
+        lexicon.TIME_PHRASES[beat.time_of_day],
+        lexicon.WEATHER_PHRASES[beat.weather],
+        lexicon.LIGHTING_PHRASES[beat.lighting],
+        lexicon.FRAMING_PHRASES[beat.framing],
+        lexicon.CAMERA_PHRASES[beat.camera],
+        f"{beat.mood} mood" if beat.mood else "",
         *map(str, style_tags or []),
         "cinematic, high detail",
     ]
-    return ", ".join(p.strip() for p in parts if p and p.strip())[:4000]
+    prompt = ", ".join(p.strip() for p in parts if p and p.strip())
+    if beat.notes:
+        prompt = f"{prompt}, {beat.notes}"
+    return prompt[:4000]
 
 
-def scene_beat_assemble(
-    *, ctx: SceneContext, model_scene: ExtractedScene | None, direction: RenderDirection | None = None
+def _located(setting: str) -> str:
+    if not setting:
+        return ""
+    first = setting.split(maxsplit=1)[0].lower()
+    return setting if first in ("inside", "outside", "in", "on", "at", "by", "under", "near") else f"in {setting}"
+
+
+def _notes_apply(fields: dict[str, Any], notes: str, direction: RenderDirection) -> None:
+    """Remix notes' weather, time-of-day, light and prop words (explicit direction fields still win)."""
+    if not notes:
+        return
+    changed = False
+    if (weather := scenery.weather_in(notes)) is not None:
+        fields["weather"], changed = weather, True
+    if (time := scenery.time_in(notes)) is not None:
+        fields["time_of_day"], changed = time, True
+    if props := read_props(notes):
+        fields["props"] = list(dict.fromkeys([*props, *fields["props"]]))[:12]
+    if direction.lighting is None:
+        source = lexicon.first_match(notes, lexicon.LIGHT_SOURCE_CUES)
+        if source is not None:
+            fields["lighting"] = source
+        elif changed:
+            fields["lighting"] = lexicon.lighting_for(
+                source=None, time=fields["time_of_day"], weather=fields["weather"],
+                indoor=scenery.is_indoor_kit(scenery.place_kit(fields["setting"])),
+                lamps=any("lamp" in p or "lantern" in p for p in fields["props"]),
+            )
+
+
+def beat_assemble(
+    *,
+    ctx: SceneContext,
+    model_scene: ExtractedScene | None = None,
+    direction: RenderDirection | None = None,
+    edit: Any = None,
 ) -> SceneBeat:
-    """The beat from the model's reading (or None) checked against the fallback, ``direction`` on top."""
-    message = ctx.message
-    fallback = fallback_scene(ctx)
-    scene = merge_scene(model_scene, fallback, own_text=message.content)
+    """The beat for ``ctx.message``: rules, the model's checked answer, the user's edit, the Remix direction.
+
+    ``edit`` (the refine dialog's fields: setting, action, camera, framing, lighting, mood,
+    duration_s) replaces what it names; time of day, weather and props are then read again
+    with the edited text first. Pure: no database, safe on the event loop.
+    """
+    rules = scene_read(ctx)
+    model = model_scene if edit is None else None
+    story = f"{ctx.story_text}\n{ctx.background_text}"
+
+    setting = (model_setting(model.setting, rules, story) if model else None) or rules.setting
+    if rules.narrated or model is None:
+        action = rules.action
+    else:
+        action = model_action(model.action, ctx=ctx, speech=rules.speech) or rules.action
+    evidence_light = rules.light_source is not None or rules.time_of_day is not None or rules.weather is not None
+    time_of_day = rules.time_of_day or (model.time_of_day if model else None) or TimeOfDay.DAY
+    weather = rules.weather or (model.weather if model else None) or Weather.CLEAR
+    if evidence_light or model is None or model.lighting is None:
+        lighting = lexicon.lighting_for(source=rules.light_source, time=time_of_day, weather=weather,
+                                        indoor=rules.indoor, lamps=rules.lamps, overcast=rules.overcast)
+    else:
+        lighting = model.lighting
+    camera = rules.camera or (model.camera if model else None) or CameraMove.STATIC
+    framing = rules.framing or (model.framing if model else None) or Framing.MEDIUM
+    mood = (rules.mood if rules.mood_from == "message" else None) or (model_mood(model.mood) if model else None)
+    mood = mood or rules.mood
+    duration = (model.duration_s if model else None) or DEFAULT_DURATION_S
+    props = list(rules.props)
+
+    if edit is not None:
+        setting = _text(edit.setting, 1000) or setting
+        action = _text(edit.action, 1000) or action
+        camera, framing, lighting = edit.camera, edit.framing, edit.lighting
+        mood = model_mood(edit.mood) or (_text(edit.mood, 200) or mood)
+        duration = edit.duration_s
+        edited = f"{edit.setting} {edit.action}"
+        time_of_day = scenery.time_in(edited) or time_of_day
+        weather = scenery.weather_in(edited) or weather
+        props = list(dict.fromkeys([*read_props(edit.action), *props]))[:12]
+        time_of_day = getattr(edit, "time_of_day", None) or time_of_day
+        weather = getattr(edit, "weather", None) or weather
+
+    fields: dict[str, Any] = {
+        "setting": setting, "action": action, "camera": camera, "framing": framing, "lighting": lighting,
+        "mood": mood, "duration_s": duration, "time_of_day": time_of_day, "weather": weather, "props": props,
+    }
+    if direction is not None:
+        for name in ("camera", "framing", "lighting", "duration_s"):
+            if (value := getattr(direction, name)) is not None:
+                fields[name] = value
+        _notes_apply(fields, (direction.notes or "").strip(), direction)
+    fields = beat_fields_validate(fields, rules)
 
     characters = [persona_character(ctx.persona)]
     if (user := user_character(ctx)) is not None:
         characters.append(user)
     beat = SceneBeat(
-        setting=(scene.setting or lexicon.DEFAULT_SETTING)[:1000],
+        **fields,
         characters=characters,
-        action=(scene.action or "")[:1000],
-        camera=scene.camera or CameraMove.STATIC,
-        framing=scene.framing or Framing.MEDIUM,
-        lighting=scene.lighting or Lighting.DAYLIGHT,
-        mood=scene.mood or "",
-        duration_s=scene.duration_s or DEFAULT_DURATION_S,
+        speech=rules.speech[:300] if edit is None or not getattr(edit, "speech", None) else edit.speech[:300],
+        notes=((direction.notes or "").strip() if direction else "")[:500],
         negative_prompt=lexicon.NEGATIVE_PROMPT,
-        seed=beat_seed(message.pk, direction),
+        seed=beat_seed(ctx.message.pk, direction),
     )
-    beat = beat.with_direction(direction)
-    # The prompt describes the final shot, so it is built after the remix (notes are kept).
-    notes = (direction.notes or "").strip() if direction else ""
-    prompt = compose_prompt(
-        ExtractedScene(**beat.model_dump(include=set(ExtractedScene.model_fields))),
-        beat.characters,
-        list(ctx.persona.style_tags or []),
-    )
-    return beat.model_copy(update={"prompt": f"{prompt}, {notes}"[:4000] if notes else prompt})
+    return beat.model_copy(update={"prompt": compose_prompt(beat, list(ctx.persona.style_tags or []))})
 
 
-def scene_extract(*, message: Message, direction: RenderDirection | None = None, use_model: bool = True) -> SceneBeat:
-    """The beat for ``message`` (a persona text message), for sync callers.
+def beat_fields_validate(fields: dict[str, Any], rules: SceneReading) -> dict[str, Any]:
+    """Every text field made sense of: no placeholder, a place for the setting, a word or two of mood."""
+    out = dict(fields)
+    if lexicon.is_placeholder(out["setting"]) or not scenery.names_a_place(out["setting"]):
+        out["setting"] = rules.setting if scenery.names_a_place(rules.setting) else lexicon.DEFAULT_SETTING
+    if lexicon.is_placeholder(out["action"]) or not _content_words(out["action"]):
+        out["action"] = rules.action
+    mood = model_mood(out["mood"]) if out["mood"] else None
+    out["mood"] = mood or (rules.mood if model_mood(rules.mood) else lexicon.DEFAULT_MOOD)
+    out["props"] = [p for p in out["props"] if not lexicon.is_placeholder(p)][:12]
+    out["setting"] = out["setting"][:1000]
+    out["action"] = out["action"][:1000]
+    return out
 
-    Gathers, calls the model, assembles: so never inside a transaction or on the
-    shared DB thread (async callers use the three steps themselves, see
-    evolve.flow).
-    """
-    ctx = gather_context(message)
-    seed = beat_seed(message.pk, direction)
-    model_scene = model_call_sync("scene extraction", scene_model_ask, ctx, seed) if use_model else None
-    return scene_beat_assemble(ctx=ctx, model_scene=model_scene, direction=direction)
+
+def beat_problems(beat: SceneBeat) -> list[str]:
+    """What is wrong with a beat, in words (empty when it is sound); the tests and the benchmark use it."""
+    problems = []
+    for name in ("setting", "action", "mood"):
+        if lexicon.is_placeholder(getattr(beat, name)):
+            problems.append(f"{name} is placeholder text: {getattr(beat, name)!r}")
+    for name in ("speech", "notes", *(f"props[{i}]" for i in range(len(beat.props)))):
+        value = beat.props[int(name[6:-1])] if name.startswith("props[") else getattr(beat, name)
+        if value and lexicon.is_placeholder(value):
+            problems.append(f"{name} is placeholder text: {value!r}")
+    if not scenery.names_a_place(beat.setting):
+        problems.append(f"setting names no place: {beat.setting!r}")
+    if not _content_words(beat.action):
+        problems.append(f"action shows nothing: {beat.action!r}")
+    if beat.speech and beat.action.strip(" .") and beat.action.strip(" .").lower() in beat.speech.lower():
+        problems.append("action is the speech")
+    if not 1 <= len(beat.mood.split()) <= 2:
+        problems.append(f"mood is not a word or two: {beat.mood!r}")
+    return problems
 
 
 def beat_caption(beat: SceneBeat) -> str:
     """A one-line human caption for the clip message."""
     action = beat.action.strip().rstrip(".")
-    return f"{action}, {beat.setting}." if beat.setting else f"{action}."
+    if not beat.setting or beat.setting.lower().removeprefix("inside the ") in action.lower():
+        return f"{action}."
+    return f"{action} ({beat.setting})."

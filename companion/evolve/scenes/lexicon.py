@@ -1,37 +1,55 @@
-"""Deterministic cues for the scene extractor's fallback.
+"""Deterministic cues for reading a scene: light, camera, framing, mood, placeholders.
 
 Each table maps a regular expression over the story text to a value of the
 SceneBeat vocabulary. Order matters: the first pattern that matches wins, so
-specific cues ("candle", "neon") come before broad ones ("night", "sun").
-These never need a model, so a beat is always possible, and they are the
-tie-breaker when the message itself names a light or a movement explicitly.
+specific cues ("candle", "neon") come before broad ones. Places, props,
+weather and time of day are read with the renderer's own vocabulary
+(``rendering.renderers.scenery``), so a setting read here is one the previz
+can draw. These never need a model, so a beat is always possible, and they
+are the evidence a model's answer is checked against.
 """
 
 from __future__ import annotations
 
 import re
 
-from rendering.beat import CameraMove, Framing, Lighting
+from rendering.beat import CameraMove, Framing, Lighting, TimeOfDay, Weather
 
 
 def _re(pattern: str) -> re.Pattern[str]:
     return re.compile(pattern, re.IGNORECASE)
 
 
-LIGHTING_CUES: list[tuple[re.Pattern[str], Lighting]] = [
-    (_re(r"\bcandle(?:s|lit|light)?\b|\bcandle-lit\b"), Lighting.CANDLELIGHT),
-    (_re(r"\bneon\b"), Lighting.NEON),
-    (_re(r"\bmoon(?:lit|light|beams?)?\b"), Lighting.MOONLIGHT),
-    (_re(r"\b(?:camp)?fire(?:light|place|side)?\b|\bhearth\b|\bembers\b|\bbonfire\b|\btorch(?:es|light)?\b"),
-     Lighting.FIRELIGHT),
-    (_re(r"\brain(?:y|ing|drops?|soaked)?\b|\bdownpour\b|\bdrizzl\w*"), Lighting.RAINY_NIGHT),
-    (_re(r"\bsun(?:set|rise)\b|\bdusk\b|\bgolden hour\b|\bgolden light\b|\btwilight\b"), Lighting.GOLDEN_HOUR),
-    (_re(r"\bovercast\b|\bcloud(?:y|s)\b|\bgr[ae]y sk(?:y|ies)\b|\bfog(?:gy)?\b|\bmist(?:y)?\b"), Lighting.OVERCAST),
-    (_re(r"\bstudio\b|\bspotlights?\b|\bon stage\b|\bphoto ?shoot\b"), Lighting.STUDIO),
-    (_re(r"\bsun(?:ny|light|shine)?\b|\bmorning\b|\bnoon\b|\bdaylight\b|\bbright day\b|\bafternoon\b"),
-     Lighting.DAYLIGHT),
-    (_re(r"\bnight\b|\bstars?\b|\bstarlit\b|\bmidnight\b"), Lighting.MOONLIGHT),
+# Light sources named in the story: they decide the lighting over time of day and weather.
+LIGHT_SOURCE_CUES: list[tuple[re.Pattern[str], Lighting]] = [
+    (_re(r"\bcandle(?:s|lit|light)?\b|\bcandle-lit\b|\btealights?\b|\bcandelabra\b"), Lighting.CANDLELIGHT),
+    (_re(r"\bneon\b|\bholo(?:gram|graphic)s?\b|\bled signs?\b|\barcade lights\b"), Lighting.NEON),
+    (_re(r"\b(?:camp|bon)?fire(?:light|place|side)?\b|\bhearth\b|\bembers\b|\btorch(?:es|light)\b|"
+         r"\bflames?\b|\bwood ?stove\b"), Lighting.FIRELIGHT),
+    (_re(r"\bstudio lights?\b|\bspotlights?\b|\bon stage\b|\bphoto ?shoot\b|\bring ?light\b"), Lighting.STUDIO),
+    (_re(r"\bmoon(?:lit|light|beams?)\b"), Lighting.MOONLIGHT),
 ]
+OVERCAST_CUES = _re(r"\bovercast\b|\bcloud(?:y|s)\b|\bgr[ae]y (?:sk(?:y|ies)|day|morning|light)\b|\bgloomy\b")
+WARM_LAMP_CUES = _re(r"\blamps?\b(?![- ]?room)|\blanterns?\b|\blamplight\b|\bfairy lights\b|\bstring lights\b")
+
+
+def lighting_for(*, source: Lighting | None, time: TimeOfDay, weather: Weather, indoor: bool,
+                 lamps: bool = False, overcast: bool = False) -> Lighting:
+    """The lighting a scene gets from what is known of it: a named light source first, then
+    weather and time of day (a storm at night is a rainy night; rain by day is overcast)."""
+    if source is not None:
+        return source
+    night = time == TimeOfDay.NIGHT
+    if weather in (Weather.RAIN, Weather.STORM):
+        return Lighting.RAINY_NIGHT if time in (TimeOfDay.NIGHT, TimeOfDay.DUSK) else Lighting.OVERCAST
+    if weather in (Weather.SNOW, Weather.FOG):
+        return Lighting.MOONLIGHT if night else Lighting.OVERCAST
+    if night:
+        return Lighting.CANDLELIGHT if indoor and lamps else Lighting.MOONLIGHT
+    if time in (TimeOfDay.DUSK, TimeOfDay.DAWN):
+        return Lighting.GOLDEN_HOUR
+    return Lighting.OVERCAST if overcast else Lighting.DAYLIGHT
+
 
 CAMERA_CUES: list[tuple[re.Pattern[str], CameraMove]] = [
     (_re(r"\b(?:freez\w*|stunned|realis\w*|realiz\w*|gasps?|in shock)\b"), CameraMove.DOLLY_ZOOM),
@@ -53,10 +71,15 @@ CAMERA_CUES: list[tuple[re.Pattern[str], CameraMove]] = [
 ]
 
 CLOSE_UP_CUES = _re(
-    r"\b(?:eyes|face|lips|whisper\w*|tears?|blush\w*|kiss\w*|cheeks?|close to your ear|smiles? softly)\b"
+    r"\b(?:her eyes|his eyes|their eyes|lips|whisper\w*|tears?|blush\w*|kiss\w*|cheeks?|close to (?:your|\w+'s) ear|"
+    r"smiles? softly|leans? (?:in|closer)|inches from|nose to nose|face to face|closer|close-up|up close|close to|"
+    r"so close|"
+    r"brushes? (?:a|her|his) (?:hair|strand)|cups? your face|forehead)\b"
 )
 WIDE_CUES = _re(
-    r"\b(?:landscape|horizon|skyline|crowd|field|valley|ocean|sea|desert|mountains?|city|across the|along the)\b"
+    r"\b(?:landscape|horizon|skyline|crowd|valley|desert|mountains?|across the (?:room|hall|street|square|beach|bay|"
+    r"field|water|bar|deck|harbou?r)|in the distance|far away|far off|from afar|from a distance|the whole|"
+    r"panorama|stretch(?:es|ing)? out|as far as)\b"
 )
 
 MOOD_CUES: list[tuple[re.Pattern[str], str]] = [
@@ -67,27 +90,15 @@ MOOD_CUES: list[tuple[re.Pattern[str], str]] = [
     (_re(r"\b(?:laugh\w*|giggl\w*|grin\w*|joy\w*|happ(?:y|ily)|delight\w*)\b"), "joyful"),
     (_re(r"\b(?:danc\w*|twirl\w*|play\w*|tease\w*|wink\w*|excit\w*)\b"), "playful"),
     (_re(r"\b(?:whisper\w*|soft\w*|gentl\w*|tender\w*|hold\w*|hug\w*)\b"), "tender"),
-    (_re(r"\b(?:calm\w*|peace\w*|quiet\w*|still\w*|serene|relax\w*)\b"), "serene"),
-    (_re(r"\b(?:mysterious|secret\w*|myster\w*)\b"), "mysterious"),
+    (_re(r"\b(?:calm\w*|peace\w*|quiet\w*|stillness|serene|relax\w*)\b"), "serene"),
+    (_re(r"\b(?:mysterious|secret\w*|myster\w*|whispers? of|strange|eerie|uncanny)\b"), "mysterious"),
+    (_re(r"\b(?:nervous\w*|anxious\w*|fidget\w*|worried|worry|uneasy)\b"), "nervous"),
+    (_re(r"\b(?:cosy|cozy|snug|warm blanket|cocoa|hot tea|curl(?:s|ed)? up)\b"), "cosy"),
+    (_re(r"\b(?:curious\w*|wonder\w*|intrigu\w*|fascinat\w*)\b"), "curious"),
+    (_re(r"\b(?:remember\w*|memor(?:y|ies)|used to|long ago|nostalg\w*)\b"), "wistful"),
+    (_re(r"\b(?:determined|resolute|steel\w*|ready)\b"), "determined"),
+    (_re(r"\b(?:storm\w*|thunder\w*|gale|tempest)\b"), "brooding"),
 ]
-
-# Places: the noun, and up to two words before it kept as its description
-# ("the moonlit beach" -> "moonlit beach").
-SETTING_NOUNS = (
-    r"beach|shore|sea|ocean|forest|woods|garden|park|meadow|field|lake|river|mountain|mountains|cliff|valley"
-    r"|desert|snow|cafe|café|coffee shop|restaurant|bar|pub|club|kitchen|bedroom|living room|library|bookshop"
-    r"|bookstore|rooftop|balcony|street|alley|city|market|station|train|car|boat|ship|harbou?r|pier|bridge"
-    r"|castle|tower|temple|church|office|studio|classroom|museum|gallery|theatre|theater|stage|ballroom"
-    r"|tavern|inn|cabin|cottage|house|apartment|room|porch|terrace|greenhouse|observatory|spaceship|space station"
-    r"|lighthouse|coast|island|harbour wall|shop"
-)
-SETTING_RE = _re(rf"((?:[\w'-]+\s+){{0,2}})\b({SETTING_NOUNS})\b")
-SETTING_DROP_WORDS = {
-    "the", "a", "an", "our", "my", "your", "her", "his", "their", "this", "that", "to", "in", "at", "on", "by",
-    "of", "into", "onto", "through", "along", "across", "near", "under", "over", "around", "from", "with", "and",
-    "toward", "towards", "inside", "outside", "down", "up", "me", "you", "us", "walk", "walks", "go", "come",
-    "is", "are", "was", "were", "be", "it", "i", "we", "she", "he", "they", "back",
-}
 
 LIGHTING_PHRASES = {
     Lighting.GOLDEN_HOUR: "warm golden-hour light",
@@ -118,6 +129,20 @@ FRAMING_PHRASES = {
     Framing.MEDIUM: "medium shot",
     Framing.WIDE: "wide shot",
 }
+WEATHER_PHRASES = {
+    Weather.CLEAR: "",
+    Weather.RAIN: "rain falling",
+    Weather.STORM: "storm, driving rain and lightning",
+    Weather.SNOW: "snow falling",
+    Weather.FOG: "drifting fog",
+    Weather.WIND: "strong wind",
+}
+TIME_PHRASES = {
+    TimeOfDay.DAWN: "at dawn",
+    TimeOfDay.DAY: "",
+    TimeOfDay.DUSK: "at dusk",
+    TimeOfDay.NIGHT: "at night",
+}
 DEFAULT_SETTING = "a quiet, softly lit room"
 DEFAULT_MOOD = "calm"
 NEGATIVE_PROMPT = (
@@ -134,16 +159,35 @@ def first_match(text: str, table: list[tuple[re.Pattern[str], object]]):
     return None
 
 
-def find_setting(text: str) -> str | None:
-    """A short place description taken from ``text`` itself ("moonlit beach"), or None."""
-    m = SETTING_RE.search(text)
-    if m is None:
-        return None
-    # Only the words right before the noun describe it ("moonlit"): stop at an article, verb or preposition.
-    kept: list[str] = []
-    for word in reversed(m.group(1).split()):
-        word = word.strip(",.;:!?\"'")
-        if not word or word.lower() in SETTING_DROP_WORDS:
-            break
-        kept.insert(0, word)
-    return " ".join([*kept, m.group(2).lower()])
+# --- placeholder and schema text: never a value ------------------------------------------
+
+_PLACEHOLDER_WORDS = {
+    "", "string", "none", "null", "nil", "n/a", "na", "unknown", "tbd", "todo", "...", "-", "?", "setting",
+    "action", "mood", "camera", "lighting", "framing", "scene", "place", "location", "somewhere", "anywhere",
+    "something", "nothing", "example", "text", "value", "description", "undefined", "default", "various",
+    "the scene", "a place", "the place", "the setting", "the location", "a location", "unspecified", "not specified",
+    "no setting", "no action", "no mood", "n.a.", "same", "same as before", "as above", "see above",
+}
+_PLACEHOLDER_RE = _re(
+    r"\{\{|\}\}|<[^>]{0,40}>|\[[^\]]{0,40}\]|\||\bplaceholder\b|\blorem\b|\bipsum\b|\bfill (?:in|me)\b|"
+    r"\binsert\b|\b(?:short|visual) (?:visual )?phrase\b|\bone or two words\b|\bone sentence\b|"
+    r"\b(?:mood|setting|action|lighting|camera|framing|scene|location) (?:for|of|goes|here|description|"
+    r"text|value|phrase|word)\b|\bfor the (?:moment|scene)\b|\bwhat \w+ visibly does\b|\bwhere the scene\b|"
+    r"\byour (?:setting|action|mood|answer)\b|\bjson\b|\bschema\b|\bnull\b|\bundefined\b|\bdescribe\b|"
+    r"\b(?:char|user|bot)\}|\{(?:char|user)|\bas an ai\b|\blanguage model\b"
+)
+
+
+def is_placeholder(text: str | None) -> bool:
+    """True for empty, schema, template or filler text ("Mood for the moment", "string", "{{char}}")."""
+    if text is None:
+        return True
+    t = " ".join(str(text).split()).strip(" .,:;!-\"'").lower()
+    if t in _PLACEHOLDER_WORDS or _PLACEHOLDER_RE.search(t):
+        return True
+    letters = sum(c.isalpha() for c in t)
+    if letters < 3 or letters < 0.6 * len(t.replace(" ", "")):
+        return True
+    words = t.split()
+    # A token repeated over and over is a degenerate sample, not a description.
+    return len(words) >= 4 and len(set(words)) <= len(words) // 4
