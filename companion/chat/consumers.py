@@ -20,6 +20,7 @@ from typing import Any
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.db import OperationalError
 
+from companion.accounts.sockets import auth_socket_groups
 from companion.chat import protocol, selectors, services
 from companion.chat.frames import frame_handler
 from companion.chat.groups import GROUP_MESSAGE_TYPE as GROUP_FRAME_TYPE
@@ -152,6 +153,8 @@ class ConversationConsumer(AsyncWebsocketConsumer):
         self.group = conversation_group(self.conversation.pk)
         remember_server_loop()  # worker threads broadcast through this loop (in-memory layer)
         await self.channel_layer.group_add(self.group, self.channel_name)
+        for group in auth_socket_groups(self.scope):  # logout / password change: auth_revoked closes us
+            await self.channel_layer.group_add(group, self.channel_name)
         await self.accept()
         local_join(self.conversation.pk, self)  # in-memory layer: frames come straight to send_text
 
@@ -160,6 +163,12 @@ class ConversationConsumer(AsyncWebsocketConsumer):
         if self.conversation is not None:
             local_leave(self.conversation.pk, self)
             await self.channel_layer.group_discard(self.group, self.channel_name)
+            for group in auth_socket_groups(self.scope):
+                await self.channel_layer.group_discard(group, self.channel_name)
+
+    async def auth_revoked(self, event: dict[str, Any]) -> None:
+        """This socket's login ended: logout, password change or account deletion (companion.ops.sessions)."""
+        await self.close(code=CLOSE_UNAUTHENTICATED)
 
     # --- sending --------------------------------------------------------------------
 

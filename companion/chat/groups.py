@@ -134,3 +134,21 @@ def conversation_broadcast_sync(conversation_id: int, frame: dict[str, Any]) -> 
         future.result(timeout=CROSS_THREAD_SEND_TIMEOUT_S)
         return
     async_to_sync(_layer_broadcast)(conversation_id, frame)
+
+
+def group_send_sync(group: str, message: dict[str, Any]) -> None:
+    """A raw ``group_send`` from synchronous code, by the same route as ``conversation_broadcast_sync``.
+
+    For messages to other groups than a conversation's (``companion.ops.sessions`` closes a user's
+    sockets through their ``auth.*`` groups).
+    """
+    layer = get_channel_layer()
+    if layer is None:
+        return
+    loop = _server_loop
+    in_memory = isinstance(layer, InMemoryChannelLayer)
+    if in_memory and loop is not None and loop.is_running() and _running_loop() is not loop:
+        future = asyncio.run_coroutine_threadsafe(layer.group_send(group, message), loop)
+        future.result(timeout=CROSS_THREAD_SEND_TIMEOUT_S)
+        return
+    async_to_sync(layer.group_send)(group, message)
