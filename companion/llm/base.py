@@ -41,6 +41,7 @@ class SamplingParams:
     max_tokens: int = 200
     stop: tuple[str, ...] = field(default_factory=tuple)
     seed: int | None = None
+    background: bool = False  # nobody waits for it (memory, summaries): yields the model to replies
 
 
 class BackendError(Exception):

@@ -52,6 +52,7 @@ from companion.llm.base import (
     SchemaT,
 )
 from companion.llm.model_files import embedded_gguf_path
+from companion.llm.scheduling import BACKGROUND, INTERACTIVE, PriorityLock
 from companion.llm.structured import grammar_friendly_schema, parse_structured, schema_instruction
 
 log = logging.getLogger(__name__)
@@ -168,7 +169,7 @@ class LoadedLlama:
         self._is_eog = llama_cpp.llama_vocab_is_eog
         self._lib = llama_cpp
         # Held by the generation thread for a whole generation (model state is not shareable).
-        self.generate_lock = threading.Lock()
+        self.generate_lock = PriorityLock()  # replies before memory work (see scheduling)
         self.prefix_states = PrefixStates(prefix_cache_bytes) if prefix_cache_bytes > 0 else None
         self._grammars: dict[str, Any] = {}
         self._grammars_lock = threading.Lock()
@@ -433,7 +434,7 @@ def _generate(loaded: LoadedLlama, job: _Job) -> None:
         delivered = True
 
     try:
-        with loaded.generate_lock:
+        with loaded.generate_lock.hold(BACKGROUND if job.params.background else INTERACTIVE):
             if record.stop.is_set():  # cancelled while queued
                 return
             record.started_at = time.perf_counter()

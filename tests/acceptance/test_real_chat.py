@@ -75,6 +75,11 @@ class Watch:
     errors: list[dict[str, Any]] = field(default_factory=list)
     server_closes: list[int] = field(default_factory=list)
     http_statuses: list[tuple[str, int]] = field(default_factory=list)
+    timeline: list[str] = field(default_factory=list)  # what each user did when (for a failure's message)
+    started: float = field(default_factory=time.monotonic)
+
+    def note(self, who: str, what: str) -> None:
+        self.timeline.append(f"{time.monotonic() - self.started:6.1f}s {who}: {what}")
 
     def socket_done(self, ws: ChatSocket) -> None:
         self.errors += [f for f in ws.frames if f["type"] == "error"]
@@ -113,6 +118,7 @@ async def converse(base: str, username: str, conversation_id: int, watch: Watch,
     try:
         for turn, text in enumerate(SCRIPTS[username]):
             client_id = f"{username}-{turn}"
+            watch.note(username, f"send {turn}")
             await ws.send({"type": "message.send", "text": text, "client_id": client_id})
             reply = await ws.wait_for(lambda f: f["type"] == "message.created" and f["message"]["role"] == "persona",
                                       120)
@@ -131,6 +137,7 @@ async def converse(base: str, username: str, conversation_id: int, watch: Watch,
             else:
                 done = await reply_done(ws, reply_id)
             found["replies"].append(done)
+            watch.note(username, f"reply {turn} {done['status']} ({len(done['content'])} chars)")
             await pause()
             if role == "regenerate" and turn == 1:
                 await ws.send({"type": "message.regenerate", "message_id": reply_id})
@@ -202,7 +209,11 @@ def test_two_users_chat_with_the_real_model_at_a_persons_pace(tmp_path_factory):
                 third_user_logs_in(app.url, watch),
             )
 
-        ana, ben, _ = asyncio.run(scenario())
+        try:
+            ana, ben, _ = asyncio.run(scenario())
+        except BaseException as exc:  # say what the server was doing when a wait ran out
+            log = "\n".join(line for line in app.log.read_text().splitlines() if "HTTP GET" not in line)
+            raise AssertionError(f"{exc!r}\ntimeline: {watch.timeline}\nserver log:\n{log[-6000:]}") from exc
         log_tail = app.log.read_text()[-4000:]
 
     assert watch.errors == [], f"error frames: {watch.errors}\n{log_tail}"
