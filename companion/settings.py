@@ -167,7 +167,8 @@ DRAMATIQ_BROKER["MIDDLEWARE"] = [
     "dramatiq.middleware.CurrentMessage",
     "django_dramatiq.middleware.DbConnectionsMiddleware",
     "companion.ops.dramatiq.LogContext",  # job_id on worker log lines
-    "companion.ops.dramatiq.Maintenance",  # render heartbeats + the periodic sweeper (companion.ops.sweeper)
+    "rendering.worker.RenderHeartbeat",  # workers heartbeat the render jobs they hold (rendering.recovery)
+    "companion.ops.dramatiq.Sweeper",  # the periodic sweeper thread (companion.ops.sweeper)
 ]
 # Queue metrics in worker processes (Procfile sets DRAMATIQ_PROMETHEUS=1 for
 # the rundramatiq lines). Its exposition server listens on $dramatiq_prom_port
@@ -385,13 +386,14 @@ from companion.ops.logging import logging_config  # noqa: E402  (no Django impor
 
 LOGGING = logging_config(log_format=env("LOG_FORMAT", default="text"), level=env("LOG_LEVEL", default="INFO"))
 READYZ_TIMEOUT_S = env.float("READYZ_TIMEOUT_S", default=2.0)  # per dependency check of /readyz
-# The sweeper (companion/ops/sweeper.py): retries or fails work whose process died.
+# The sweeper (companion/ops/sweeper.py) schedules rendering.recovery and chat.services.reply_expire_stale.
 SWEEPER_IN_WORKERS = env.bool("SWEEPER_IN_WORKERS", default=not EMBEDDED)  # a thread in each worker process
 SWEEP_INTERVAL_S = env.float("SWEEP_INTERVAL_S", default=30.0)
 SWEEP_HEARTBEAT_S = env.float("SWEEP_HEARTBEAT_S", default=5.0)  # render workers touch their jobs this often
 SWEEP_RENDER_STALE_S = env.float("SWEEP_RENDER_STALE_S", default=60.0)  # running, no heartbeat this long: dead
 SWEEP_QUEUED_LOST_S = env.float("SWEEP_QUEUED_LOST_S", default=60.0)  # queued this long with no broker message
-SWEEP_STREAM_STALE_S = env.float("SWEEP_STREAM_STALE_S", default=120.0)  # matches chat's STALE_STREAM_S
+# A streaming reply untouched this long lost its owner (chat.services.reply_expire_stale; the sweeper and a new send).
+SWEEP_STREAM_STALE_S = env.float("SWEEP_STREAM_STALE_S", default=120.0)
 # /metrics answers only "Authorization: Bearer $METRICS_TOKEN" (no token set: /metrics is off). Never by
 # address: behind a proxy every caller can look internal.
 METRICS_TOKEN = env("METRICS_TOKEN", default="")

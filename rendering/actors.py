@@ -19,10 +19,9 @@ from dramatiq.middleware import CurrentMessage, TimeLimitExceeded
 from rendering import pipeline, services
 from rendering.errors import RenderCancelled, RenderFailed, TransientRenderError
 from rendering.models import RenderJob
+from rendering.worker import QUEUE
 
 log = logging.getLogger(__name__)
-
-QUEUE = "render"
 
 
 def _retry_when(retries: int, exception: BaseException) -> bool:

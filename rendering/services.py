@@ -212,6 +212,24 @@ def render_job_mark_retrying(*, job: RenderJob, detail: str) -> None:
         _send(job, "progress")
 
 
+def render_job_requeue(*, job: RenderJob, detail: str = "") -> bool:
+    """Recovery: put a job whose worker or broker message is gone back in the queue.
+
+    Only if nobody changed it since ``job`` was read (same status and claim), so a
+    worker that is in fact alive, or a second sweeper, wins; then a fresh broker
+    message. Safe because the actors are idempotent (a finished job ignores it).
+    """
+    updated = RenderJob.objects.filter(pk=job.pk, status=job.status, started_at=job.started_at).update(
+        status=JobStatus.QUEUED, phase="requeued", error_detail=detail
+    )
+    if not updated:
+        return False
+    job.refresh_from_db()
+    _send(job, "progress")
+    _enqueue(job)
+    return True
+
+
 def render_job_mark_failed(*, job_id, detail: str) -> RenderJob | None:
     """The dead-letter path: a user-visible reason, unless the job already finished."""
     updated = RenderJob.objects.filter(pk=job_id, status__in=[JobStatus.QUEUED, JobStatus.RUNNING]).update(

@@ -54,7 +54,7 @@ from companion.llm.guard import db_thread
 logger = logging.getLogger(__name__)
 
 SAVE_EVERY_S = 0.5  # persist the growing text this often (bounded loss on a crash)
-HEARTBEAT_S = 10.0  # touch the row this often even without new text (see STALE_STREAM_S)
+HEARTBEAT_S = 10.0  # touch the row this often even without new text (see services.reply_expire_stale)
 
 ErrorSink = Callable[[str, str], Awaitable[None]]
 

@@ -15,14 +15,21 @@ takes the write lock; the code is the same for both.
 
 from __future__ import annotations
 
+import logging
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
+from django.utils import timezone
 
 from companion.accounts.selectors import user_display_name
+from companion.chat.groups import conversation_broadcast_sync
 from companion.chat.models import Conversation, Message
+from companion.chat.serializers import message_payload
+
+log = logging.getLogger(__name__)
 
 
 class ChatError(Exception):
@@ -272,24 +279,50 @@ def message_select_alternative(*, message: Message) -> list[Message]:
 
 # --- replies (the streaming itself lives in replies.py) --------------------------
 
-# A streaming row whose generation owner died (process crash) would block the
-# conversation forever; the runner heartbeats every few seconds, so a row
-# quiet for this long has no owner any more.
-STALE_STREAM_S = 120
+STALE_REPLY_DETAIL = "The server writing this reply stopped; the text so far is kept."
 
 
-def _expire_stale_streams(locked: Conversation) -> None:
-    from datetime import timedelta
+def _expire_stale(locked: Conversation, cutoff: datetime) -> list[Message]:
+    """Interrupt the conversation's streaming replies untouched since ``cutoff`` (lock held)."""
+    stale = locked.messages.filter(status=Message.Status.STREAMING, updated_at__lt=cutoff)
+    return [_bump(locked, message, status=Message.Status.INTERRUPTED, error_detail=STALE_REPLY_DETAIL)
+            for message in stale]
 
-    from django.utils import timezone
 
-    cutoff = timezone.now() - timedelta(seconds=STALE_STREAM_S)
-    for stale in locked.messages.filter(status=Message.Status.STREAMING, updated_at__lt=cutoff):
-        _bump(locked, stale, status=Message.Status.INTERRUPTED)
+def _stale_cutoff(stale_s: float | None = None) -> datetime:
+    seconds = settings.SWEEP_STREAM_STALE_S if stale_s is None else stale_s
+    return timezone.now() - timedelta(seconds=seconds)
+
+
+def reply_expire_stale(*, stale_s: float | None = None) -> list[Message]:
+    """End every streaming reply whose owner died: ``interrupted``, the text so far kept.
+
+    A reply's runner touches its row at least every ``replies.HEARTBEAT_S``; a row
+    untouched for ``stale_s`` (default settings.SWEEP_STREAM_STALE_S) has no owner
+    any more (its process crashed). Each conversation is re-checked under its lock,
+    so a reply that finished meanwhile is left alone; open sockets get ``message.done``
+    (at most once: a client that misses it reconciles with history.sync).
+    """
+    cutoff = _stale_cutoff(stale_s)
+    conversation_ids = (
+        Message.objects.filter(status=Message.Status.STREAMING, updated_at__lt=cutoff)
+        .order_by().values_list("conversation_id", flat=True).distinct()
+    )
+    expired: list[Message] = []
+    for conversation_id in list(conversation_ids):
+        with transaction.atomic():
+            expired += _expire_stale(_locked(conversation_id), cutoff)
+    for message in expired:
+        try:
+            frame = {"type": "message.done", "message": message_payload(message)}
+            conversation_broadcast_sync(message.conversation_id, frame)
+        except Exception:
+            log.warning("could not broadcast the interrupted reply %s", message.pk, exc_info=True)
+    return expired
 
 
 def _ensure_idle(locked: Conversation) -> None:
-    _expire_stale_streams(locked)
+    _expire_stale(locked, _stale_cutoff())  # a dead owner must not block the conversation forever
     if streaming_reply(locked) is not None:
         raise ChatError("busy", "A reply is already being written in this conversation.")
 
@@ -353,8 +386,6 @@ def reply_begin_regenerate(*, message: Message) -> tuple[Message, list[Message]]
 def reply_save_progress(*, message_id: int, content: str) -> None:
     """Persist streamed text so far (no changed_seq bump: history.sync always
     includes streaming rows); also serves as the liveness heartbeat."""
-    from django.utils import timezone
-
     Message.objects.filter(pk=message_id, status=Message.Status.STREAMING).update(
         content=content, updated_at=timezone.now()
     )

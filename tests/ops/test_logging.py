@@ -7,10 +7,12 @@ import json
 import logging
 import logging.config
 
+import dramatiq
 from django.http import HttpResponse
 from django.test import RequestFactory
 
 from companion.ops import context
+from companion.ops.dramatiq import LogContext
 from companion.ops.logging import logging_config
 from companion.ops.middleware import RequestIdMiddleware
 
@@ -82,3 +84,16 @@ def test_every_http_response_has_a_request_id(client):
     second = client.get("/healthz")
     assert first["X-Request-ID"] and second["X-Request-ID"]
     assert first["X-Request-ID"] != second["X-Request-ID"]
+
+
+def test_worker_log_lines_carry_the_job_id_of_render_messages_only():
+    def message(queue_name: str, *args) -> dramatiq.Message:
+        return dramatiq.Message(queue_name=queue_name, actor_name="any.actor", args=args, kwargs={}, options={})
+
+    middleware = LogContext()
+    middleware.before_process_message(None, message("render", "job-9"))
+    assert context.job_id.get() == "job-9"
+    middleware.after_process_message(None, message("render", "job-9"))
+    assert context.job_id.get() is None
+    middleware.before_process_message(None, message("default", 42))  # memory work: no render job
+    assert context.job_id.get() is None

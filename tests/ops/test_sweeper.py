@@ -18,6 +18,7 @@ from companion.ops import sweeper
 from rendering import actors
 from rendering.models import JobStatus, RenderJob
 from rendering.signals import job_updated
+from rendering.worker import heartbeat_write
 from tests.web.factories import make_persona, make_user
 
 pytestmark = pytest.mark.django_db
@@ -74,7 +75,7 @@ def test_a_running_job_without_heartbeat_is_requeued(events):
 
 def test_a_running_job_with_a_fresh_heartbeat_is_left_alone():
     job = _job(status=JobStatus.RUNNING, age_s=300)
-    sweeper.heartbeat_write(job_ids=[str(job.pk)])
+    heartbeat_write(job_ids=[str(job.pk)])
     report = sweeper.sweep(render_stale_s=60, lost_s=60, stream_stale_s=120)
     job.refresh_from_db()
     assert report.changed == 0 and job.status == JobStatus.RUNNING
