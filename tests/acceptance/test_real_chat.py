@@ -100,6 +100,11 @@ def http_login(base: str, username: str, watch: Watch) -> httpx.Client:
     return client
 
 
+def new_reply(frame: dict[str, Any]) -> bool:
+    """A reply starting (not the clip message a finished render posts, which is a persona message too)."""
+    return frame["type"] == "message.created" and frame["message"]["status"] == "streaming"
+
+
 async def pause() -> None:
     await asyncio.sleep(random.uniform(2.0, 5.0))  # a person reads the reply, then types
 
@@ -120,8 +125,7 @@ async def converse(base: str, username: str, conversation_id: int, watch: Watch,
             client_id = f"{username}-{turn}"
             watch.note(username, f"send {turn}")
             await ws.send({"type": "message.send", "text": text, "client_id": client_id})
-            reply = await ws.wait_for(lambda f: f["type"] == "message.created" and f["message"]["role"] == "persona",
-                                      120)
+            reply = await ws.wait_for(new_reply, 120)
             reply_id = reply["message"]["id"]
             if role == "reload" and turn == 2:
                 # Reload mid-reply: drop the socket after the first delta, come back, resume.
@@ -141,8 +145,7 @@ async def converse(base: str, username: str, conversation_id: int, watch: Watch,
             await pause()
             if role == "regenerate" and turn == 1:
                 await ws.send({"type": "message.regenerate", "message_id": reply_id})
-                again = await ws.wait_for(
-                    lambda f: f["type"] == "message.created" and f["message"]["role"] == "persona", 120)
+                again = await ws.wait_for(new_reply, 120)
                 found["regenerated"] = (done, await reply_done(ws, again["message"]["id"]))
                 await pause()
             if role == "regenerate" and turn == 3:
