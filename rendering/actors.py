@@ -2,7 +2,9 @@
 
 Message arguments are job ids only.  Redelivery of a finished or cancelled job
 does nothing; a job found "running" was claimed by a worker that died, so it
-restarts.  Only TransientRenderError is retried (with backoff); anything else,
+restarts.  Only TransientRenderError is retried: ``_run`` decides, from the
+message's own retry count and limit, and lets the error reach Dramatiq's
+Retries middleware (which redelivers with backoff) only then; anything else,
 or a transient error once retries are exhausted, is the dead-letter path: the
 job is marked failed with a reason the user can read.
 """
@@ -24,13 +26,12 @@ from rendering.worker import QUEUE
 log = logging.getLogger(__name__)
 
 
-def _retry_when(retries: int, exception: BaseException) -> bool:
-    return isinstance(exception, TransientRenderError) and retries < settings.RENDER_MAX_RETRIES
-
-
-def _previous_retries() -> int:
+def _retry_left() -> bool:
+    """Will Dramatiq's Retries redeliver this message if it fails? (its own count and limit, read once here)"""
     message = CurrentMessage.get_current_message()
-    return message.options.get("retries", 0) if message is not None else 0
+    if message is None:  # called directly, not through a broker: nothing would redeliver it
+        return False
+    return message.options.get("retries", 0) < message.options.get("max_retries", settings.RENDER_MAX_RETRIES)
 
 
 def send_job(actor: dramatiq.Actor, job: RenderJob) -> None:
@@ -54,7 +55,7 @@ def _run(job_id: str, work: Callable[[RenderJob, services.ProgressReporter], Non
     except RenderCancelled:
         services.render_job_note_cancelled(job=job)
     except TransientRenderError as exc:
-        if _previous_retries() < settings.RENDER_MAX_RETRIES:
+        if _retry_left():
             log.warning("render job %s attempt %d hit a transient error, will retry: %s", job_id, job.attempts, exc)
             services.render_job_mark_retrying(job=job, detail=f"Retrying after a temporary problem: {exc}")
             raise  # the Retries middleware re-enqueues with backoff
@@ -78,7 +79,6 @@ _ACTOR_OPTIONS = {
     "queue_name": QUEUE,
     "max_retries": settings.RENDER_MAX_RETRIES,
     "min_backoff": settings.RENDER_MIN_BACKOFF_MS,
-    "retry_when": _retry_when,
     "time_limit": settings.RENDER_TIME_LIMIT_S * 1000,
 }
 
