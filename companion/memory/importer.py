@@ -1,9 +1,16 @@
-"""Import a SillyTavern chat as a conversation, then replay it through memory.
+"""Import a SillyTavern chat as a conversation, then build memory from it.
 
-Messages are stored first (one conversation, original dates and ``extra``
-kept), then every user message is run through the same
-``pipeline.exchange_process`` the live chat uses, in order, so memory,
-relationship and milestones come out as if the chat had happened.
+1. Messages are stored (one conversation, original dates parsed by
+   ``dates.parse_datetime`` and ``extra`` kept).
+2. Every turn of both speakers is indexed with the same drafts the live
+   chat writes (``indexing.drafts_for_turns``: episodic + semantic items,
+   named after the speakers in the file), embedded in batches with no
+   transaction open, then written in short transactions of a few hundred
+   turns.
+3. Every user message is replayed through ``pipeline.exchange_process``
+   (slot rules, relationship, milestones) in order, as if the chat had
+   happened; the turns are already indexed, so it only counts exchanges.
+4. The session layer (``sessions.sessions_update``) and the rolling summary.
 """
 
 from __future__ import annotations
@@ -18,8 +25,11 @@ from django.utils import timezone
 
 from companion.chat.models import Conversation, Message
 from companion.chat.services import message_create
+from companion.memory.indexing import Names, drafts_embed, drafts_for_turns, drafts_write
 from companion.memory.pipeline import exchange_process
 from companion.memory.sillytavern import ParsedChat, message_extra
+
+WRITE_CHUNK_TURNS = 400
 
 Progress = Callable[[int], None]
 
@@ -31,6 +41,8 @@ class ImportResult:
     errors: list[tuple[int, str]] = field(default_factory=list)
     memories_added: int = 0
     milestones: int = 0
+    items_indexed: int = 0  # episodic + semantic items
+    sessions: int = 0
 
 
 def chat_import(
@@ -42,6 +54,7 @@ def chat_import(
     on_stored: Progress | None = None,
     on_processed: Progress | None = None,
     summarize: bool = True,
+    on_indexed: Progress | None = None,
 ) -> ImportResult:
     """Store the parsed chat as a new conversation of ``user`` with ``persona``, then build memory."""
     title = str(chat.header.get("chat_metadata", {}).get("name") or "") if isinstance(
@@ -71,18 +84,37 @@ def chat_import(
                 on_stored(1)
     result.imported = len(stored)
 
+    # The episodic and semantic layers, for every turn at once.
+    header = chat.header if isinstance(chat.header, dict) else {}
+    default = Names.for_conversation(conversation)
+    names = Names(user=str(header.get("user_name") or default.user), persona=str(header.get("character_name")
+                                                                                 or default.persona))
+    turns = [m for m in stored if m.role in (Message.Role.USER, Message.Role.PERSONA) and (m.content or "").strip()]
+    drafts = drafts_for_turns(conversation=conversation, turns=turns, names=names)
+    drafts_embed(drafts, on_progress=on_indexed)
+    by_message: dict[int, list] = {}
+    for d in drafts:
+        by_message.setdefault(d.message.pk, []).append(d)
+    for start in range(0, len(turns), WRITE_CHUNK_TURNS):
+        chunk = [d for m in turns[start:start + WRITE_CHUNK_TURNS] for d in by_message.get(m.pk, [])]
+        with transaction.atomic():
+            result.items_indexed += len(drafts_write(user=user, persona=persona, conversation=conversation,
+                                                     drafts=chunk))
+
     for i, message in enumerate(stored):
         if message.role == Message.Role.USER:
             reply = next((r for r in stored[i + 1:i + 2] if r.role == Message.Role.PERSONA), None)
             outcome = exchange_process(conversation=conversation, user_message=message, reply_message=reply,
-                                       use_llm=use_llm)
+                                       use_llm=use_llm, index_turns=False)
             result.memories_added += len(outcome.report.added)
             result.milestones += len(outcome.milestones)
         if on_processed:
             on_processed(1)
     if summarize:
+        from companion.memory.sessions import sessions_update
         from companion.memory.summaries import summary_update
 
+        result.sessions = len(sessions_update(conversation=conversation, use_llm=use_llm, names=names))
         summary_update(conversation=conversation, use_llm=use_llm)
     return result
 

@@ -15,12 +15,30 @@ from django.utils import timezone
 
 
 class Memory(models.Model):
+    """One recallable item, in one of three layers.
+
+    * ``episodic``: one per message of either speaker (``message`` is the turn,
+      ``speaker`` who said it, ``created_at`` when): every turn is recallable.
+    * ``semantic``: a fact, preference, boundary, event or promise in one whole
+      sentence with names instead of pronouns (``message`` is the turn it was
+      read from; more sources when the same fact was said again).
+    * ``session``: a summary of one session (a gap of hours or N turns) from
+      ``created_at`` to ``ended_at``; ``message`` is the session's first turn.
+    """
+
     class Kind(models.TextChoices):
         FACT = "fact"
         PREFERENCE = "preference"
         EVENT = "event"
         MILESTONE = "milestone"
         BOUNDARY = "boundary"
+        TURN = "turn"
+        SUMMARY = "summary"
+
+    class Layer(models.TextChoices):
+        EPISODIC = "episodic"
+        SEMANTIC = "semantic"
+        SESSION = "session"
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memories")
     persona = models.ForeignKey("personas.Persona", on_delete=models.CASCADE, related_name="memories")
@@ -29,6 +47,14 @@ class Memory(models.Model):
     )
     text = models.TextField()
     kind = models.CharField(max_length=12, choices=Kind.choices, default=Kind.FACT)
+    layer = models.CharField(max_length=10, choices=Layer.choices, default=Layer.SEMANTIC)
+    # The turn this item is (episodic), was read from (semantic) or starts at (session).
+    # CASCADE: a message that is really deleted takes its items with it.
+    message = models.ForeignKey(
+        "chat.Message", null=True, blank=True, on_delete=models.CASCADE, related_name="memory_items"
+    )
+    speaker = models.CharField(max_length=120, blank=True)  # who said it (episodic/semantic)
+    ended_at = models.DateTimeField(null=True, blank=True)  # session items: the last turn's date
     importance = models.FloatField(default=0.5)  # 0..1
     # A normalised key ("name", "likes:tea", ...) the deterministic extractor
     # uses to find the memory a new statement updates or retracts.
@@ -53,6 +79,13 @@ class Memory(models.Model):
             models.Index(
                 fields=["user", "persona", "kind", "-importance", "-created_at"], name="memory_pair_kind_rank_idx"
             ),
+            models.Index(fields=["user", "persona", "layer", "-created_at"], name="memory_pair_layer_idx"),
+        ]
+        constraints = [
+            models.UniqueConstraint(fields=["message"], condition=models.Q(layer="episodic"),
+                                    name="memory_one_episode_per_message"),
+            models.UniqueConstraint(fields=["message"], condition=models.Q(layer="session"),
+                                    name="memory_one_session_per_start"),
         ]
         verbose_name_plural = "memories"
 

@@ -1,17 +1,22 @@
 """Everything memory does after one exchange, in one service call.
 
+New turns of both speakers are indexed (episodic + semantic layers, see
+``indexing.py``); the user's message goes through the slot rules (and the
+model, when enabled); the relationship counts the exchange.
+
 Called by the Dramatiq actor (live chat) and by ``import_chat`` (replayed
 history), so an imported chat builds exactly the memory a live one would.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from django.db import transaction
 
 from companion.chat.models import Conversation, Message
-from companion.memory.extraction import extract_rules, sentiment
+from companion.memory.extraction import Candidate, extract_rules, sentiment
+from companion.memory.indexing import Names, drafts_embed, drafts_for_turns, drafts_write, messages_stale, turns_pending
 from companion.memory.models import Memory, Milestone, RelationshipState
 from companion.memory.relationship import relationship_apply_exchange, relationship_get_or_create
 from companion.memory.selectors import memories_recall
@@ -27,10 +32,11 @@ from companion.memory.services import (
 
 @dataclass
 class ExchangeOutcome:
-    skipped: bool = False
+    skipped: bool = False  # the exchange itself (relationship, slot rules) was already counted
     report: ReconcileReport = field(default_factory=ReconcileReport)
     state: RelationshipState | None = None
     milestones: list[Milestone] = field(default_factory=list)
+    indexed: list[Memory] = field(default_factory=list)  # episodic + semantic items created for new turns
 
 
 def _already_processed(state: RelationshipState | None, user_message: Message) -> bool:
@@ -39,60 +45,104 @@ def _already_processed(state: RelationshipState | None, user_message: Message) -
     )
 
 
+def _named(candidates: list[Candidate], name: str) -> list[Candidate]:
+    """The rules write "The user …": stored facts name the person ("Alice likes tea").
+
+    The name fact itself keeps "The user's name is …" (it is what ties the user to a name),
+    and the rules' catch-all "The user said: …" events are left to the semantic layer,
+    which keeps the sentence whole with names and dates."""
+    out = []
+    for c in candidates:
+        if c.slot.startswith("event:"):
+            continue
+        if c.text.startswith("The user") and c.slot != "name" and name:
+            c = replace(c, text=name + c.text[len("The user"):])
+        out.append(c)
+    return out
+
+
 def exchange_process(
     *,
     conversation: Conversation,
     user_message: Message | None,
     reply_message: Message | None = None,
     use_llm: bool | None = None,
+    index_turns: bool = True,
 ) -> ExchangeOutcome:
-    """Extract/reconcile memories and update the relationship for one exchange.
+    """Index new turns, extract/reconcile memories and update the relationship for one exchange.
 
     Order (see companion.llm.guard): read what the model needs, call the model
     with no transaction open, embed, then apply everything in one short write
     transaction that also marks the exchange done, so a crash before it leaves
     the exchange to be redone and a second call for the same (or an older)
-    user message does nothing.
+    user message does nothing but index turns that are still new (a
+    regenerated reply, an earlier greeting).
     """
-    if user_message is None or user_message.deleted or not (user_message.content or "").strip():
-        return ExchangeOutcome(skipped=True)
     user, persona = conversation.owner, conversation.persona
-    existing = RelationshipState.objects.filter(user=user, persona=persona).first()
-    if _already_processed(existing, user_message):
-        return ExchangeOutcome(skipped=True, state=existing)
-    use_llm = use_llm_extraction() if use_llm is None else use_llm
-    when = user_message.created_at
-    text = user_message.content
-    candidates = extract_rules(text)
+    names = Names.for_conversation(conversation)
+    stale = messages_stale(conversation=conversation) if index_turns else []
+    turns = turns_pending(conversation=conversation) if index_turns else []
+    drafts = drafts_for_turns(conversation=conversation, turns=turns, names=names)
 
+    existing = RelationshipState.objects.filter(user=user, persona=persona).first()
+    count_exchange = not (
+        user_message is None or user_message.deleted or not (user_message.content or "").strip()
+        or _already_processed(existing, user_message)
+    )
+    if not count_exchange and not drafts and not stale:
+        return ExchangeOutcome(skipped=True, state=existing)
+
+    candidates: list[Candidate] = []
     shown: list[Memory] = []
     result = None
-    if use_llm:
-        shown = [r.memory for r in memories_recall(user=user, persona=persona, query=text, k=8)]
-        result = llm_extract(existing=shown, user_text=text,
-                             reply_text=getattr(reply_message, "content", "") or "")
-    embeddings_warm(texts=[text, *(c.text for c in candidates), *(op.text or "" for op in getattr(result, "ops", []))])
+    text = ""
+    if count_exchange:
+        use_llm = use_llm_extraction() if use_llm is None else use_llm
+        text = user_message.content
+        candidates = _named(extract_rules(text), names.speaker(user_message))
+        if use_llm:
+            shown = [r.memory for r in memories_recall(user=user, persona=persona, query=text, k=8,
+                                                       layers=[Memory.Layer.SEMANTIC])]
+            result = llm_extract(existing=shown, user_text=text,
+                                 reply_text=getattr(reply_message, "content", "") or "",
+                                 user_name=names.speaker(user_message))
+        ops = getattr(result, "ops", [])
+        # The message's own vector is needed only to judge a DELETE the model proposed.
+        embeddings_warm(texts=[text if any(op.op == "DELETE" for op in ops) else "", *(c.text for c in candidates),
+                               *(op.text or "" for op in ops)])
+    drafts_embed(drafts)
 
     with transaction.atomic():
         state, _ = relationship_get_or_create(user=user, persona=persona)
         state = RelationshipState.objects.select_for_update().get(pk=state.pk)
-        if _already_processed(state, user_message):  # another worker finished it meanwhile
-            return ExchangeOutcome(skipped=True, state=state)
+        for message in stale:
+            memory_forget_source(user=user, persona=persona, message=message)
+        indexed = drafts_write(user=user, persona=persona, conversation=conversation, drafts=drafts)
+        if not count_exchange or _already_processed(state, user_message):  # or another worker finished it
+            return ExchangeOutcome(skipped=True, state=state, indexed=indexed)
         report = memory_apply_exchange(
             user=user, persona=persona, conversation=conversation, user_message=user_message,
-            candidates=candidates, result=result, shown_ids=[m.pk for m in shown], when=when,
+            candidates=candidates, result=result, shown_ids=[m.pk for m in shown], when=user_message.created_at,
+            name=names.speaker(user_message),
         )
-        personal = any(m.kind != Memory.Kind.EVENT for m in report.added) or bool(report.updated)
+        learnt = [m for m in indexed if m.layer == Memory.Layer.SEMANTIC and m.message_id == user_message.pk]
+        report.added += learnt
+        personal = any(m.kind not in (Memory.Kind.EVENT,) for m in report.added) or bool(report.updated)
         event = next((m for m in report.added if m.kind == Memory.Kind.EVENT), None)
         state, milestones = relationship_apply_exchange(
-            user=user, persona=persona, user_message=user_message, when=when, sentiment=sentiment(text),
-            shared_personal=personal or (event is not None),
+            user=user, persona=persona, user_message=user_message, when=user_message.created_at,
+            sentiment=sentiment(text), shared_personal=personal or (event is not None),
             new_event_text=event.text if event else None,
             llm_deltas=(result.affinity_delta, result.trust_delta) if result is not None else None,
         )
         state.last_user_message_id = user_message.pk
         RelationshipState.objects.filter(pk=state.pk).update(last_user_message_id=user_message.pk)
-    return ExchangeOutcome(report=report, state=state, milestones=milestones)
+    return ExchangeOutcome(report=report, state=state, milestones=milestones, indexed=indexed)
+
+
+def memory_sync_turns(*, conversation: Conversation) -> ExchangeOutcome:
+    """Index new turns and drop what deleted/replaced turns taught; counts no exchange."""
+    return exchange_process(conversation=conversation, user_message=None, use_llm=False)
 
 
 def exchange_process_ids(*, conversation_id: int, user_message_id: int | None, reply_message_id: int | None,
@@ -108,27 +158,40 @@ def exchange_process_ids(*, conversation_id: int, user_message_id: int | None, r
 
 def memory_reprocess_edited(*, conversation: Conversation, message: Message, use_llm: bool | None = None
                             ) -> ReconcileReport:
-    """The user edited ``message``: drop what memory took from its old text, then read the new text.
+    """``message`` was edited: drop what memory took from its old text, then read the new text.
 
-    Memories the user edited by hand are kept; a memory that other messages
-    also back only loses this source. The relationship is not counted again
-    (the exchange already was).
+    Both layers: its episodic item and the facts read from it are written
+    again from the new text (the slot rules and the model too, for a user
+    turn). Memories the user edited by hand are kept; a memory that other
+    messages also back only loses this source; a session summary that
+    quoted it is written again by the next ``sessions_update``. The
+    relationship is not counted again (the exchange already was).
     """
     user, persona = conversation.owner, conversation.persona
     use_llm = use_llm_extraction() if use_llm is None else use_llm
+    names = Names.for_conversation(conversation)
     text = message.content or ""
-    candidates = extract_rules(text)
+    is_user = message.role == Message.Role.USER
+    alive = not message.deleted and message.is_active and bool(text.strip())
+    candidates = _named(extract_rules(text), names.speaker(message)) if is_user and alive else []
     shown: list[Memory] = []
     result = None
-    if use_llm and text.strip():
-        shown = [r.memory for r in memories_recall(user=user, persona=persona, query=text, k=8)]
-        result = llm_extract(existing=shown, user_text=text, reply_text="")
+    if use_llm and is_user and alive:
+        shown = [r.memory for r in memories_recall(user=user, persona=persona, query=text, k=8,
+                                                   layers=[Memory.Layer.SEMANTIC])]
+        result = llm_extract(existing=shown, user_text=text, reply_text="", user_name=names.speaker(message))
+    drafts = drafts_for_turns(conversation=conversation, turns=[message], names=names) if alive else []
+    drafts_embed(drafts)
     embeddings_warm(texts=[text, *(c.text for c in candidates), *(op.text or "" for op in getattr(result, "ops", []))])
     with transaction.atomic():
         memory_forget_source(user=user, persona=persona, message=message)
-        if message.deleted or not text.strip():
+        if not alive:
             return ReconcileReport()
-        return memory_apply_exchange(
+        indexed = drafts_write(user=user, persona=persona, conversation=conversation, drafts=drafts)
+        report = memory_apply_exchange(
             user=user, persona=persona, conversation=conversation, user_message=message,
             candidates=candidates, result=result, shown_ids=[m.pk for m in shown], when=message.created_at,
+            name=names.speaker(message),
         )
+        report.added += [m for m in indexed if m.layer == Memory.Layer.SEMANTIC]
+        return report

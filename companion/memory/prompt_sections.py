@@ -3,8 +3,12 @@
 Sections, in the documented order (chat.prompt sorts by priority):
 
 * 20 ``relationship``: stage, how to behave at it, recent milestones;
-* 30 ``memories``: the user's boundaries (always), then the top memories
-  for the newest user message, each with its date;
+* 30 ``memories``: the user's boundaries (always), then the top items for
+  the newest user message across the three layers (facts, past turns of
+  either speaker, session summaries), each with its date, in rank order,
+  within ``MEMORY_SECTION_CHARS``; turns still in the visible history
+  (the conversation's last ``RECENT_TURNS``) are left out, the model
+  already sees them;
 * 40 ``summary``: the rolling summary of turns too old for the history window.
 """
 
@@ -32,6 +36,10 @@ MEMORIES_PRIORITY = 30
 SUMMARY_PRIORITY = 40
 TOP_K = 6
 MAX_BOUNDARIES = 5
+RECENT_TURNS = 12
+MEMORY_SECTION_CHARS = 1400
+MAX_LINE_CHARS = 280
+LAYER_LABEL = {Memory.Layer.EPISODIC: "said", Memory.Layer.SEMANTIC: "", Memory.Layer.SESSION: "session"}
 
 STAGE_GUIDANCE = {
     "stranger": "You have only just met: be friendly but a little reserved, and get to know them.",
@@ -64,21 +72,50 @@ def relationship_text(*, user: Any, persona: Any, user_name: str) -> str:
     return "\n".join(lines)
 
 
-def memories_text(*, user: Any, persona: Any, user_name: str, query: str) -> tuple[str, list[int]]:
+def _line(m: Memory) -> str:
+    when = _date(m.created_at)
+    if m.layer == Memory.Layer.SESSION and m.ended_at and _date(m.ended_at) != when:
+        when = f"{when}..{_date(m.ended_at)}"
+    label = LAYER_LABEL.get(m.layer, "")
+    text = m.text if len(m.text) <= MAX_LINE_CHARS else m.text[: MAX_LINE_CHARS - 1] + "…"
+    return f"- ({when}{', ' + label if label else ''}) {text}"
+
+
+def memories_text(*, user: Any, persona: Any, user_name: str, query: str, conversation: Any = None
+                  ) -> tuple[str, list[int]]:
     boundaries = list(
         Memory.objects.filter(user=user, persona=persona, kind=Memory.Kind.BOUNDARY)
         .order_by("-importance", "-created_at")[:MAX_BOUNDARIES]
     )
-    recalled = [r.memory for r in memories_recall(user=user, persona=persona, query=query or "", k=TOP_K)]
-    recalled = [m for m in recalled if m.kind != Memory.Kind.BOUNDARY]
+    recalled = [r.memory for r in memories_recall(user=user, persona=persona, query=query or "", k=TOP_K * 2)]
+    recent: set[int] = set()
+    if conversation is not None:
+        recent_from = max(0, (getattr(conversation, "last_seq", 0) or 0) - RECENT_TURNS)
+        recent = set(conversation.messages.filter(seq__gt=recent_from).values_list("pk", flat=True))
+    shown: list[Memory] = []
+    for m in recalled:
+        if m.kind == Memory.Kind.BOUNDARY:
+            continue
+        if m.layer != Memory.Layer.SESSION and m.message_id in recent:
+            continue  # still in the visible history
+        shown.append(m)
+        if len(shown) >= TOP_K:
+            break
     lines: list[str] = []
     if boundaries:
         lines.append(f"Boundaries {user_name} set (always respect them):")
         lines += [f"- {m.text}" for m in boundaries]
-    if recalled:
-        lines.append(f"What you remember about {user_name} (most relevant first):")
-        lines += [f"- ({_date(m.created_at)}) {m.text}" for m in recalled]
-    used = [m.pk for m in boundaries + recalled]
+    used = [m.pk for m in boundaries]
+    if shown:
+        lines.append(f"What you remember with {user_name} (most relevant first):")
+        budget = MEMORY_SECTION_CHARS - sum(len(x) + 1 for x in lines)
+        for m in shown:  # rank order: what is cut for the budget is what ranked lowest
+            line = _line(m)
+            if len(line) + 1 > budget and used[len(boundaries):]:
+                break
+            lines.append(line)
+            used.append(m.pk)
+            budget -= len(line) + 1
     return "\n".join(lines), used
 
 
@@ -89,7 +126,8 @@ def sections(*, conversation: Any, query_text: str) -> list:
     name = user_display_name(user)
     out = [PromptSection("relationship", relationship_text(user=user, persona=persona, user_name=name),
                          RELATIONSHIP_PRIORITY)]
-    text, used = memories_text(user=user, persona=persona, user_name=name, query=query_text)
+    text, used = memories_text(user=user, persona=persona, user_name=name, query=query_text,
+                               conversation=conversation)
     if text:
         out.append(PromptSection("memories", text, MEMORIES_PRIORITY))
         memory_mark_recalled(memory_ids=used)

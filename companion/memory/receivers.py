@@ -9,6 +9,7 @@ from django.db import transaction
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
+from companion.chat.models import Message
 from companion.chat.signals import exchange_completed, message_edited
 from companion.memory.models import Memory
 from companion.memory.retrieval import pair_invalidate
@@ -37,3 +38,18 @@ def enqueue_edited(sender: Any, *, conversation: Any, message: Any, **_: Any) ->
 @receiver(post_delete, sender=Memory, dispatch_uid="memory.invalidate_on_delete")
 def invalidate_index(sender: Any, instance: Memory, **_: Any) -> None:
     pair_invalidate(instance.user_id, instance.persona_id)
+
+
+@receiver(post_save, sender=Message, dispatch_uid="memory.turn_changed")
+def turn_changed(sender: Any, instance: Message, created: bool, update_fields: Any = None, **_: Any) -> None:
+    """A turn deleted, or another alternative shown: memory forgets/learns it (after commit, in the worker).
+
+    Only saves that name ``deleted`` or ``is_active`` (chat.services._bump) count; edits of the
+    text come through ``message_edited``, new turns through ``exchange_completed``.
+    """
+    if created or not update_fields or not ({"deleted", "is_active"} & set(update_fields)):
+        return
+    from companion.memory.tasks import sync_turns
+
+    conversation_id = instance.conversation_id
+    transaction.on_commit(lambda: sync_turns.send(conversation_id))

@@ -1,36 +1,45 @@
-"""Hybrid memory ranking: dense + BM25 + recency + importance, searched in numpy.
+"""Hybrid memory ranking over the three layers: dense + BM25 + recency + importance (+ time), in numpy.
 
 Per (user, persona) the process keeps an index (id array, normalised
-embedding matrix, BM25 model, dates, importances). It is rebuilt when the
-pair's *version* changes; the version lives in Django's cache (LocMem on the
-embedded default, Redis in production, so every process sees a bump) and is
-bumped by the Memory post_save/post_delete receivers in ``receivers.py``.
+embedding matrix, BM25 model, dates, importances, layer and source turn of
+every item). It is rebuilt when the pair's *version* changes; the version
+lives in Django's cache (LocMem on the embedded default, Redis in
+production, so every process sees a bump) and is bumped by the Memory
+post_save/post_delete receivers in ``receivers.py`` and by bulk writes.
 
 Scoring (all parts in 0..1, returned with each result so the ranking can be
 explained):
 
-    score = 0.55·dense + 0.25·bm25 + 0.10·recency + 0.10·importance
+    score = 0.55·dense + 0.25·bm25 + 0.05·recency + 0.05·importance [+ 0.15·time]
 
 * dense: cosine similarity of MiniLM embeddings, clipped at 0;
 * bm25: Okapi BM25 with Lucene's idf, log(1 + (N - n + 0.5) / (n + 0.5)),
-  over lower-cased word tokens, divided by the best BM25 score among the
-  candidates (so 1.0 = best lexical match). The classic Robertson idf is zero
-  or negative for a word in half the corpus or more, so in a user's first few
-  memories an exact word match would count for nothing; Lucene's is always
-  positive. Computed by ``bm25s`` (method "lucene", k1 1.5, b 0.75), which
-  scores every document at index time into a sparse term → document matrix,
-  so a query costs one slice per query term rather than a Python loop per
-  document. (Lucene's term-frequency part drops BM25's constant (k1 + 1)
-  factor; the normalisation by the best candidate cancels it.)
-* recency: exp(-age·ln2 / 30 days) (a 30-day half-life);
-* importance: what the extractor (or the user) set.
+  over lower-cased, lightly stemmed word tokens (names kept), plus each
+  item's month and year ("may", "2023"), divided by the best BM25 score
+  among the candidates (so 1.0 = best lexical match). Lucene's idf is
+  always positive, so in a pair's first few memories an exact word match
+  still counts. Computed by ``bm25s`` (method "lucene", k1 1.5, b 0.75),
+  which scores every document at index time into a sparse term → document
+  matrix, so a query costs one slice per query term;
+* recency: exp(-age·ln2 / 30 days), the age measured from the pair's
+  *latest* item (the conversation's latest message), not from today: an
+  old imported chat keeps its own sense of "recent";
+* importance: what the extractor (or the user) set;
+* time: only when the question names a time ("last week", "in May",
+  "two days before the trip", see ``query.py``): 1 inside the window,
+  decaying with the distance outside it.
 
-Candidates are the dense top-N (one float32 matrix-vector product and
-``argpartition``) plus every memory with a lexical hit; recency and importance
-are computed for those only. The product runs with one BLAS thread
-(threadpoolctl, around the call only): at 10,000 x 384 a second OpenBLAS
-thread saves ~0.2 ms when a core is free and costs 7-8 ms at p95 when the
-cores are busy (waking a thread that is not scheduled).
+A question that names two people or joins two questions is split
+(``query.plan``); every part is ranked (one matrix product for all parts)
+and an item keeps its best score; each sub-question's own best items are
+kept in the top k. Items are collapsed by source turn (the episodic item
+of a turn and the facts read from it are one result: the best of them), so
+k results are k different turns or sessions.
+
+Candidates are the dense top-N per part (``argpartition``) plus every item
+with a lexical hit. The product runs with one BLAS thread (threadpoolctl,
+around the call only): at 10,000 x 384 a second OpenBLAS thread saves
+~0.2 ms when a core is free and costs 7-8 ms at p95 when the cores are busy.
 """
 
 from __future__ import annotations
@@ -39,8 +48,8 @@ import math
 import re
 import threading
 import time
-from collections import OrderedDict
-from dataclasses import dataclass
+from collections import Counter, OrderedDict
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -53,15 +62,36 @@ from threadpoolctl import ThreadpoolController
 from companion.memory import embeddings
 from companion.memory.models import Memory
 
-WEIGHTS = {"dense": 0.55, "bm25": 0.25, "recency": 0.10, "importance": 0.10}
+WEIGHTS = {"dense": 0.55, "bm25": 0.25, "recency": 0.05, "importance": 0.05, "time": 0.15}
 HALF_LIFE_DAYS = 30.0
 DENSE_CANDIDATES = 200
 MAX_CACHED_PAIRS = 64
+LAYER_CODES = {"episodic": 0, "semantic": 1, "session": 2}
+LAYER_NAMES = {v: k for k, v in LAYER_CODES.items()}
 _TOKEN = re.compile(r"[a-z0-9]+")
 _STOPWORDS = frozenset(
-    "a an and are as at be but by do does did for from has have how i in is it me my of on or so that the their "
-    "them they this to was what when where which who why will with you your user".split()
+    "a an and are as at be been but by can could do does did for from had has have how i in is it its me my of on "
+    "or our so that the their them they this to us was we were what when where which who whom why will with would "
+    "you your user about just also really very there then than too into out up some any all been being am "
+    "shares image".split()
 )
+
+
+def stem(word: str) -> str:
+    """A light suffix strip ("paintings", "painted", "painting" → "paint"); names stay as they are."""
+    if len(word) <= 4 or word.isdigit():
+        return word
+    for suffix, repl in (("ies", "y"), ("ing", ""), ("ed", ""), ("es", ""), ("s", "")):
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+            if suffix == "es" and not word.endswith(("ches", "shes", "xes", "sses", "zes")):
+                continue
+            if suffix == "s" and word.endswith("ss"):
+                return word
+            base = word[: -len(suffix)] + repl
+            if suffix in ("ing", "ed") and len(base) > 3 and base[-1] == base[-2] and base[-1] not in "ls":
+                base = base[:-1]  # "running" → "run"
+            return base
+    return word
 
 
 BM25_K1 = 1.5
@@ -104,7 +134,7 @@ def bm25_scores(model: bm25s.BM25, tokens: list[str]) -> np.ndarray:
 
 
 def tokenize(text: str) -> list[str]:
-    return [t for t in _TOKEN.findall(text.lower()) if t not in _STOPWORDS]
+    return [stem(t) for t in _TOKEN.findall(text.lower().replace("'s ", " ")) if t not in _STOPWORDS]
 
 
 @dataclass
@@ -112,13 +142,25 @@ class PairIndex:
     version: int
     ids: np.ndarray  # (n,) int64
     matrix: np.ndarray  # (n, DIM) float32
-    created: np.ndarray  # (n,) float64 epoch seconds
+    created: np.ndarray  # (n,) float64 epoch seconds (session items: their first turn)
     importance: np.ndarray  # (n,) float32
     bm25: bm25s.BM25 | None
+    layers: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int8))  # LAYER_CODES
+    anchors: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))  # source turn id, or -item id
+    ended: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.float64))  # session items: last turn
+    speakers: frozenset[str] = frozenset()
+    user_name: str = ""  # what the user is called in this pair's turns (for "my …" in a question)
+    persona_name: str = ""
+    texts: list[str] = field(default_factory=list)  # for the second hop (names found in the first results)
 
     @property
     def size(self) -> int:
         return int(self.ids.shape[0])
+
+    @property
+    def latest(self) -> float:
+        """The newest item's time: "now" for recency, and what "last week" is counted from."""
+        return float(self.ended.max()) if self.size else 0.0
 
 
 @dataclass(frozen=True)
@@ -126,6 +168,7 @@ class Scored:
     memory_id: int
     score: float
     parts: dict[str, float]
+    layer: str = "semantic"
 
 
 # --- versioning and the per-process cache -----------------------------------------------
@@ -163,36 +206,59 @@ _indexes_lock = threading.Lock()
 
 
 def _build(user_id: int, persona_id: int, version: int) -> PairIndex:
+    from companion.memory.dates import date_tokens
+
     rows = list(
         Memory.objects.filter(user_id=user_id, persona_id=persona_id, embedding__isnull=False)
         .order_by("pk")
-        .values_list("pk", "embedding", "created_at", "importance", "text")
+        .values_list("pk", "embedding", "created_at", "importance", "text", "layer", "message_id", "ended_at",
+                     "speaker")
     )
+    said_by: dict[str, Counter] = {"user": Counter(), "persona": Counter()}
+    for role, speaker in (Memory.objects.filter(user_id=user_id, persona_id=persona_id, layer="episodic")
+                          .exclude(speaker="").values_list("message__role", "speaker")[:5000]):
+        if role in said_by:
+            said_by[role][speaker] += 1
     n = len(rows)
     matrix = np.zeros((n, embeddings.DIM), dtype=np.float32)
-    keep = np.ones(n, dtype=bool)
     for i, row in enumerate(rows):
         vec = np.frombuffer(bytes(row[1]), dtype="<f4")
         if vec.shape[0] == embeddings.DIM:
             matrix[i] = vec
-        else:
-            keep[i] = False  # a vector from another model: rank it lexically only
+        # else: a vector from another model: the row stays zero and ranks lexically only
+    created = np.array([r[2].timestamp() for r in rows], dtype=np.float64)
+    corpus = []
+    for r in rows:
+        tokens = tokenize(r[4]) + date_tokens(r[2])
+        if r[7] is not None:
+            tokens += date_tokens(r[7])
+        corpus.append(tokens)
     return PairIndex(
         version=version,
         ids=np.array([r[0] for r in rows], dtype=np.int64),
         matrix=matrix,
-        created=np.array([r[2].timestamp() for r in rows], dtype=np.float64),
+        created=created,
         importance=np.array([r[3] for r in rows], dtype=np.float32),
-        bm25=bm25_build([tokenize(r[4]) for r in rows]) if n else None,
+        bm25=bm25_build(corpus) if n else None,
+        layers=np.array([LAYER_CODES.get(r[5], 1) for r in rows], dtype=np.int8),
+        anchors=np.array([r[6] if (r[6] is not None and r[5] != "session") else -r[0] for r in rows],
+                         dtype=np.int64),
+        ended=np.array([r[7].timestamp() if r[7] is not None else c for r, c in zip(rows, created, strict=True)],
+                       dtype=np.float64),
+        speakers=frozenset(r[8] for r in rows if r[8]),
+        user_name=said_by["user"].most_common(1)[0][0] if said_by["user"] else "",
+        persona_name=said_by["persona"].most_common(1)[0][0] if said_by["persona"] else "",
+        texts=[r[4] for r in rows],
     )
 
 
-def pair_index(user_id: int, persona_id: int) -> PairIndex:
+def pair_index(user_id: int, persona_id: int, *, allow_stale: bool = False) -> PairIndex:
+    """The pair's index, rebuilt when its version moved (``allow_stale``: any cached one will do)."""
     version = pair_version(user_id, persona_id)
     key = (user_id, persona_id)
     with _indexes_lock:
         index = _indexes.get(key)
-        if index is not None and index.version == version:
+        if index is not None and (index.version == version or allow_stale):
             _indexes.move_to_end(key)
             return index
     index = _build(user_id, persona_id, version)
@@ -212,6 +278,73 @@ def clear_cache() -> None:
 # --- ranking ---------------------------------------------------------------------------
 
 
+def _time_scores(index: PairIndex, cand: np.ndarray, window: Any) -> np.ndarray:
+    """1 inside the window (a session: overlapping it), decaying with the distance in days outside it."""
+    start, end = window.start.timestamp(), window.end.timestamp()
+    lo, hi = index.created[cand], index.ended[cand]
+    gap = np.maximum(0.0, np.maximum(start - hi, lo - end)) / 86400.0
+    width = max(3.0, (end - start) / 86400.0 / 2)
+    return np.exp(-gap / width)
+
+
+def score_candidates(index: PairIndex, *, query: str, query_vec: np.ndarray | None, k: int, now_ts: float,
+                     window: Any = None, dense: np.ndarray | None = None, layers: np.ndarray | None = None
+                     ) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
+    """(candidate rows, scores, parts) for one query; ``dense`` may be precomputed for all rows."""
+    n = index.size
+    if dense is None:
+        dense = dense_scores(index.matrix, query_vec) if query_vec is not None else np.zeros(n, np.float32)
+    if layers is not None:
+        dense = np.where(layers, dense, -1.0).astype(np.float32)
+    top_n = min(n, max(DENSE_CANDIDATES, k * 4))
+    cand = np.argpartition(-dense, top_n - 1)[:top_n] if top_n < n else np.arange(n)
+    tokens = tokenize(query)
+    lexical = bm25_scores(index.bm25, tokens) if tokens and index.bm25 is not None else None
+    if lexical is not None:
+        hits = np.flatnonzero(lexical > 0)
+        if layers is not None and hits.size:
+            hits = hits[layers[hits]]
+        if hits.size:
+            cand = np.union1d(cand, hits)
+    if layers is not None:
+        cand = cand[layers[cand]]
+    if lexical is not None:
+        bm25 = lexical[cand].astype(np.float64)
+        top = bm25.max(initial=0.0)
+        bm25 = np.clip(bm25 / top, 0.0, 1.0) if top > 0 else np.zeros_like(bm25)
+    else:
+        bm25 = np.zeros(cand.shape[0], dtype=np.float64)
+    age_days = np.maximum(0.0, now_ts - index.ended[cand]) / 86400.0
+    recency = np.exp(-age_days * math.log(2) / HALF_LIFE_DAYS)
+    importance = index.importance[cand].astype(np.float64)
+    d = np.clip(dense[cand].astype(np.float64), 0.0, 1.0)
+    score = (
+        WEIGHTS["dense"] * d + WEIGHTS["bm25"] * bm25 + WEIGHTS["recency"] * recency
+        + WEIGHTS["importance"] * importance
+    )
+    parts = {"dense": d, "bm25": bm25, "recency": recency, "importance": importance}
+    if window is not None:
+        time_part = _time_scores(index, cand, window)
+        score = score + WEIGHTS["time"] * time_part
+        parts["time"] = time_part
+    return cand, score, parts
+
+
+def _pick(index: PairIndex, order: np.ndarray, cand: np.ndarray, k: int, collapse: bool, taken: set[int]
+          ) -> list[int]:
+    """Row positions (into ``cand``) of the best k, one per source turn when collapsing."""
+    out: list[int] = []
+    for i in order:
+        anchor = int(index.anchors[cand[i]]) if collapse else int(index.ids[cand[i]])
+        if anchor in taken:
+            continue
+        taken.add(anchor)
+        out.append(int(i))
+        if len(out) >= k:
+            break
+    return out
+
+
 def rank(
     index: PairIndex,
     *,
@@ -219,59 +352,166 @@ def rank(
     query_vec: np.ndarray | None,
     k: int,
     now: datetime | None = None,
+    window: Any = None,
+    layers: list[str] | None = None,
+    collapse: bool = True,
+    parts_queries: list[tuple[str, np.ndarray | None]] | None = None,
+    hops: list[str] | None = None,
 ) -> list[Scored]:
+    """Top-k items for ``query`` (and its sub-questions in ``parts_queries``), best first.
+
+    ``hops``: second-hop queries ("<a name the first results mention> <query>") ranked with the
+    query's own vector; each keeps its best two items in the top k."""
     if index.size == 0 or k <= 0:
         return []
-    n = index.size
-    dense = dense_scores(index.matrix, query_vec) if query_vec is not None else np.zeros(n, np.float32)
-
-    # Candidates: best dense matches plus every lexical hit.
-    top_n = min(n, max(DENSE_CANDIDATES, k * 4))
-    cand = np.argpartition(-dense, top_n - 1)[:top_n] if top_n < n else np.arange(n)
-    tokens = tokenize(query)
-    lexical = bm25_scores(index.bm25, tokens) if tokens and index.bm25 is not None else None
-    if lexical is not None:
-        hits = np.flatnonzero(lexical > 0)
-        if hits.size:
-            cand = np.union1d(cand, hits)
-        bm25 = lexical[cand].astype(np.float64)
-        top = bm25.max(initial=0.0)
-        bm25 = np.clip(bm25 / top, 0.0, 1.0) if top > 0 else np.zeros_like(bm25)
-    else:
-        bm25 = np.zeros(cand.shape[0], dtype=np.float64)
-
-    now_ts = (now or timezone.now()).timestamp()
-    age_days = np.maximum(0.0, now_ts - index.created[cand]) / 86400.0
-    recency = np.exp(-age_days * math.log(2) / HALF_LIFE_DAYS)
-    importance = index.importance[cand].astype(np.float64)
-    d = dense[cand].astype(np.float64)
-    score = (
-        WEIGHTS["dense"] * d + WEIGHTS["bm25"] * bm25 + WEIGHTS["recency"] * recency
-        + WEIGHTS["importance"] * importance
-    )
-    order = np.argsort(-score, kind="stable")[:k]
+    now_ts = now.timestamp() if now is not None else index.latest
+    mask = None
+    if layers:
+        codes = [LAYER_CODES[x] for x in layers if x in LAYER_CODES]
+        mask = np.isin(index.layers, codes)
+    queries = [(query, query_vec), *(parts_queries or [])]
+    n_split = len(queries)
+    queries += [(text, query_vec) for text in hops or []]
+    vecs = [v for _, v in queries[:n_split] if v is not None]
+    dense_all = None
+    if len(vecs) == n_split and len(vecs) > 1:
+        with _blas_controller().limit(limits=DENSE_BLAS_THREADS):
+            dense_all = index.matrix @ np.stack(vecs).astype(np.float32).T  # (n, parts): one pass over the matrix
+        np.clip(dense_all, 0.0, 1.0, out=dense_all)
+    elif query_vec is not None and len(queries) > 1:
+        dense_all = dense_scores(index.matrix, query_vec)[:, None]
+    best: dict[int, tuple[float, dict[str, float]]] = {}
+    per_part: list[list[int]] = []
+    for j, (text, vec) in enumerate(queries):
+        column = j if j < n_split else 0  # a hop reuses the query's own vector
+        dense = np.ascontiguousarray(dense_all[:, min(column, dense_all.shape[1] - 1)]) \
+            if dense_all is not None else None
+        cand, score, parts = score_candidates(index, query=text, query_vec=vec, k=k, now_ts=now_ts, window=window,
+                                              dense=dense, layers=mask)
+        order = np.argsort(-score, kind="stable")
+        rows = _pick(index, order, cand, k, collapse, set())
+        per_part.append([int(cand[i]) for i in rows])
+        for i in order[: max(k * 4, 50)]:
+            row = int(cand[i])
+            if row not in best or score[i] > best[row][0]:
+                best[row] = (float(score[i]), {name: float(values[i]) for name, values in parts.items()})
+    rows_sorted = sorted(best, key=lambda r: -best[r][0])
+    arr = np.array(rows_sorted, dtype=np.int64)
+    chosen = [int(arr[i]) for i in _pick(index, np.arange(arr.size), arr, k, collapse, set())]
+    # Each sub-question keeps its own best items in the top k (else one part can take every slot).
+    if len(per_part) > 1:
+        split_quota = max(1, k // (2 * max(1, n_split - 1)))
+        quotas = [0] + [split_quota] * (n_split - 1) + [min(2, max(1, k // 4))] * (len(per_part) - n_split)
+        anchor_of = (lambda r: int(index.anchors[r])) if collapse else (lambda r: int(index.ids[r]))
+        protected = {r for p, q in zip(per_part, quotas, strict=True) for r in p[:q]}
+        for own, quota in zip(per_part[1:], quotas[1:], strict=True):
+            for row in own[:quota]:
+                if anchor_of(row) in {anchor_of(c) for c in chosen}:
+                    continue
+                if len(chosen) >= k:
+                    # Drop the lowest item that no part holds in its own quota.
+                    victim = next((c for c in reversed(chosen) if c not in protected), None)
+                    if victim is None:
+                        break
+                    chosen.remove(victim)
+                chosen.append(row)
+        chosen.sort(key=lambda r: -best[r][0] if r in best else 0.0)
     return [
         Scored(
-            memory_id=int(index.ids[cand[i]]),
-            score=round(float(score[i]), 4),
-            parts={
-                "dense": round(float(d[i]), 4),
-                "bm25": round(float(bm25[i]), 4),
-                "recency": round(float(recency[i]), 4),
-                "importance": round(float(importance[i]), 4),
-            },
+            memory_id=int(index.ids[r]),
+            score=round(best[r][0], 4),
+            parts={name: round(value, 4) for name, value in best[r][1].items()},
+            layer=LAYER_NAMES.get(int(index.layers[r]), "semantic"),
         )
-        for i in order
+        for r in chosen
     ]
 
 
-def search(*, user_id: int, persona_id: int, query: str, k: int = 8, now: datetime | None = None) -> list[Scored]:
+def personal_query(query: str, index: PairIndex) -> str:
+    """The user asks in the first person: "my dog" is the user's (by name), "you" the persona."""
+    from companion.memory.semantic import Context, rewrite
+
+    if not index.user_name or not re.search(r"\b(i|me|my|mine|i'm|i've|you|your|you're)\b", query, re.I):
+        return query
+    return rewrite(query, Context(speaker=index.user_name, addressee=index.persona_name or "you"))
+
+
+def search(*, user_id: int, persona_id: int, query: str, k: int = 8, now: datetime | None = None,
+           layers: list[str] | None = None, collapse: bool = True, explain: dict | None = None,
+           split: bool = True) -> list[Scored]:
+    """Plan the question (``query.plan``), embed its parts in one batch, rank across layers."""
+    from companion.memory.query import plan as query_plan
+    from companion.memory.query import window_around
+
     index = pair_index(user_id, persona_id)
     if index.size == 0:
         return []
-    query_vec = embeddings.embed_one(query) if query.strip() else None
-    return rank(index, query=query, query_vec=query_vec, k=k, now=now)
+    reference = now or (datetime.fromtimestamp(index.latest, tz=timezone.get_current_timezone())
+                        if index.size else timezone.now())
+    query = personal_query(query, index)
+    the_plan = query_plan(query, reference=reference, known_names=set(index.speakers)) if split and query.strip() \
+        else None
+    parts = the_plan.parts if the_plan else [query]
+    texts = [p for p in parts if p.strip()]
+    if len(texts) == 1:
+        vecs = [embeddings.embed_one(texts[0])]
+    elif texts:
+        vecs = list(embeddings.embed(texts))
+    else:
+        vecs = []
+    window = the_plan.window if the_plan else None
+    if the_plan and the_plan.anchor:
+        # "before/after X": X's own date places the window.
+        anchor_vec = embeddings.embed_one(the_plan.anchor)
+        found = rank(index, query=the_plan.anchor, query_vec=anchor_vec, k=1, now=now,
+                     layers=["episodic", "semantic"])
+        if found:
+            row = int(np.flatnonzero(index.ids == found[0].memory_id)[0])
+            when = datetime.fromtimestamp(index.created[row], tz=reference.tzinfo)
+            window = window_around(when, relation=the_plan.relation, span_days=the_plan.span_days)
+    if explain is not None and the_plan is not None:
+        explain.update(the_plan.describe())
+        if window is not None:
+            explain["window"] = {"start": window.start.isoformat(), "end": window.end.isoformat(), "text": window.text}
+    if not vecs:
+        return rank(index, query=query, query_vec=None, k=k, now=now, window=window, layers=layers,
+                    collapse=collapse)
+    parts_queries = list(zip(texts[1:], vecs[1:], strict=True))
+    first = rank(index, query=texts[0], query_vec=vecs[0], k=k, now=now, window=window, layers=layers,
+                 collapse=collapse, parts_queries=parts_queries)
+    hops = second_hops(index, first, query=texts[0]) if split else []
+    if not hops:
+        return first
+    if explain is not None:
+        explain["hops"] = hops
+    return rank(index, query=texts[0], query_vec=vecs[0], k=k, now=now, window=window, layers=layers,
+                collapse=collapse, parts_queries=parts_queries, hops=hops)
+
+
+MAX_HOPS = 2
+_HOP_NAME = re.compile(r"(?<![.!?:]\s)(?<!^)\b([A-Z][a-z]{2,20})\b")
+
+
+def second_hops(index: PairIndex, first: list[Scored], *, query: str) -> list[str]:
+    """Names the best first results mention that the question does not ("my uncle … moved to Kyoto"
+    names Oskar; "Oskar started teaching" is the second hop): one query per name, with the question."""
+    from companion.memory.query import _CAPS_SKIP
+
+    asked = {w.lower() for w in _TOKEN.findall(query.lower())}
+    skip = {s.lower() for s in index.speakers} | asked
+    found: list[str] = []
+    for scored in first[:3]:
+        row = int(np.searchsorted(index.ids, scored.memory_id))  # ids are in pk order
+        if row >= index.size or index.ids[row] != scored.memory_id or index.layers[row] == LAYER_CODES["session"]:
+            continue
+        text = index.texts[row].split(": ", 1)[-1]
+        for name in _HOP_NAME.findall(text):
+            if name in _CAPS_SKIP or name.lower() in skip or name in found:
+                continue
+            found.append(name)
+    return [f"{name} {query}" for name in found[:MAX_HOPS]]
 
 
 def describe_weights() -> dict[str, Any]:
-    return {"weights": dict(WEIGHTS), "half_life_days": HALF_LIFE_DAYS}
+    return {"weights": dict(WEIGHTS), "half_life_days": HALF_LIFE_DAYS,
+            "recency_from": "the pair's latest item (conversation time, not wall-clock time)"}

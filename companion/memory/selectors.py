@@ -22,14 +22,24 @@ class RecalledMemory:
     score: float
     parts: dict[str, float]
 
+    @property
+    def layer(self) -> str:
+        return self.memory.layer
+
 
 def memories_recall(
-    *, user: Any, persona: Any, query: str, k: int = 8, now: datetime | None = None
+    *, user: Any, persona: Any, query: str, k: int = 8, now: datetime | None = None,
+    layers: list[str] | None = None, collapse: bool = True, explain: dict | None = None,
 ) -> list[RecalledMemory]:
-    """Top-k memories for ``query``, best first, with their score parts."""
+    """Top-k items for ``query`` across layers (or only ``layers``), best first, with their score parts.
+
+    ``collapse``: one result per source turn (a turn's episodic item and the facts read from it compete
+    for one slot). ``explain``, when given, is filled with the query plan (parts, time window, anchor).
+    """
     user_id = getattr(user, "pk", user)
     persona_id = getattr(persona, "pk", persona)
-    scored = retrieval.search(user_id=user_id, persona_id=persona_id, query=query, k=k, now=now)
+    scored = retrieval.search(user_id=user_id, persona_id=persona_id, query=query, k=k, now=now, layers=layers,
+                              collapse=collapse, explain=explain)
     if not scored:
         return []
     # Look the k primary keys up and check the owner here: with user/persona in
@@ -41,9 +51,12 @@ def memories_recall(
     return [RecalledMemory(by_id[s.memory_id], s.score, s.parts) for s in scored if s.memory_id in by_id]
 
 
-def memories_for_pair(*, user: Any, persona: Any) -> QuerySet[Memory]:
+def memories_for_pair(*, user: Any, persona: Any, layers: list[str] | None = None) -> QuerySet[Memory]:
+    qs = Memory.objects.filter(user=user, persona=persona)
+    if layers:
+        qs = qs.filter(layer__in=layers)
     return (
-        Memory.objects.filter(user=user, persona=persona)
+        qs
         .select_related("conversation")
         .prefetch_related("source_messages")
         .order_by("-created_at", "-pk")

@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 from django.conf import settings
+from django.db.models import Q
 from django.utils import timezone
 
 from companion.memory import embeddings
@@ -52,12 +53,17 @@ def memory_create(
     slot: str = "",
     created_at: datetime | None = None,
     vector: np.ndarray | None = None,
+    layer: str = Memory.Layer.SEMANTIC,
+    message: Any = None,
+    speaker: str = "",
+    ended_at: datetime | None = None,
 ) -> Memory:
     text = text.strip()
     if vector is None:
         vector = embeddings.embed_one(text)
     memory = Memory.objects.create(
-        user=user, persona=persona, conversation=conversation, text=text, kind=kind,
+        user=user, persona=persona, conversation=conversation, text=text, kind=kind, layer=layer,
+        message=message, speaker=speaker[:120], ended_at=ended_at,
         importance=float(min(1.0, max(0.0, importance))), slot=slot[:120],
         embedding=embeddings.to_bytes(vector), created_at=created_at or timezone.now(),
     )
@@ -107,9 +113,17 @@ def memory_forget_source(*, user: Any, persona: Any, message: Any) -> list[int]:
     """Undo what ``message`` taught memory: memories it alone backs go (unless the user edited
     them by hand); others just lose it as a source. Returns the deleted ids."""
     deleted = []
-    for memory in Memory.objects.filter(user=user, persona=persona, source_messages=message).distinct():
-        if memory.source_messages.exclude(pk=message.pk).exists() or memory.edited_by_user:
+    items = Memory.objects.filter(user=user, persona=persona).filter(
+        Q(source_messages=message) | Q(message=message)).distinct()
+    for memory in items:
+        others = list(memory.source_messages.exclude(pk=message.pk).order_by("created_at", "pk")[:1])
+        if memory.layer == Memory.Layer.SESSION and not memory.edited_by_user:
+            others = []  # a summary that quoted this turn is written again (sessions.sessions_update)
+        if others or memory.edited_by_user:
             memory.source_messages.remove(message)
+            if memory.message_id == message.pk:  # the item now stands on another of its turns
+                memory.message = others[0] if others else None
+                memory.save(update_fields=["message", "updated_at"])
         else:
             deleted.append(memory.pk)
             memory_delete(memory=memory)
@@ -155,8 +169,9 @@ class Reconciler:
     """Applies ops for one exchange against the memories the model was shown."""
 
     def __init__(self, *, user: Any, persona: Any, conversation: Any, user_message: Any, when: datetime,
-                 shown: list[Memory]) -> None:
+                 shown: list[Memory], name: str = "") -> None:
         self.user, self.persona, self.conversation = user, persona, conversation
+        self.name = name
         self.user_message, self.when = user_message, when
         self.text = getattr(user_message, "content", "") or ""
         self.shown = {m.pk: m for m in shown}
@@ -173,17 +188,32 @@ class Reconciler:
         return Memory.objects.filter(user=self.user, persona=self.persona)
 
     def _duplicate_of(self, vec: np.ndarray, text: str) -> Memory | None:
+        """The stored fact this one repeats: the same normalised text, or (semantic layer only) a
+        near-identical vector. Vectors come from the pair's retrieval index (one matrix product),
+        not a scan of every row, plus the items added in this exchange."""
+        from companion.memory import retrieval
+
         key = normalise(text)
-        best, best_sim = None, DUPLICATE_SIMILARITY
-        for m in self._pair().only("pk", "text", "embedding", "edited_by_user"):
-            if normalise(m.text) == key:
+        pair = self._pair().filter(layer=Memory.Layer.SEMANTIC)
+        for m in [*self.report.added, *pair.filter(text__iexact=text.strip())[:5]]:
+            if m.layer == Memory.Layer.SEMANTIC and normalise(m.text) == key:
                 return m
+        # Possibly a version behind (this transaction's own writes): what it lacks is in report.added.
+        index = retrieval.pair_index(getattr(self.user, "pk", self.user), getattr(self.persona, "pk", self.persona),
+                                     allow_stale=True)
+        if index.size:
+            sims = retrieval.dense_scores(index.matrix, vec)
+            sims[index.layers != retrieval.LAYER_CODES[Memory.Layer.SEMANTIC]] = 0.0
+            best = int(np.argmax(sims))
+            if sims[best] >= DUPLICATE_SIMILARITY:
+                found = pair.filter(pk=int(index.ids[best])).first()
+                if found is not None:
+                    return found
+        for m in self.report.added:
             v = m.vector()
-            if v is not None and v.shape == vec.shape:
-                sim = float(v @ vec)
-                if sim >= best_sim:
-                    best, best_sim = m, sim
-        return best
+            if v is not None and v.shape == vec.shape and float(v @ vec) >= DUPLICATE_SIMILARITY:
+                return m
+        return None
 
     def add(self, *, text: str, kind: str, importance: float, slot: str = "") -> Memory | None:
         text = (text or "").strip()
@@ -198,6 +228,7 @@ class Reconciler:
         memory = memory_create(
             user=self.user, persona=self.persona, text=text, kind=kind, importance=importance,
             conversation=self.conversation, sources=[self.user_message], slot=slot, created_at=self.when, vector=vec,
+            message=self.user_message, speaker=self.name,
         )
         self.report.added.append(memory)
         return memory
@@ -246,20 +277,27 @@ class Reconciler:
         if op.op == "NONE":
             return
         if op.op == "ADD":
-            self.add(text=op.text or "", kind=op.kind, importance=op.importance)
+            self.add(text=self._named(op.text or ""), kind=op.kind, importance=op.importance)
             return
         memory = self.shown.get(op.id) if op.id is not None else None
         if memory is None:
             self.report.ignored.append(f"{op.op} of unknown id {op.id}")
             return
         if op.op == "UPDATE":
-            self.update(memory, text=op.text or "", kind=op.kind, importance=op.importance)
+            self.update(memory, text=self._named(op.text or ""), kind=op.kind, importance=op.importance)
         elif op.op == "DELETE":
             self.delete(memory)
 
+    def _named(self, text: str) -> str:
+        """The model was asked for names; "The user …" it still writes becomes the name."""
+        text = text.strip()
+        if self.name and text.startswith("The user") and not text.startswith("The user's name"):
+            return self.name + text[len("The user"):]
+        return text
+
     def apply_rules(self, candidates: list[Candidate]) -> None:
         for c in candidates:
-            existing = list(self._pair().filter(slot=c.slot)) if c.slot else []
+            existing = list(self._pair().filter(slot=c.slot, layer=Memory.Layer.SEMANTIC)) if c.slot else []
             if c.retract:
                 for memory in existing:
                     self.delete(memory, trusted=True)
@@ -276,16 +314,17 @@ def use_llm_extraction() -> bool:
 
 
 EXTRACTION_SYSTEM = (
-    "You maintain the long-term memory of a companion character about the user. Read the new exchange and "
-    "the existing memories (with ids). Return JSON operations: ADD a new durable fact, preference, event or "
-    "boundary about the user (short third-person sentence starting 'The user'); UPDATE id with corrected or "
+    "You maintain the long-term memory of a companion character about the user, who is called {name}. Read the "
+    "new exchange and the existing memories (with ids). Return JSON operations: ADD a new durable fact, "
+    "preference, event or boundary about the user (one short third-person sentence starting with '{name}', "
+    "names instead of pronouns, dates kept); UPDATE id with corrected or "
     "merged text when the user changed or refined a stored memory; DELETE id only when the user clearly "
     "retracted it; NONE when nothing is worth remembering. Do not store small talk or what the character "
     "said about itself. Also estimate affinity_delta and trust_delta (-0.2..0.2) for this exchange."
 )
 
 
-def extraction_turns(*, existing: list[Memory], user_text: str, reply_text: str):
+def extraction_turns(*, existing: list[Memory], user_text: str, reply_text: str, user_name: str = ""):
     from companion.llm.base import ChatTurn
 
     listed = "\n".join(f"- id={m.pk} [{m.kind}] {m.text}" for m in existing) or "(none)"
@@ -293,10 +332,11 @@ def extraction_turns(*, existing: list[Memory], user_text: str, reply_text: str)
         f"Existing memories:\n{listed}\n\nNew exchange:\nUser: {user_text.strip()[:2000]}\n"
         f"Character: {reply_text.strip()[:1000]}\n\nReturn the JSON operations."
     )
-    return [ChatTurn("system", EXTRACTION_SYSTEM), ChatTurn("user", body)]
+    return [ChatTurn("system", EXTRACTION_SYSTEM.format(name=user_name or "The user")), ChatTurn("user", body)]
 
 
-def llm_extract(*, existing: list[Memory], user_text: str, reply_text: str) -> ExtractionResult | None:
+def llm_extract(*, existing: list[Memory], user_text: str, reply_text: str, user_name: str = ""
+                ) -> ExtractionResult | None:
     """The model's proposal, or None when it is unavailable, too slow or its output is invalid.
 
     Never call it inside a transaction: the backend's guard refuses (see companion.llm.guard).
@@ -308,9 +348,9 @@ def llm_extract(*, existing: list[Memory], user_text: str, reply_text: str) -> E
     try:
         return model_call_sync(
             "memory extraction", get_backend().complete_json,
-            extraction_turns(existing=existing, user_text=user_text, reply_text=reply_text),
+            extraction_turns(existing=existing, user_text=user_text, reply_text=reply_text, user_name=user_name),
             schema=ExtractionResult,
-            params=SamplingParams(temperature=0.0, max_tokens=400),
+            params=SamplingParams(temperature=0.0, max_tokens=400, background=True),
             timeout_s=settings.MEMORY_EXTRACT_TIMEOUT_S,
         )
     except ModelCallForbidden:
@@ -328,7 +368,7 @@ def embeddings_warm(*, texts: Iterable[str]) -> None:
 
 def memory_apply_exchange(
     *, user: Any, persona: Any, conversation: Any, user_message: Any, candidates: list[Candidate],
-    result: ExtractionResult | None, shown_ids: list[int], when: datetime,
+    result: ExtractionResult | None, shown_ids: list[int], when: datetime, name: str = "",
 ) -> ReconcileReport:
     """Apply the model's proposal (if any), then the rules, for one exchange.
 
@@ -337,7 +377,7 @@ def memory_apply_exchange(
     """
     shown = list(Memory.objects.filter(pk__in=shown_ids, user=user, persona=persona))
     rec = Reconciler(user=user, persona=persona, conversation=conversation, user_message=user_message,
-                     when=when, shown=shown)
+                     when=when, shown=shown, name=name)
     if result is not None:
         rec.apply_llm(result)
     rec.apply_rules(candidates)

@@ -15,19 +15,12 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from django.utils import timezone
 
 KNOWN_KEYS = {"name", "is_user", "is_system", "send_date", "mes", "extra"}
-_DATE_FORMATS = (
-    "%B %d, %Y %I:%M%p",  # "January 5, 2024 3:04pm"
-    "%B %d, %Y %I:%M %p",
-    "%Y-%m-%d @%Hh %Mm %Ss %fms",
-    "%Y-%m-%d@%Hh%Mm%Ss",
-    "%Y-%m-%d %H:%M:%S",
-)
 
 
 @dataclass
@@ -52,31 +45,10 @@ class ParsedChat:
 
 
 def parse_date(value: Any) -> datetime | None:
-    """ST has written several date shapes over the years; None when unknown."""
-    if isinstance(value, (int, float)):
-        try:
-            ts = value / 1000 if value > 1e11 else value
-            return datetime.fromtimestamp(ts, tz=UTC)
-        except (OverflowError, OSError, ValueError):
-            return None
-    if not isinstance(value, str) or not value.strip():
-        return None
-    text = value.strip()
-    try:
-        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        parsed = None
-        for fmt in _DATE_FORMATS:
-            try:
-                parsed = datetime.strptime(text, fmt)
-                break
-            except ValueError:
-                continue
-    if parsed is None:
-        return None
-    if timezone.is_naive(parsed):
-        parsed = timezone.make_aware(parsed, timezone.get_default_timezone())
-    return parsed
+    """ST has written several date shapes over the years (and other tools more): see ``dates.parse_datetime``."""
+    from companion.memory.dates import parse_datetime
+
+    return parse_datetime(value)
 
 
 def parse_lines(lines: Iterable[str]) -> Iterator[tuple[int, dict[str, Any] | None, str | None]]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import dramatiq
 
 from companion.chat.models import Conversation, Message
-from companion.memory.pipeline import exchange_process_ids, memory_reprocess_edited
+from companion.memory.pipeline import exchange_process_ids, memory_reprocess_edited, memory_sync_turns
 
 MEMORY_TIME_LIMIT_MS = 5 * 60 * 1000
 
@@ -26,11 +26,31 @@ def process_exchange(conversation_id: int, user_message_id: int | None, reply_me
 @dramatiq.actor(queue_name="default", max_retries=1, time_limit=MEMORY_TIME_LIMIT_MS)
 def update_summary(conversation_id: int) -> None:
     from companion.memory.services import use_llm_extraction
+    from companion.memory.sessions import sessions_update
     from companion.memory.summaries import summary_update
 
     conversation = Conversation.objects.select_related("owner", "persona").filter(pk=conversation_id).first()
     if conversation is not None:
         summary_update(conversation=conversation, use_llm=use_llm_extraction())
+        sessions_update(conversation=conversation, use_llm=use_llm_extraction())
+        _warm_index(conversation)
+
+
+def _warm_index(conversation: Conversation) -> None:
+    """Rebuild the pair's retrieval index now, in the worker, so the next reply's prompt finds it ready
+    (in-process worker: same process; a separate worker process only warms its own copy)."""
+    from companion.memory.retrieval import pair_index
+
+    pair_index(conversation.owner_id, conversation.persona_id)
+
+
+@dramatiq.actor(queue_name="default", max_retries=2, time_limit=MEMORY_TIME_LIMIT_MS)
+def sync_turns(conversation_id: int) -> None:
+    """A turn was deleted or another alternative was chosen: index what is new, forget what is gone."""
+    conversation = Conversation.objects.select_related("owner", "persona").filter(pk=conversation_id).first()
+    if conversation is not None:
+        memory_sync_turns(conversation=conversation)
+        update_summary.send(conversation_id)
 
 
 @dramatiq.actor(queue_name="default", max_retries=2, time_limit=MEMORY_TIME_LIMIT_MS)
@@ -41,3 +61,4 @@ def reprocess_edited(conversation_id: int, message_id: int) -> None:
     ).first()
     if message is not None:
         memory_reprocess_edited(conversation=message.conversation, message=message)
+        update_summary.send(conversation_id)

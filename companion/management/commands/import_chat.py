@@ -40,11 +40,14 @@ class Command(BaseCommand):
         off = opts["no_progress"]
         total = len(chat.messages)
         with tqdm(total=total, desc="storing", unit="msg", disable=off, file=self.stderr) as store_bar, \
+                tqdm(desc="indexing", unit="item", disable=off, file=self.stderr) as index_bar, \
                 tqdm(total=total, desc="memory", unit="msg", disable=off, file=self.stderr) as mem_bar:
             result = chat_import(chat=chat, user=user, persona=persona, use_llm=opts["llm"],
-                                 on_stored=store_bar.update, on_processed=mem_bar.update)
+                                 on_stored=store_bar.update, on_processed=mem_bar.update,
+                                 on_indexed=index_bar.update)
         self.stdout.write(
             f"Imported {result.imported} messages into conversation {result.conversation.pk} "
-            f"({len(result.errors)} lines skipped, {result.memories_added} memories, "
+            f"({len(result.errors)} lines skipped, {result.items_indexed} turn/fact items, "
+            f"{result.memories_added} memories, {result.sessions} session summaries, "
             f"{result.milestones} milestones)"
         )

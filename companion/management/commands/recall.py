@@ -1,4 +1,9 @@
-"""manage.py recall CONVERSATION_ID "query" [--k 10] [--json]"""
+"""manage.py recall CONVERSATION_ID "query" [--k 10] [--layer episodic,semantic,session] [--json]
+
+``--json`` prints exactly what ``GET /api/memory/conversations/<id>/recall/?q=…`` returns: the query
+plan (sub-questions, time window) and the ranked items, each with its layer, score parts and source
+messages (id, seq, role, speaker, date, text and the imported line's original ``extra``).
+"""
 
 from __future__ import annotations
 
@@ -7,30 +12,18 @@ import json
 from django.core.management.base import BaseCommand, CommandError
 
 from companion.chat.models import Conversation
-from companion.memory.selectors import memories_recall
-
-
-def _source(message) -> dict:
-    extra = message.extra or {}
-    return {
-        "id": message.pk,
-        "conversation_id": message.conversation_id,
-        "seq": message.seq,
-        "role": message.role,
-        "content": message.content,
-        "created_at": message.created_at.isoformat(),
-        # The original object of an imported message; our own extra otherwise.
-        "extra": extra["st_extra"] if "st_extra" in extra else extra,
-    }
+from companion.memory.api.serializers import recall_payload
+from companion.memory.models import Memory
 
 
 class Command(BaseCommand):
-    help = "Rank what the persona remembers about the conversation's user for a query."
+    help = "Rank what the persona remembers (turns, facts, session summaries) for a query, with sources."
 
     def add_arguments(self, parser) -> None:
         parser.add_argument("conversation_id", type=int)
         parser.add_argument("query")
         parser.add_argument("--k", type=int, default=10)
+        parser.add_argument("--layer", default="", help="comma-separated: episodic, semantic, session (default: all)")
         parser.add_argument("--json", action="store_true", dest="as_json")
 
     def handle(self, *args, **opts) -> None:
@@ -38,29 +31,21 @@ class Command(BaseCommand):
             pk=opts["conversation_id"]).first()
         if conversation is None:
             raise CommandError(f"No conversation {opts['conversation_id']}")
-        found = memories_recall(user=conversation.owner, persona=conversation.persona, query=opts["query"],
-                                k=max(1, opts["k"]))
-        rows = [
-            {
-                "rank": i,
-                "id": r.memory.pk,
-                "text": r.memory.text,
-                "kind": r.memory.kind,
-                "importance": r.memory.importance,
-                "created_at": r.memory.created_at.isoformat(),
-                "score": r.score,
-                "parts": r.parts,
-                "sources": [_source(m) for m in r.memory.source_messages.order_by("created_at", "pk")],
-            }
-            for i, r in enumerate(found, start=1)
-        ]
+        layers = [x.strip() for x in opts["layer"].split(",") if x.strip()] or None
+        unknown = [x for x in layers or [] if x not in Memory.Layer.values]
+        if unknown:
+            raise CommandError(f"Unknown layer(s): {', '.join(unknown)}")
+        payload = recall_payload(conversation=conversation, query=opts["query"], k=max(1, opts["k"]), layers=layers)
         if opts["as_json"]:
-            self.stdout.write(json.dumps({"conversation_id": conversation.pk, "query": opts["query"],
-                                          "results": rows}, indent=2, ensure_ascii=False))
+            self.stdout.write(json.dumps(payload, indent=2, ensure_ascii=False, default=str))
             return
-        for row in rows:
+        plan = payload.get("plan") or {}
+        if len(plan.get("parts") or []) > 1 or plan.get("window"):
+            self.stdout.write(f"plan: parts={plan.get('parts')} window={plan.get('window')}")
+        for row in payload["results"]:
+            memory = row["memory"]
             parts = " ".join(f"{k}={v:.2f}" for k, v in row["parts"].items())
-            self.stdout.write(f"{row['rank']:>2}. {row['score']:.3f} [{row['kind']}] {row['text']} "
-                              f"({row['created_at'][:10]}; {parts})")
-            for s in row["sources"]:
-                self.stdout.write(f"      ← #{s['seq']} {s['role']}: {s['content'][:100]}")
+            self.stdout.write(f"{row['rank']:>2}. {row['score']:.3f} [{row['layer']}/{memory['kind']}] "
+                              f"{memory['text'][:200]} ({str(memory['created_at'])[:10]}; {parts})")
+            for s in memory["sources"]:
+                self.stdout.write(f"      ← #{s['seq']} {s['role']} {str(s['created_at'])[:10]}: {s['content'][:100]}")

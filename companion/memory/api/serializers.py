@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.db.models import prefetch_related_objects
 from rest_framework import serializers
 
 from companion.memory.models import Memory, Milestone
@@ -11,17 +12,33 @@ from companion.memory.models import Memory, Milestone
 SNIPPET_CHARS = 160
 
 
+def original_extra(message: Any) -> dict[str, Any] | None:
+    """The imported line's own ``extra`` object (SillyTavern's), or None for a message typed here."""
+    extra = message.extra or {}
+    value = extra.get("st_extra")
+    return value if isinstance(value, dict) else None
+
+
 class SourceMessageSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     conversation_id = serializers.IntegerField()
     seq = serializers.IntegerField()
     role = serializers.CharField()
+    speaker = serializers.SerializerMethodField()
     snippet = serializers.SerializerMethodField()
+    content = serializers.CharField()
     created_at = serializers.DateTimeField()
+    extra = serializers.SerializerMethodField()
 
     def get_snippet(self, obj: Any) -> str:
         text = obj.content or ""
         return text if len(text) <= SNIPPET_CHARS else text[: SNIPPET_CHARS - 1] + "…"
+
+    def get_speaker(self, obj: Any) -> str:
+        return str((obj.extra or {}).get("st_name") or "")
+
+    def get_extra(self, obj: Any) -> dict[str, Any] | None:
+        return original_extra(obj)
 
 
 class MemorySerializer(serializers.ModelSerializer):
@@ -30,12 +47,12 @@ class MemorySerializer(serializers.ModelSerializer):
     class Meta:
         model = Memory
         fields = [
-            "id", "text", "kind", "importance", "conversation_id", "created_at", "updated_at",
-            "last_recalled_at", "times_recalled", "edited_by_user", "sources",
+            "id", "text", "layer", "kind", "speaker", "importance", "conversation_id", "created_at", "ended_at",
+            "updated_at", "last_recalled_at", "times_recalled", "edited_by_user", "sources",
         ]
         read_only_fields = [
-            "id", "conversation_id", "created_at", "updated_at", "last_recalled_at", "times_recalled",
-            "edited_by_user", "sources",
+            "id", "layer", "speaker", "conversation_id", "created_at", "ended_at", "updated_at", "last_recalled_at",
+            "times_recalled", "edited_by_user", "sources",
         ]
 
     def get_sources(self, obj: Memory) -> list[dict[str, Any]]:
@@ -87,13 +104,43 @@ class RelationshipSerializer(serializers.Serializer):
 
 
 class RecalledMemorySerializer(serializers.Serializer):
+    rank = serializers.IntegerField()
+    layer = serializers.CharField()
     score = serializers.FloatField()
     parts = serializers.DictField(child=serializers.FloatField())
     memory = MemorySerializer()
 
 
+class RecallPlanSerializer(serializers.Serializer):
+    parts = serializers.ListField(child=serializers.CharField())
+    window = serializers.DictField(allow_null=True, required=False)
+    anchor = serializers.CharField(allow_null=True, required=False)
+    relation = serializers.CharField(allow_null=True, required=False)
+
+
 class RecallResultSerializer(serializers.Serializer):
+    """What the REST recall view and ``manage.py recall --json`` both return."""
+
+    conversation_id = serializers.IntegerField()
+    query = serializers.CharField(allow_blank=True)
+    k = serializers.IntegerField()
+    plan = RecallPlanSerializer(allow_null=True)
     results = RecalledMemorySerializer(many=True)
+
+
+def recall_payload(*, conversation: Any, query: str, k: int, layers: list[str] | None = None) -> dict[str, Any]:
+    """Recall for ``conversation``'s pair, serialised (one shape for the API and the command)."""
+    from companion.memory.selectors import memories_recall
+
+    plan: dict[str, Any] = {}
+    found = memories_recall(user=conversation.owner, persona=conversation.persona, query=query, k=k,
+                            layers=layers, explain=plan)
+    prefetch_related_objects([r.memory for r in found], "source_messages")  # one query, not one per result
+    return RecallResultSerializer({
+        "conversation_id": conversation.pk, "query": query, "k": k, "plan": plan or None,
+        "results": [{"rank": i, "layer": r.memory.layer, "score": r.score, "parts": r.parts, "memory": r.memory}
+                    for i, r in enumerate(found, start=1)],
+    }).data
 
 
 class PromptDebugSerializer(serializers.Serializer):

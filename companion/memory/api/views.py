@@ -19,8 +19,20 @@ from companion.memory.api.serializers import (
     PromptDebugSerializer,
     RecallResultSerializer,
     RelationshipSerializer,
+    recall_payload,
 )
+from companion.memory.models import Memory
 from companion.memory.relationship import stages_for
+
+
+def _layers(request: Request, *, default: list[str] | None) -> list[str] | None:
+    """``?layer=semantic`` (repeatable or comma-separated; ``all`` for every layer)."""
+    asked = [x.strip() for v in request.query_params.getlist("layer") for x in v.split(",") if x.strip()]
+    if not asked:
+        return default
+    if "all" in asked:
+        return None
+    return [x for x in asked if x in Memory.Layer.values] or default
 
 
 def _conversation(request: Request, conversation_id: int):
@@ -36,7 +48,8 @@ class ConversationMemoriesView(APIView):
     @extend_schema(responses=MemorySerializer(many=True))
     def get(self, request: Request, conversation_id: int) -> Response:
         conversation = _conversation(request, conversation_id)
-        rows = selectors.memories_for_pair(user=request.user, persona=conversation.persona)
+        rows = selectors.memories_for_pair(user=request.user, persona=conversation.persona,
+                                           layers=_layers(request, default=[Memory.Layer.SEMANTIC]))
         return Response({"results": MemorySerializer(rows[:500], many=True).data, "count": rows.count()})
 
 
@@ -88,7 +101,8 @@ class RelationshipView(APIView):
 
 
 class RecallView(APIView):
-    """Ranked memories for ?q=… with their score parts (what the prompt would get)."""
+    """Ranked items for ?q=… across layers (``&layer=`` to narrow), with score parts, the query plan
+    and each item's source messages (what the prompt would get; same shape as ``manage.py recall --json``)."""
 
     @extend_schema(responses=RecallResultSerializer)
     def get(self, request: Request, conversation_id: int) -> Response:
@@ -97,12 +111,8 @@ class RecallView(APIView):
             k = max(1, min(50, int(request.query_params.get("k", 8))))
         except ValueError:
             k = 8
-        found = selectors.memories_recall(
-            user=request.user, persona=conversation.persona, query=request.query_params.get("q", ""), k=k
-        )
-        return Response(RecallResultSerializer({"results": [
-            {"score": r.score, "parts": r.parts, "memory": r.memory} for r in found
-        ]}).data)
+        return Response(recall_payload(conversation=conversation, query=request.query_params.get("q", ""), k=k,
+                                       layers=_layers(request, default=None)))
 
 
 class PromptDebugView(APIView):

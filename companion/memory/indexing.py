@@ -1,0 +1,208 @@
+"""The episodic and semantic layers: every turn of both speakers becomes recallable items.
+
+For each new turn (user or persona, active, not deleted, with text) memory
+stores one *episodic* item — ``"Caroline: <the turn>"``, dated by the turn,
+``message`` pointing at it — and the *semantic* items read from it
+(``semantic.facts_from_message``): whole sentences with names, one fact per
+item; the same fact said again only gains a source (matched by its
+normalised text, kept in ``slot``).
+
+Shape of every write (see companion.llm.guard and pipeline.py): read what is
+pending (:func:`turns_pending`), build drafts and embed them with no
+transaction open (:func:`drafts_for_turns`, :func:`drafts_embed` — the
+encoder is CPU work), then :func:`drafts_write` inside the caller's short
+write transaction, which re-checks what another worker stored meanwhile.
+A turn that was edited, deleted or replaced by another alternative loses its
+items (:func:`items_stale`, :func:`items_forget_message`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+from django.db.models import Exists, OuterRef, Q
+
+from companion.chat.models import Conversation, Message
+from companion.memory import embeddings, semantic
+from companion.memory.models import Memory
+from companion.memory.retrieval import pair_invalidate
+
+EPISODE_IMPORTANCE = 0.3
+ZERO = np.zeros(embeddings.DIM, dtype=np.float32)
+EMBED_BATCH = 128
+TEXT_TURN = Q(
+    kind=Message.Kind.TEXT, role__in=[Message.Role.USER, Message.Role.PERSONA], deleted=False, is_active=True,
+    status__in=[Message.Status.COMPLETE, Message.Status.INTERRUPTED],
+)
+
+
+@dataclass
+class Draft:
+    layer: str
+    kind: str
+    text: str
+    importance: float
+    speaker: str
+    message: Message
+    slot: str = ""
+    created_at: datetime | None = None
+    ended_at: datetime | None = None
+    sources: list[Message] = field(default_factory=list)
+    vector: np.ndarray | None = None
+
+
+@dataclass
+class Names:
+    """What each side is called in this conversation (imports: the names in the file)."""
+
+    user: str
+    persona: str
+
+    @classmethod
+    def for_conversation(cls, conversation: Conversation) -> Names:
+        from companion.accounts.selectors import user_display_name
+
+        return cls(user=user_display_name(conversation.owner), persona=conversation.persona.name)
+
+    def speaker(self, message: Message) -> str:
+        name = str((message.extra or {}).get("st_name") or "").strip()
+        return name or (self.user if message.role == Message.Role.USER else self.persona)
+
+    def learn(self, message: Message) -> None:
+        """An imported turn carries its speaker's name: use it for that side from now on."""
+        name = str((message.extra or {}).get("st_name") or "").strip()
+        if name:
+            if message.role == Message.Role.USER:
+                self.user = name
+            else:
+                self.persona = name
+
+    def addressee(self, message: Message) -> str:
+        return self.persona if message.role == Message.Role.USER else self.user
+
+
+def turns_pending(*, conversation: Conversation, since_seq: int | None = None) -> list[Message]:
+    """Turns of ``conversation`` without an episodic item yet, oldest first."""
+    has_episode = Memory.objects.filter(message=OuterRef("pk"), layer=Memory.Layer.EPISODIC)
+    qs = conversation.messages.filter(TEXT_TURN).exclude(content="")
+    if since_seq is not None:
+        qs = qs.filter(seq__gte=since_seq)
+    return list(qs.filter(~Exists(has_episode)).order_by("seq"))
+
+
+def messages_stale(*, conversation: Conversation) -> list[Message]:
+    """Turns that still back items but are now deleted, emptied or an inactive alternative."""
+    return list(
+        conversation.messages.filter(Q(deleted=True) | Q(is_active=False) | Q(content=""))
+        .filter(Exists(Memory.source_messages.through.objects.filter(message_id=OuterRef("pk"))))
+        .order_by("seq")
+    )
+
+
+def _previous_turn(conversation: Conversation, message: Message) -> Message | None:
+    return conversation.messages.filter(TEXT_TURN, seq__lt=message.seq).exclude(content="").order_by("-seq").first()
+
+
+def drafts_for_turns(*, conversation: Conversation, turns: Sequence[Message], names: Names | None = None
+                     ) -> list[Draft]:
+    """Episodic + semantic drafts for ``turns`` (oldest first), with names and dates resolved."""
+    if not turns:
+        return []
+    names = names or Names.for_conversation(conversation)
+    previous = _previous_turn(conversation, turns[0])
+    if previous is not None:
+        names.learn(previous)
+    ctx = semantic.Context(speaker="", addressee="")
+    drafts: list[Draft] = []
+    for message in turns:
+        names.learn(message)
+        speaker, addressee = names.speaker(message), names.addressee(message)
+        when = message.created_at
+        caption = semantic.image_caption(message.extra)
+        drafts.append(Draft(
+            layer=Memory.Layer.EPISODIC, kind=Memory.Kind.TURN, importance=EPISODE_IMPORTANCE, speaker=speaker,
+            text=semantic.episode_text(message.content, speaker=speaker, caption=caption), message=message,
+            created_at=when, sources=[message],
+        ))
+        prior = previous.content if previous is not None and previous.role != message.role else ""
+        body = f"{message.content} {caption}".strip() if caption else message.content
+        for fact in semantic.facts_from_message(body, speaker=speaker, addressee=addressee, when=when,
+                                                previous=prior, is_user=message.role == Message.Role.USER,
+                                                ctx=ctx):
+            drafts.append(Draft(
+                layer=Memory.Layer.SEMANTIC, kind=fact.kind, text=fact.text, importance=fact.importance,
+                speaker=speaker, message=message, slot=fact.slot, created_at=when, sources=[message],
+            ))
+        previous = message
+    return drafts
+
+
+def drafts_embed(drafts: Sequence[Draft], *, on_progress: Callable[[int], None] | None = None) -> None:
+    """Fill ``vector`` for every draft in batches (no transaction may be open: this is CPU work)."""
+    todo = []
+    for d in drafts:
+        if d.vector is not None:
+            continue
+        if d.layer == Memory.Layer.EPISODIC and not semantic.content_words(d.text.split(": ", 1)[-1]):
+            d.vector = ZERO  # "haha yes", "lol": nothing to find by meaning; still found by its words
+        else:
+            todo.append(d)
+    for start in range(0, len(todo), EMBED_BATCH):
+        chunk = todo[start:start + EMBED_BATCH]
+        vectors = embeddings.embed([d.text for d in chunk])
+        for draft, vector in zip(chunk, vectors, strict=True):
+            draft.vector = vector
+        if on_progress:
+            on_progress(len(chunk))
+
+
+def drafts_write(*, user: Any, persona: Any, conversation: Conversation, drafts: Sequence[Draft]) -> list[Memory]:
+    """Store the drafts (inside the caller's transaction); returns the items created.
+
+    A turn that got its episodic item meanwhile (another worker) is skipped
+    whole; a semantic fact already stored for this pair only gains the source.
+    """
+    if not drafts:
+        return []
+    message_ids = {d.message.pk for d in drafts if d.layer == Memory.Layer.EPISODIC}
+    done = set(Memory.objects.filter(layer=Memory.Layer.EPISODIC, message_id__in=message_ids)
+               .values_list("message_id", flat=True))
+    gone = set(Message.objects.filter(pk__in={d.message.pk for d in drafts}).filter(
+        ~Q(deleted=False, is_active=True)).values_list("pk", flat=True))
+    drafts = [d for d in drafts if d.message.pk not in done and d.message.pk not in gone]
+    slots = {d.slot for d in drafts if d.layer == Memory.Layer.SEMANTIC and d.slot}
+    existing: dict[str, Memory] = {}
+    if slots:
+        for m in Memory.objects.filter(user=user, persona=persona, layer=Memory.Layer.SEMANTIC, slot__in=slots):
+            existing.setdefault(m.slot, m)
+    rows: list[Memory] = []
+    row_sources: list[list[Message]] = []
+    extra_sources: list[tuple[Memory, Message]] = []
+    for d in drafts:
+        if d.layer == Memory.Layer.SEMANTIC and d.slot in existing:
+            extra_sources.append((existing[d.slot], d.message))
+            continue
+        vector = d.vector if d.vector is not None else embeddings.embed_one(d.text)
+        row = Memory(
+            user=user, persona=persona, conversation=conversation, text=d.text, kind=d.kind, layer=d.layer,
+            importance=float(min(1.0, max(0.0, d.importance))), slot=d.slot[:120], message=d.message,
+            speaker=d.speaker[:120], embedding=embeddings.to_bytes(vector), created_at=d.created_at or
+            d.message.created_at, ended_at=d.ended_at,
+        )
+        rows.append(row)
+        row_sources.append(d.sources or [d.message])
+        if d.layer == Memory.Layer.SEMANTIC and d.slot:
+            existing[d.slot] = row
+    created = Memory.objects.bulk_create(rows)
+    through = Memory.source_messages.through
+    links = [through(memory_id=row.pk, message_id=m.pk) for row, sources in zip(created, row_sources, strict=True)
+             for m in sources]
+    links += [through(memory_id=row.pk, message_id=m.pk) for row, m in extra_sources if row.pk]
+    through.objects.bulk_create(links, ignore_conflicts=True)
+    if created or extra_sources:
+        pair_invalidate(getattr(user, "pk", user), getattr(persona, "pk", persona))
+    return created
