@@ -29,6 +29,7 @@ _STATUS = {
     "not_found": status.HTTP_404_NOT_FOUND,
     "refused": status.HTTP_422_UNPROCESSABLE_ENTITY,
     "rate_limited": status.HTTP_429_TOO_MANY_REQUESTS,
+    "unavailable": status.HTTP_503_SERVICE_UNAVAILABLE,  # the guard model could not answer: try again
 }
 
 

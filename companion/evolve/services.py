@@ -235,23 +235,34 @@ def evolve_plan(
     return plan
 
 
-def evolve_commit(
-    *, user: Any, plan: EvolvePlan, model_scene: scenes.ExtractedScene | None = None
-) -> tuple[RenderJob, bool]:
-    """Step 3 of a request (DB only, after the model): build the beat and queue it. Returns (job, created).
+def evolve_beat(*, plan: EvolvePlan, model_scene: scenes.ExtractedScene | None = None) -> SceneBeat:
+    """Step 2b (pure: no DB, runs on the event loop): the beat to render from the plan and the model's reading."""
+    if plan.edit is not None:
+        return beat_from_edit(message=plan.message, edit=plan.edit, direction=plan.direction, ctx=plan.ctx)
+    return scenes.beat_assemble(ctx=plan.ctx, model_scene=model_scene, direction=plan.direction)
 
-    A refusal by the safety gate posts a notice into the chat and raises
-    EvolveError("refused") carrying that notice.
+
+def evolve_commit(
+    *,
+    user: Any,
+    plan: EvolvePlan,
+    model_scene: scenes.ExtractedScene | None = None,
+    beat: SceneBeat | None = None,
+    model_verdict: Any = None,
+) -> tuple[RenderJob, bool]:
+    """Step 3 of a request (DB only, after the model): queue the beat. Returns (job, created).
+
+    ``model_verdict`` is the guard model's verdict on this beat (rendering.safety.render_request_verdict),
+    asked before, outside any transaction; without one the worker asks before rendering. A refusal by the
+    safety gate posts a notice into the chat and raises EvolveError("refused") carrying that notice; a
+    guard model that could not answer raises EvolveError("unavailable") (no notice: nothing was decided).
     """
-    from rendering.safety import RenderRefused
+    from rendering.safety import RenderRefused, SafetyCheckUnavailable
     from rendering.services import render_job_request
 
     if plan.existing is not None:
         return plan.existing, False
-    if plan.edit is not None:
-        beat = beat_from_edit(message=plan.message, edit=plan.edit, direction=plan.direction, ctx=plan.ctx)
-    else:
-        beat = scenes.beat_assemble(ctx=plan.ctx, model_scene=model_scene, direction=plan.direction)
+    beat = beat or evolve_beat(plan=plan, model_scene=model_scene)
     twin = _active_twin(user=user, source=plan.source, beat=beat)
     if twin is not None:
         return twin, False  # a double-click while the first is still rendering
@@ -262,7 +273,10 @@ def evolve_commit(
             requested_by=user,
             source=plan.source,
             idempotency_key=plan.key,
+            model_verdict=model_verdict,
         )
+    except SafetyCheckUnavailable as unavailable:
+        raise EvolveError("unavailable", unavailable.reason) from unavailable
     except RenderRefused as refused:
         notice = notice_post(conversation=plan.message.conversation, text=refused.reason,
                              extra={"refused": True, "message_id": plan.message.pk})
@@ -284,13 +298,20 @@ def evolve_request(
     direction + edit + client_id returns the first job, and so does an
     identical request while that job is still running.
     """
+    from rendering.safety import render_request_verdict
+
     plan = evolve_plan(user=user, message=message, direction=direction, client_id=client_id,
                        beat_override=beat_override)
+    if plan.existing is not None:
+        return plan.existing, False
     model_scene = (
         model_call_sync("scene extraction", scenes.scene_model_ask, plan.ctx, plan.seed)
         if plan.needs_model else None
     )
-    return evolve_commit(user=user, plan=plan, model_scene=model_scene)
+    beat = evolve_beat(plan=plan, model_scene=model_scene)
+    persona = plan.message.conversation.persona
+    verdict = model_call_sync("safety model", render_request_verdict, persona=persona, beat=beat)
+    return evolve_commit(user=user, plan=plan, beat=beat, model_verdict=verdict)
 
 
 def evolve_cancel(*, user: Any, job_id: Any) -> RenderJob:

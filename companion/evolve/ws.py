@@ -13,7 +13,7 @@ client -> server
 - ``render.preview`` {message_id, direction?} -> ``render.beat`` {message_id, beat, direction} to this socket.
 - ``render.cancel`` {job_id} -> ``render.cancelled`` {job_id, message_id, job} to every socket.
 
-Errors: ``error`` {code: invalid_frame | not_found | invalid | refused | rate_limited, detail}. A refusal by the
+Errors: ``error`` {code: invalid_frame | not_found | invalid | refused | unavailable | rate_limited, detail}. A refusal by the
 safety gate also posts a notice message into the chat.
 """
 
@@ -29,6 +29,7 @@ from companion.evolve import scenes, services
 from companion.evolve.payloads import job_payload
 from companion.llm.guard import db_thread
 from rendering.beat import RenderDirection
+from rendering.safety import render_request_verdict
 
 log = logging.getLogger(__name__)
 
@@ -75,8 +76,8 @@ def _plan(consumer: Any, frame: RenderRequestFrame) -> services.EvolvePlan:
                                 client_id=frame.client_id, beat_override=frame.beat)
 
 
-def _commit(consumer: Any, plan: services.EvolvePlan, model_scene: Any) -> tuple[dict[str, Any], bool]:
-    job, created = services.evolve_commit(user=consumer.user, plan=plan, model_scene=model_scene)
+def _commit(consumer: Any, plan: services.EvolvePlan, beat: Any, verdict: Any) -> tuple[dict[str, Any], bool]:
+    job, created = services.evolve_commit(user=consumer.user, plan=plan, beat=beat, model_verdict=verdict)
     return job_payload(job), created
 
 
@@ -113,9 +114,13 @@ async def _run(consumer: Any, raw: dict[str, Any], model: type[_Frame], work: Ca
 async def handle_render_request(consumer: Any, raw: dict[str, Any]) -> None:
     async def work(frame: RenderRequestFrame) -> None:
         plan = await db_thread(_plan)(consumer, frame)
-        # The model reads the beat here, on the event loop: the shared DB thread stays free for everyone.
-        model_scene = await scenes.scene_model_ask(plan.ctx, plan.seed) if plan.needs_model else None
-        payload, created = await db_thread(_commit)(consumer, plan, model_scene)
+        beat = verdict = None
+        if plan.existing is None:
+            # The models read the beat here, on the event loop: the shared DB thread stays free for everyone.
+            model_scene = await scenes.scene_model_ask(plan.ctx, plan.seed) if plan.needs_model else None
+            beat = services.evolve_beat(plan=plan, model_scene=model_scene)
+            verdict = await render_request_verdict(persona=plan.message.conversation.persona, beat=beat)
+        payload, created = await db_thread(_commit)(consumer, plan, beat, verdict)
         if not created:
             # New jobs are announced to every socket by the receiver; a repeat only needs an answer here.
             await consumer.send_frame(

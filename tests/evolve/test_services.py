@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from companion.chat.models import Conversation, Message
@@ -137,3 +139,46 @@ def test_new_renders_are_rate_limited_but_repeats_are_free(user, say, settings):
         evolve_request(user=user, message=msg, client_id="c1", direction=RenderDirection(duration_s=3))
     assert err.value.code == "rate_limited"
     assert RenderJob.objects.count() == 2 and b.pk != a.pk
+
+
+# --- the guard model, asked when the request is made (before anything is queued) ----------
+
+
+@pytest.fixture
+def guard_model(settings):
+    from tests.rendering.test_safety_model import GuardServer
+
+    server = GuardServer()
+    settings.SAFETY_MODEL = "llama-guard"
+    settings.SAFETY_MODEL_BASE_URL = server.url
+    settings.SAFETY_MODEL_TIMEOUT_S = 1.0
+    yield server
+    server.stop()
+
+
+def test_a_guard_model_refusal_at_request_time_queues_nothing_and_tells_the_chat(user, say, guard_model):
+    msg = say("persona", BEACH)
+    guard_model.script = ["unsafe\nS4"]
+    with pytest.raises(EvolveError) as refused:
+        evolve_request(user=user, message=msg, client_id="g1")
+    assert refused.value.code == "refused" and refused.value.notice is not None
+    assert RenderJob.objects.count() == 0
+    assert len(guard_model.bodies) == 1  # it read the final prompt once, before queueing
+    assert "moonlit beach" in json.dumps(guard_model.bodies[0])
+
+
+def test_a_guard_model_that_is_down_answers_unavailable_without_a_refusal(user, say, guard_model, settings):
+    from tests.llm.openai_server import free_port
+
+    msg = say("persona", BEACH)
+    settings.SAFETY_MODEL_BASE_URL = f"http://127.0.0.1:{free_port()}/v1"
+    with pytest.raises(EvolveError) as failed:
+        evolve_request(user=user, message=msg, client_id="g2")
+    assert failed.value.code == "unavailable"
+    assert RenderJob.objects.count() == 0 and SafetyRefusal.objects.count() == 0
+
+
+def test_a_guard_model_that_allows_lets_the_job_queue(user, say, guard_model):
+    msg = say("persona", BEACH)
+    job, created = evolve_request(user=user, message=msg, client_id="g3")
+    assert created and job.status == JobStatus.QUEUED
