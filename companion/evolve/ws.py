@@ -13,8 +13,9 @@ client -> server
 - ``render.preview`` {message_id, direction?} -> ``render.beat`` {message_id, beat, direction} to this socket.
 - ``render.cancel`` {job_id} -> ``render.cancelled`` {job_id, message_id, job} to every socket.
 
-Errors: ``error`` {code: invalid_frame | not_found | invalid | refused | unavailable | rate_limited, detail}. A refusal by the
-safety gate also posts a notice message into the chat.
+Errors: ``error`` {code: invalid_frame | not_found | invalid | refused | unavailable | rate_limited, detail}.
+A refusal by the safety gate also posts a notice message into the chat; ``unavailable``: the guard model
+could not answer (nothing was decided or queued; try again).
 """
 
 from __future__ import annotations
