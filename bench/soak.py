@@ -31,8 +31,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from companion.ops.topology import DEFAULT_POSTGRES_URL, Topology
-from companion.ops.wsclient import ChatSocket, seed_snippet
+from tests.support.topology import DEFAULT_POSTGRES_URL, Topology
+from tests.support.wsclient import ChatSocket, seed_snippet
 
 INVARIANTS = """
 from django.db.models import Count

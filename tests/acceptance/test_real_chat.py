@@ -25,8 +25,8 @@ from typing import Any
 import httpx
 import pytest
 
-from companion.ops.wsclient import ChatSocket
 from tests.served_app import PASSWORD, served_app
+from tests.support.wsclient import ChatSocket
 
 pytestmark = [pytest.mark.slow, pytest.mark.acceptance, pytest.mark.timeout(900)]
 

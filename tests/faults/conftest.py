@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from companion.ops.wsclient import seed_snippet
 from tests.ops.conftest import topology_or_skip
+from tests.support.wsclient import seed_snippet
 
 # Seconds, not minutes: the sweeper must act within the test's time box.
 FAST_SWEEP = {

@@ -7,8 +7,8 @@ import signal
 
 import pytest
 
-from companion.ops.wsclient import ChatSocket
 from tests.faults.conftest import seed
+from tests.support.wsclient import ChatSocket
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres, pytest.mark.redis, pytest.mark.timeout(420)]
 

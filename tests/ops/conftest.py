@@ -6,8 +6,8 @@ import shutil
 
 import pytest
 
-from companion.ops.topology import Topology
 from tests.conftest import POSTGRES_URL, require_service
+from tests.support.topology import Topology
 
 
 def topology_or_skip(workdir, **kwargs) -> Topology:

@@ -14,7 +14,7 @@ import urllib.request
 
 import pytest
 
-from companion.ops.wsclient import ChatSocket, seed_snippet
+from tests.support.wsclient import ChatSocket, seed_snippet
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres, pytest.mark.redis, pytest.mark.timeout(240)]
 

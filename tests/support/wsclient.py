@@ -1,6 +1,6 @@
-"""A small websocket chat client for the topology tests and the soak bench.
+"""A small websocket chat client for the topology, fault and acceptance tests and the soak bench.
 
-Speaks the public protocol (GUIDE §2) to a real Daphne over a real socket,
+Speaks the public protocol (companion/chat/PROTOCOL.md) to a real Daphne over a real socket,
 authenticated by a Django session cookie, with the Origin a browser would send.
 It records every frame it receives, so a test can assert on the whole stream.
 """

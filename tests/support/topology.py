@@ -1,10 +1,11 @@
 """The production topology on one machine: 2 Daphne + 2 Dramatiq workers on PostgreSQL and Redis.
 
-Used by ``manage.py run_topology`` (try the real shape by hand), the fault
-tests and ``bench/soak.py``.  Every run gets a fresh PostgreSQL database
-(dropped at the end) and, unless a Redis URL is given, its own
-``redis-server`` on a free port, so it never disturbs (or is disturbed by)
-anything else using the machine's Redis, and a fault test may restart it.
+Used by the topology and fault tests and ``bench/soak.py``; try
+the real shape by hand with ``python -m tests.support.run_topology``. Every
+run gets a fresh PostgreSQL database (dropped at the end) and, unless a Redis
+URL is given, its own ``redis-server`` on a free port, so it never disturbs
+(or is disturbed by) anything else using the machine's Redis, and a fault
+test may restart it.
 
 The process command lines are the Procfile's; each process runs in its own
 session (process group) so a stop or a SIGKILL reaches its children too
@@ -171,7 +172,7 @@ class Topology:
                 "ALLOWED_HOSTS": "127.0.0.1,localhost",
                 "CSRF_TRUSTED_ORIGINS": ",".join(f"http://127.0.0.1:{p}" for p in self._web_ports),
                 "TASKS_IN_PROCESS": "0",
-                "LLM_BACKEND": "companion.ops.scripted.PacedScriptedBackend",
+                "LLM_BACKEND": "tests.support.scripted.PacedScriptedBackend",
                 "LOG_FORMAT": "json",
                 "HF_HUB_OFFLINE": "1",
                 "TRANSFORMERS_OFFLINE": "1",
@@ -379,3 +380,4 @@ class Topology:
                 (self.db_name,),
             ).fetchall()
         return len(rows)
+
