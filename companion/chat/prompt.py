@@ -65,6 +65,27 @@ def unregister_prompt_section(provider: SectionProvider) -> None:
         _providers.remove(provider)
 
 
+# CPU work a provider needs for a query (memory embeds it), done before the build: the build runs
+# on the shared DB thread, where a model call (even a 20 ms embedding, or the embedder's first
+# 6 s load) would hold up every socket. A warm-up fills the provider's own cache for the query.
+QueryWarmup = Callable[[str], object]
+_warmups: list[QueryWarmup] = []
+
+
+def register_prompt_warmup(warmup: QueryWarmup) -> QueryWarmup:
+    """Add ``warmup(query_text)``, run off the DB thread before each build (idempotent)."""
+    if warmup not in _warmups:
+        _warmups.append(warmup)
+    return warmup
+
+
+def prompt_warm(query_text: str) -> None:
+    """Run the registered warm-ups for ``query_text`` (call it in a worker thread, before prompt_build)."""
+    if query_text.strip():
+        for warmup in list(_warmups):
+            warmup(query_text)
+
+
 @dataclass
 class SectionRecord:
     name: str

@@ -43,7 +43,7 @@ from django.db import transaction
 from companion.chat import services
 from companion.chat.groups import conversation_broadcast
 from companion.chat.models import Conversation, Message
-from companion.chat.prompt import PromptBuild, prompt_build
+from companion.chat.prompt import PromptBuild, prompt_build, prompt_warm
 from companion.chat.reply_quality import clean_reply, cut_user_turn, fallback_line, review_reply, trim_to_sentence
 from companion.chat.sampling import sampling_for
 from companion.chat.serializers import message_payload
@@ -57,6 +57,18 @@ SAVE_EVERY_S = 0.5  # persist the growing text this often (bounded loss on a cra
 HEARTBEAT_S = 10.0  # touch the row this often even without new text (see services.reply_expire_stale)
 
 ErrorSink = Callable[[str, str], Awaitable[None]]
+
+
+def _query_text(reply_id: int) -> str:
+    """The user message the reply answers: what the prompt's memory section will search for."""
+    reply = Message.objects.select_related("parent").get(pk=reply_id)
+    position = reply.parent.seq if reply.parent_id else reply.seq
+    asked = (
+        Message.objects.filter(conversation_id=reply.conversation_id, role=Message.Role.USER, deleted=False,
+                               seq__lt=position)
+        .order_by("-seq").values_list("content", flat=True).first()
+    )
+    return asked or ""
 
 
 def _build(conversation_id: int, reply_id: int, backend: ChatBackend) -> tuple[Conversation, PromptBuild]:
@@ -274,6 +286,7 @@ async def reply_stream(
     saver: _ProgressSaver | None = None
     cancelled = False
     try:
+        await asyncio.to_thread(prompt_warm, await db_thread(_query_text)(reply_id))  # models off the DB thread
         conversation, build = await db_thread(_build)(conversation_id, reply_id, backend)
         persona = conversation.persona
         params = sampling_for(persona, user_name=build.user_name, persona_name=persona.name, seed=seed)

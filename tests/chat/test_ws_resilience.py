@@ -109,3 +109,29 @@ async def test_editing_the_last_message_makes_memory_forget_the_old_text_and_lea
     after = [m.text async for m in Memory.objects.filter(user=user)]
     assert not any("Pixel" in text for text in after), after
     assert any("Rex" in text for text in after), after
+
+
+async def test_the_prompt_build_computes_no_embedding_on_the_shared_db_thread(
+    conversation, user, persona, login, monkeypatch
+):
+    """The memory section embeds the user's message; that runs before the build, in a worker thread."""
+    from companion.llm import guard
+    from companion.memory import embeddings
+    from companion.memory.services import memory_create
+
+    await sync_to_async(memory_create)(user=user, persona=persona, text="Alice has a cat named Pixel.")
+    embeddings.query_cache_clear()
+    where: list[bool] = []
+    real_embed = embeddings.embed
+
+    def recording_embed(texts, **kwargs):
+        where.append(guard._on_db_thread.get())
+        return real_embed(texts, **kwargs)
+
+    monkeypatch.setattr(embeddings, "embed", recording_embed)
+    ws = await open_socket(conversation.pk, await login(user))
+    await ws.send({"type": "message.send", "text": "Do you remember my cat?", "client_id": "e-1"})
+    await ws.recv_until("message.done", wait_s=30)
+    await ws.close()
+    assert where, "the memory section never embedded the query"
+    assert not any(where), "an embedding ran on the shared DB thread"

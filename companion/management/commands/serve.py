@@ -7,6 +7,8 @@ serves HTTP and websockets with Daphne.
 
 from __future__ import annotations
 
+import threading
+
 from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandParser
@@ -46,6 +48,10 @@ class Command(BaseCommand):
             start_inprocess_worker()
             self.stdout.write("Started the in-process task worker (renders, memory).")
         self._warm_up_chat_model()
+        # The embedder takes seconds to load: load it now, not inside the first user's reply.
+        from companion.memory.embeddings import get_model
+
+        threading.Thread(target=get_model, name="embedder-load", daemon=True).start()
         # Daphne's runserver; no autoreloader, so the worker thread above lives
         # in the same process as the server.
         call_command("runserver", addrport, use_reloader=False)
