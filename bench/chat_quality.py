@@ -33,6 +33,7 @@ Scores, over every reply unless noted ("shown" is what the user would see,
 * ``abusive``: profanity or insults aimed at the user;
 * ``speaks_for_user``: the reply contains a turn of the user's;
 * ``cut_off``: the reply does not end at a sentence boundary;
+* ``repeats``: the reply (nearly) repeats one of the persona's last three replies;
 * ``words``/``tokens``: mean length; ``tok_s``: decode tokens per second
   (first token to last), ``ttft_s``: mean time to first token;
 * ``regenerated``/``fallback``: how often the review asked for a second try / gave up.
@@ -474,6 +475,7 @@ def reply_for(backend, build, persona: Persona, reply: Reply, *, baseline: bool,
 
     user_name, persona_name = build.user_name, persona.name
     context = "\n".join(t.content for t in build.turns)
+    previous = [t.content for t in build.turns if t.role == "assistant"][-3:]
     for attempt in range(1 if baseline else 2):
         attempt_seed = seed + 7919 * attempt
         if baseline:
@@ -492,7 +494,8 @@ def reply_for(backend, build, persona: Persona, reply: Reply, *, baseline: bool,
             reply.shown = text.strip()
             return
         shown = finish(text, hit_limit=hit, user_name=user_name, persona_name=persona_name)
-        review = rq.review_reply(shown, user_name=user_name, persona_name=persona_name, context=context)
+        review = rq.review_reply(shown, user_name=user_name, persona_name=persona_name, context=context,
+                                 previous_replies=previous)
         reply.problems = review.problems
         if review.ok:
             reply.shown = review.text
@@ -527,7 +530,9 @@ def wrong_name(text: str, *, user_name: str, persona_name: str, context: str) ->
 
 
 def speaks_for_user(text: str, *, user_name: str, persona_name: str) -> bool:
-    return rq.cut_user_turn(text, user_name=user_name, persona_name=persona_name) != text.strip()
+    """A turn of the user's in the reply (the persona's own name label is not counted)."""
+    text = text.strip()
+    return rq.cut_user_turn(text, user_name=user_name, persona_name="") != text
 
 
 def ends_cleanly(text: str) -> bool:
@@ -546,6 +551,8 @@ def score(replies: list[Reply], contexts: dict[tuple[int, int, int], str]) -> di
         return round(sum(1 for x in items if pred(x)) / len(items), 3) if items else 0.0
 
     out: dict = {"replies": len(replies), "questions": sum(1 for r in replies if r.expect)}
+    previous = {id(r): [p.shown for p in replies if (p.script, p.session) == (r.script, r.session)
+                        and p.turn < r.turn][-3:] for r in replies}
     for which in ("shown", "raw"):
         def text(r: Reply, which: str = which) -> str:
             return getattr(r, which)
@@ -560,6 +567,7 @@ def score(replies: list[Reply], contexts: dict[tuple[int, int, int], str]) -> di
             "speaks_for_user": share(lambda r: speaks_for_user(text(r), user_name=r.user, persona_name=r.persona),
                                      replies),
             "cut_off": share(lambda r: not ends_cleanly(text(r)), replies),
+            "repeats": share(lambda r: rq._same_as_before(text(r), previous[id(r)]), replies),
             "words": round(statistics.mean(len(text(r).split()) for r in replies), 1),
         }
     out["hit_limit"] = share(lambda r: r.hit_limit, replies)
@@ -669,7 +677,7 @@ def main() -> None:
     print(
         f"| {label} | {summary['backend']} | {summary['scripts']}/{summary['replies']} | {s['recall']:.0%} | "
         f"{s['name_ok']:.0%} | {s['broken']:.0%} | {s['ooc']:.0%} | {s['abusive']:.0%} | "
-        f"{s['speaks_for_user']:.0%} | {s['cut_off']:.0%} | {s['words']} | {summary['tokens']} | "
+        f"{s['speaks_for_user']:.0%} | {s['cut_off']:.0%} | {s['repeats']:.0%} | {s['words']} | {summary['tokens']} | "
         f"{summary['tok_s']} | {summary['regenerated']:.0%} / {summary['fallback']:.0%} | "
         f"{summary['load_avg_start']}-{summary['load_avg_end']} |"
     )
