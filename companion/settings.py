@@ -331,7 +331,11 @@ LLM_TIMEOUT_S = env.float("LLM_TIMEOUT_S", default=30.0)
 # Every structured-output call (memory extraction, summaries, scene extraction) gives up after this and
 # its caller falls back to rules / extractive summary / the scene lexicon.
 LLM_JSON_TIMEOUT_S = env.float("LLM_JSON_TIMEOUT_S", default=20.0)
-MEMORY_LLM_EXTRACTION = env.bool("MEMORY_LLM_EXTRACTION", default=True)  # False: rules only
+# Memory extraction and session summaries by the chat model. Off for the packaged 135M model: its JSON
+# was sensible 3 times in 10 (bench/README.md "LLM backends"), and each extraction held the one embedded
+# model for up to MEMORY_EXTRACT_TIMEOUT_S while users waited for replies (tests/acceptance); the rules
+# and the extractive summary do that work there. On for a served model (LLM_BACKEND=openai).
+MEMORY_LLM_EXTRACTION = env.bool("MEMORY_LLM_EXTRACTION", default=LLM_BACKEND != "embedded")
 MEMORY_EXTRACT_TIMEOUT_S = env.float("MEMORY_EXTRACT_TIMEOUT_S", default=30.0)  # memory extraction and summaries
 EVOLVE_EXTRACT_TIMEOUT_S = env.float("EVOLVE_EXTRACT_TIMEOUT_S", default=15.0)  # scene extraction (user waits)
 # A model call inside a transaction or on the shared DB thread: "raise" (DEBUG, tests) or "log" (production).
