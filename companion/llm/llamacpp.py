@@ -92,7 +92,7 @@ class PrefixStates:
 
     @property
     def size_bytes(self) -> int:
-        return sum(s.size for s in self._states.values())
+        return sum(ctypes.sizeof(s.data) for s in self._states.values())
 
     def __len__(self) -> int:
         return len(self._states)
@@ -109,7 +109,7 @@ class PrefixStates:
         return best, best_len
 
     def put(self, state: _SavedState) -> None:
-        if state.size > self.capacity_bytes:
+        if ctypes.sizeof(state.data) > self.capacity_bytes:
             return
         # A state whose tokens extend an older one replaces it (the same chat, one turn later).
         for key in [k for k in self._states if state.tokens[: len(k)] == k]:
@@ -202,6 +202,8 @@ class LoadedLlama:
         capacity = self._lib.llama_state_get_size(ctx)
         data = (ctypes.c_uint8 * capacity)()
         size = self._lib.llama_state_get_data(ctx, data, capacity)
+        if size < capacity:  # keep only what was written
+            data = (ctypes.c_uint8 * size).from_buffer_copy(data, 0) if size else data
         return _SavedState(tokens=tuple(self.llama._input_ids.tolist()), data=data, size=size)
 
     def restore_state(self, state: _SavedState) -> None:

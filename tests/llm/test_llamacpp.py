@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import ctypes
 import threading
 from typing import Literal
 
@@ -177,6 +178,27 @@ async def test_the_next_turn_reuses_the_cached_prompt_prefix(backend):
 
 
 @pytest.mark.slow
+async def test_a_restored_state_answers_as_a_cold_evaluation_does(backend):
+    loaded = backend.load()
+    chat = [ChatTurn("system", "You are Mia, a barista. " + "The café smells of cinnamon. " * 30)]
+    first = await reply(backend, [*chat, ChatTurn("user", "Hi!")], temperature=0, max_tokens=6)
+    follow = [*chat, ChatTurn("user", "Hi!"), ChatTurn("assistant", first), ChatTurn("user", "What's new?")]
+    await reply(backend, [ChatTurn("user", "Count to three.")], temperature=0, max_tokens=4)
+
+    restored = await reply(backend, follow, temperature=0, max_tokens=16)
+    assert backend.last_generation.cached_tokens > 100
+    states, loaded.prefix_states = loaded.prefix_states, None
+    try:
+        await reply(backend, [ChatTurn("user", "Count to four.")], temperature=0, max_tokens=4)
+        cold = await reply(backend, follow, temperature=0, max_tokens=16)
+        assert backend.last_generation.cached_tokens < 10
+    finally:
+        loaded.prefix_states = states
+
+    assert restored == cold
+
+
+@pytest.mark.slow
 async def test_a_prompt_longer_than_the_context_is_a_clear_backend_error(backend):
     long = ChatTurn("user", "tell me about the sea " * 600)
 
@@ -242,7 +264,32 @@ def test_loading_twice_at_once_loads_once(backend):
     assert results[0] is backend.load()
 
 
-# --- stop strings across pieces, without a model ---------------------------------
+# --- the prefix-state LRU and stop strings, without a model -------------------------
+
+
+def saved(tokens: tuple[int, ...], size: int = 10) -> llamacpp._SavedState:
+    return llamacpp._SavedState(tokens=tokens, data=(ctypes.c_uint8 * size)(), size=size)
+
+
+def test_prefix_states_find_the_longest_shared_prefix_and_stay_within_budget():
+    states = llamacpp.PrefixStates(capacity_bytes=30)
+    states.put(saved((1, 2, 3)))
+    states.put(saved((1, 2, 3, 4, 5)))  # the same chat one turn later replaces the older state
+    states.put(saved((7, 8)))
+
+    assert len(states) == 2
+    best, n = states.best([1, 2, 3, 4, 9])
+    assert (best.tokens, n) == ((1, 2, 3, 4, 5), 4)
+    assert states.best([5, 5]) == (None, 0)
+
+    states.put(saved((9,)))
+    states.put(saved((10,)))  # over budget: the least recently used goes
+    assert len(states) == 3 and states.size_bytes == 30
+    assert states.best([7, 8])[0] is None
+    assert states.best([1, 2])[1] == 2
+    states.put(saved((11,), size=31))  # bigger than the whole budget: not kept
+    assert len(states) == 3
+
 
 
 def feed(pieces: list[str], stop: tuple[str, ...]) -> tuple[list[str], StopText]:
