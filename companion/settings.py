@@ -383,6 +383,15 @@ C2PA_SIGNING_CERT = env("C2PA_SIGNING_CERT", default="")  # PEM chain; default: 
 C2PA_SIGNING_KEY = env("C2PA_SIGNING_KEY", default="")
 LORA_MAX_UPLOAD_BYTES = env.int("LORA_MAX_UPLOAD_BYTES", default=2 * 1024**3)
 PORTRAIT_MAX_UPLOAD_BYTES = env.int("PORTRAIT_MAX_UPLOAD_BYTES", default=10 * 1024**2)
+# Character cards (personas.cards): the file, the card's JSON, the PNG's pixels (judged from its header
+# before decoding); an imported portrait is stored at most PORTRAIT_MAX_SIDE pixels on its longer side.
+CARD_MAX_UPLOAD_BYTES = env.int("CARD_MAX_UPLOAD_BYTES", default=8 * 1024**2)
+CARD_MAX_JSON_BYTES = env.int("CARD_MAX_JSON_BYTES", default=1024**2)
+CARD_MAX_PIXELS = env.int("CARD_MAX_PIXELS", default=4096 * 4096)
+PORTRAIT_MAX_SIDE = env.int("PORTRAIT_MAX_SIDE", default=1024)
+# A persona's fixed prompt (card text + post-history instructions) must leave at least this many tokens
+# of CHAT_PROMPT_TOKEN_BUDGET for the conversation, or the persona is refused (companion.chat.persona_fit).
+CHAT_PROMPT_MIN_HISTORY_TOKENS = env.int("CHAT_PROMPT_MIN_HISTORY_TOKENS", default=256)
 
 # --- operations --------------------------------------------------------------
 # LOG_FORMAT=json: one JSON object per line with request/conversation/job ids.

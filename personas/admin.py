@@ -17,7 +17,8 @@ from django.utils.html import format_html
 
 from .cards import CardError
 from .forms import CardImportForm, PersonaAdminForm
-from .models import Persona
+from .limits import card_import_refusal
+from .models import Persona, Visibility
 from .services import persona_export_card, persona_import_card
 
 
@@ -84,6 +85,41 @@ class PersonaAdmin(admin.ModelAdmin):
         ),
         ("Timestamps", {"fields": ("created_at", "updated_at"), "classes": ("collapse",)}),
     )
+
+    # ---------------------------------------------------------- who sees and edits what
+
+    # Staff see and edit the personas they own; those holding "personas.publish_persona" (and
+    # superusers) see every persona and alone may set visibility and owner, so a card one creator
+    # imported stays private to them until a publisher makes it public.
+
+    @staticmethod
+    def can_publish(request: HttpRequest) -> bool:
+        return request.user.has_perm("personas.publish_persona")
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Persona]:
+        qs = super().get_queryset(request)
+        return qs if self.can_publish(request) else qs.filter(owner=request.user)
+
+    def _mine(self, request: HttpRequest, obj: Persona | None) -> bool:
+        return obj is None or self.can_publish(request) or obj.owner_id == request.user.pk
+
+    def has_view_permission(self, request: HttpRequest, obj: Persona | None = None) -> bool:
+        return super().has_view_permission(request, obj) and self._mine(request, obj)
+
+    def has_change_permission(self, request: HttpRequest, obj: Persona | None = None) -> bool:
+        return super().has_change_permission(request, obj) and self._mine(request, obj)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Persona | None = None) -> bool:
+        return super().has_delete_permission(request, obj) and self._mine(request, obj)
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Persona | None = None) -> tuple[str, ...]:
+        fields = tuple(super().get_readonly_fields(request, obj))
+        return fields if self.can_publish(request) else (*fields, "owner", "visibility")
+
+    def save_model(self, request: HttpRequest, obj: Persona, form: Any, change: bool) -> None:
+        if not change and not self.can_publish(request):
+            obj.owner, obj.visibility = request.user, Visibility.PRIVATE  # theirs, private until published
+        super().save_model(request, obj, form, change)
 
     # ---------------------------------------------------------- columns
 
@@ -156,9 +192,15 @@ class PersonaAdmin(admin.ModelAdmin):
         if not self.has_add_permission(request):
             raise PermissionDenied
         form = CardImportForm(request.POST or None, request.FILES or None)
+        status, refusal = 200, None
         if request.method == "POST" and form.is_valid():
             upload = form.cleaned_data["card"]
+            refusal = card_import_refusal(request.user)  # CARD_IMPORT_RATE_LIMIT (registered by companion.ops)
             try:
+                if refusal is not None:
+                    status = 429
+                    raise CardError(refusal[0])
+                # Private to the importer; a publisher makes it public after review.
                 persona = persona_import_card(data=upload.read(), filename=upload.name, owner=request.user)
             except CardError as exc:
                 form.add_error("card", str(exc))
@@ -171,4 +213,7 @@ class PersonaAdmin(admin.ModelAdmin):
             "opts": self.model._meta,
             "form": form,
         }
-        return TemplateResponse(request, "admin/personas/persona/import_card.html", context)
+        response = TemplateResponse(request, "admin/personas/persona/import_card.html", context, status=status)
+        if refusal is not None:
+            response["Retry-After"] = str(refusal[1])
+        return response

@@ -21,9 +21,11 @@ import json
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from django.conf import settings
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from .card_png import PngCardError, is_png, read_text_chunks, write_png
+from .jsonlimits import JSONTooDeep, loads_limited
 
 SPEC_V2, SPEC_V3 = "chara_card_v2", "chara_card_v3"
 EXT_CARD_EXTENSIONS = "card_extensions"  # data.extensions from the card, minus our own key
@@ -55,6 +57,21 @@ APP_FIELDS = (
 )  # fmt: skip
 # V1 cards are flat; V2 writers often mirror these at top level for old readers
 V1_FIELDS = ("name", "description", "personality", "scenario", "first_mes", "mes_example")
+
+
+# Limits on a card file (settings override them); field lengths are personas.limits.
+DEFAULT_CARD_MAX_UPLOAD_BYTES = 8 * 1024**2  # the whole file: a PNG portrait plus its card
+DEFAULT_CARD_MAX_JSON_BYTES = 1024**2  # the card itself (JSON, or decoded from the PNG chunk)
+DEFAULT_CARD_MAX_PIXELS = 4096 * 4096  # the PNG, judged from its header before decoding
+
+
+def card_limits() -> tuple[int, int, int]:
+    """(file bytes, card JSON bytes, PNG pixels) from CARD_MAX_UPLOAD_BYTES, CARD_MAX_JSON_BYTES, CARD_MAX_PIXELS."""
+    return (
+        getattr(settings, "CARD_MAX_UPLOAD_BYTES", DEFAULT_CARD_MAX_UPLOAD_BYTES),
+        getattr(settings, "CARD_MAX_JSON_BYTES", DEFAULT_CARD_MAX_JSON_BYTES),
+        getattr(settings, "CARD_MAX_PIXELS", DEFAULT_CARD_MAX_PIXELS),
+    )
 
 
 class CardError(ValueError):
@@ -134,6 +151,9 @@ class ParsedCard:
 
 def parse_card_file(data: bytes, filename: str = "") -> ParsedCard:
     """Read a .json or .png card; raises CardError with a specific message."""
+    max_file, _, _ = card_limits()
+    if len(data) > max_file:
+        raise CardError(f"The card file is {_mb(len(data))}; the limit is {_mb(max_file)}.")
     name = filename.lower()
     if name.endswith(".png"):
         return _parse_png(data)
@@ -147,11 +167,17 @@ def parse_card_file(data: bytes, filename: str = "") -> ParsedCard:
 
 
 def parse_card_json(data: bytes | str, *, source: str = "card") -> Card:
+    _, max_json, _ = card_limits()
+    size = len(data.encode() if isinstance(data, str) else data)
+    if size > max_json:
+        raise CardError(f"The {source} is {_mb(size)} of JSON; cards are limited to {_mb(max_json)}.")
     try:
         text = data.decode("utf-8-sig") if isinstance(data, bytes) else data
-        obj = json.loads(text)
+        obj = loads_limited(text)
     except UnicodeDecodeError:
         raise CardError(f"The {source} is not UTF-8 text.") from None
+    except JSONTooDeep:
+        raise CardError(f"The {source} is nested too deeply to be a character card.") from None
     except json.JSONDecodeError as exc:
         where = f"line {exc.lineno}, column {exc.colno}"
         raise CardError(f"The {source} is not valid JSON ({exc.msg} at {where}).") from None
@@ -177,8 +203,9 @@ def validate_card(obj: dict[str, Any]) -> Card:
 
 
 def _parse_png(data: bytes) -> ParsedCard:
+    _, _, max_pixels = card_limits()
     try:
-        chunks = read_text_chunks(data)
+        chunks = read_text_chunks(data, max_pixels=max_pixels)
     except PngCardError as exc:
         raise CardError(str(exc)) from None
     # V3 readers prefer ccv3; chara is the V2 copy kept for older tools
@@ -197,6 +224,10 @@ def _upgrade_v1(obj: dict[str, Any]) -> dict[str, Any]:
     data = {k: obj[k] for k in V1_FIELDS if k in obj}
     extra = {k: v for k, v in obj.items() if k not in V1_FIELDS}
     return {"spec": SPEC_V2, "spec_version": "2.0", "data": data, **extra}
+
+
+def _mb(size: int) -> str:
+    return f"{size / 1024**2:.1f} MB"
 
 
 def _loc(loc: tuple[Any, ...]) -> str:

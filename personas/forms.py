@@ -9,12 +9,11 @@ from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
 from django.template.defaultfilters import filesizeformat
 
+from .cards import card_limits
 from .lora import LoraValidationError, inspect_lora
 from .models import Persona
 
 CARD_SUFFIXES = (".json", ".png")
-# a card PNG carries a portrait plus its text: allow a little more than a portrait
-DEFAULT_CARD_MAX_UPLOAD_BYTES = 20 * 1024**2
 
 
 class CommaSeparatedListField(forms.CharField):
@@ -113,7 +112,7 @@ class CardImportForm(forms.Form):
         card: UploadedFile = self.cleaned_data["card"]
         if not (card.name or "").lower().endswith(CARD_SUFFIXES):
             raise forms.ValidationError("Upload a .json or .png character card.")
-        limit = getattr(settings, "CARD_MAX_UPLOAD_BYTES", DEFAULT_CARD_MAX_UPLOAD_BYTES)
+        limit = card_limits()[0]
         if card.size > limit:
             raise forms.ValidationError(
                 f"The card is {filesizeformat(card.size)}; the limit is {filesizeformat(limit)}."

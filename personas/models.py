@@ -7,6 +7,8 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils.text import slugify
 
+from .limits import persona_validate
+
 
 class Visibility(models.TextChoices):
     PUBLIC = "public", "Public (everyone can chat)"
@@ -74,13 +76,26 @@ class Persona(models.Model):
 
     class Meta:
         ordering = ["name"]
+        permissions = [
+            # Imported personas start private to their importer; making one public (for everyone to chat
+            # with) is a review step for staff holding this (superusers hold every permission).
+            ("publish_persona", "Can make personas public"),
+        ]
 
     def __str__(self) -> str:
         return self.name
 
     def clean(self) -> None:
+        errors: dict[str, list[str]] = {}
         if self.provenance == Provenance.CONSENTED_LIKENESS and not self.consent_reference.strip():
-            raise ValidationError({"consent_reference": "A real likeness needs a recorded consent reference."})
+            errors["consent_reference"] = ["A real likeness needs a recorded consent reference."]
+        try:
+            persona_validate(self)  # sizes, and what other apps check (the prompt fits): personas.limits
+        except ValidationError as exc:
+            for field, messages in exc.message_dict.items():
+                errors.setdefault(field, []).extend(messages)
+        if errors:
+            raise ValidationError(errors)
 
     def save(self, *args, **kwargs) -> None:
         if not self.slug:

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from django.core.exceptions import ValidationError
+from django.conf import settings
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.core.files.base import ContentFile, File
 from django.db import transaction
 
+from .card_png import PngCardError, portrait_png
 from .cards import (
     CardError,
     card_png_bytes,
@@ -17,24 +19,39 @@ from .cards import (
     persona_to_card,
 )
 from .lora import LoraInfo, inspect_lora
-from .models import Persona
+from .models import Persona, Visibility
 from .portrait_art import draw_portrait
 
 
-def persona_import_card(*, data: bytes, filename: str, owner: Any = None) -> Persona:
-    """Create a persona from a .json or .png card; a PNG becomes its portrait. Raises CardError."""
+def persona_import_card(*, data: bytes, filename: str, owner: Any = None, publish: bool = False) -> Persona:
+    """Create a persona from a .json or .png card; a PNG becomes its portrait. Raises CardError.
+
+    The persona is private to ``owner`` (the importer) unless ``publish``: making it public is a
+    review step (the ``personas.publish_persona`` permission in the admin). The card must fit the
+    limits of personas.limits and cards (sizes, pixels, and a prompt that fits the chat budget);
+    a PNG portrait is stored downscaled to PORTRAIT_MAX_SIDE and without the card's text chunks.
+    """
     parsed = parse_card_file(data, filename)
     fields = card_to_persona_fields(parsed.card)
-    persona = Persona(**fields, owner=owner)
+    visibility = Visibility.PUBLIC if publish else Visibility.PRIVATE
+    persona = Persona(**fields, owner=owner, visibility=visibility)
     try:
         persona.full_clean(exclude=["slug", "portrait", "video_lora"])
     except ValidationError as exc:
-        problems = "; ".join(f"{k}: {' '.join(v)}" for k, v in exc.message_dict.items())
+        problems = "; ".join(
+            f"{k}: {' '.join(v)}" if k != NON_FIELD_ERRORS else " ".join(v) for k, v in exc.message_dict.items()
+        )
         raise CardError(f"The card does not fit a persona ({problems}).") from None
+    portrait = None
+    if parsed.image is not None:
+        try:
+            portrait = portrait_png(parsed.image, max_side=getattr(settings, "PORTRAIT_MAX_SIDE", 1024))
+        except PngCardError as exc:
+            raise CardError(str(exc)) from None
     with transaction.atomic():
         persona.save()
-        if parsed.image is not None:
-            persona.portrait.save(f"{persona.slug}.png", ContentFile(parsed.image), save=True)
+        if portrait is not None:
+            persona.portrait.save(f"{persona.slug}.png", ContentFile(portrait), save=True)
     return persona
 
 

@@ -5,3 +5,9 @@ class ChatConfig(AppConfig):
     name = "companion.chat"
     label = "chat"
     verbose_name = "Conversations"
+
+    def ready(self) -> None:
+        from companion.chat.persona_fit import persona_prompt_fits
+        from personas.limits import register_persona_check
+
+        register_persona_check(persona_prompt_fits)  # a persona whose fixed prompt cannot fit is refused

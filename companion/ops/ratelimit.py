@@ -148,3 +148,12 @@ async def arate_refund(scope: str, who: object) -> None:
 def render_rate_exceeded(*, user_id: int) -> bool:
     """Count one new render job for ``user_id``; True when over RENDER_RATE_LIMIT (evolve_plan calls this)."""
     return rate_hit("render", user_id)
+
+
+def card_import_gate(user: object) -> tuple[str, int] | None:
+    """personas.limits import gate: one card import of ``user`` counted; a refusal when over the budget."""
+    try:
+        rate_check("card_import", getattr(user, "pk", None))
+    except RateLimited as exc:
+        return exc.detail, exc.retry_after_s
+    return None

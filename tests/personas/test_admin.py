@@ -196,7 +196,9 @@ def test_import_view_imports_png_card(staff_client):
     assert response.status_code == 302
     assert response["Location"] == reverse("admin:personas_persona_change", args=[persona.pk])
     assert persona.name == "Ossian Reed" and persona.owner == staff_client.user
-    assert persona.portrait.read() == image
+    assert persona.visibility == "private"  # until published
+    with Image.open(persona.portrait) as portrait:
+        assert portrait.size == (32, 48) and not portrait.text  # the card is not served with its portrait
 
 
 def test_import_view_shows_card_errors(staff_client):

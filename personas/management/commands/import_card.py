@@ -18,8 +18,12 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("paths", nargs="+", type=Path, help="card files")
         parser.add_argument("--owner", help="username that will own the imported personas")
+        parser.add_argument(
+            "--publish", action="store_true",
+            help="make the personas public at once (default: private to --owner until published in the admin)",
+        )
 
-    def handle(self, *args: Any, paths: list[Path], owner: str | None, **options: Any) -> None:
+    def handle(self, *args: Any, paths: list[Path], owner: str | None, publish: bool, **options: Any) -> None:
         user = None
         if owner:
             try:
@@ -29,7 +33,7 @@ class Command(BaseCommand):
         failures = 0
         for path in paths:
             try:
-                persona = persona_import_card(data=path.read_bytes(), filename=path.name, owner=user)
+                persona = persona_import_card(data=path.read_bytes(), filename=path.name, owner=user, publish=publish)
             except OSError as exc:
                 failures += 1
                 self.stderr.write(f"{path}: cannot read ({exc.strerror or exc})")
@@ -37,6 +41,8 @@ class Command(BaseCommand):
                 failures += 1
                 self.stderr.write(f"{path}: {exc}")
             else:
-                self.stdout.write(self.style.SUCCESS(f"{path}: imported “{persona.name}” as {persona.slug}"))
+                self.stdout.write(self.style.SUCCESS(
+                    f"{path}: imported “{persona.name}” as {persona.slug} ({persona.visibility})"
+                ))
         if failures:
             raise CommandError(f"{failures} of {len(paths)} card(s) could not be imported.")
