@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import math
 import re
 import struct
 from collections import Counter
@@ -20,8 +21,11 @@ from typing import IO, Any
 import numpy as np
 from django.conf import settings
 
+from .jsonlimits import JSONTooDeep, loads_limited
+
 # safetensors itself refuses headers over 100 MB; a LoRA header is a few hundred KB.
 MAX_HEADER_BYTES = 100_000_000
+MAX_TENSOR_DIMS = 8  # LoRA matrices are 2-D (conv LoRAs 4-D)
 
 PICKLE_SUFFIXES = {".ckpt", ".pt", ".pth", ".bin", ".pkl", ".pickle"}
 
@@ -128,7 +132,9 @@ def _check_magic(prefix: bytes) -> None:
 
 def _parse_header(raw: bytes) -> dict[str, Any]:
     try:
-        header = json.loads(raw.decode("utf-8"))
+        header = loads_limited(raw.decode("utf-8"))
+    except JSONTooDeep:
+        raise LoraValidationError("Corrupt safetensors header: its JSON is nested far too deeply.") from None
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise LoraValidationError(f"Corrupt safetensors header: it is not valid JSON ({exc}).") from None
     if not isinstance(header, dict):
@@ -157,7 +163,8 @@ def _check_tensor_table(header: dict[str, Any], data_len: int) -> dict[str, dict
             raise LoraValidationError(f"Corrupt safetensors header: tensor '{name}' has invalid data offsets.")
         if end > data_len:
             raise LoraValidationError(f"The file is truncated: tensor '{name}' extends past the end of the file.")
-        if end - begin != int(np.prod(shape, dtype=np.int64)) * DTYPE_SIZES[dtype]:
+        # math.prod on Python ints: numpy's int64 product overflowed (a 500) or wrapped for huge shapes.
+        if len(shape) > MAX_TENSOR_DIMS or end - begin != math.prod(shape) * DTYPE_SIZES[dtype]:
             raise LoraValidationError(f"Corrupt safetensors header: tensor '{name}' size does not match its shape.")
         spans.append((begin, end))
     spans.sort()
@@ -278,7 +285,7 @@ def _alpha_from_metadata(metadata: Any) -> float | None:
 
 
 def _numel(entry: dict[str, Any]) -> int:
-    return int(np.prod(entry["shape"], dtype=np.int64))
+    return math.prod(entry["shape"])
 
 
 def _mb(n: int) -> str:

@@ -68,10 +68,10 @@ def _run(job_id: str, work: Callable[[RenderJob, services.ProgressReporter], Non
         services.render_job_mark_failed(
             job_id=job_id, detail=f"Rendering took longer than the {settings.RENDER_TIME_LIMIT_S} s limit."
         )
-    except Exception as exc:
-        log.exception("render job %s crashed", job_id)
+    except Exception:
+        log.exception("render job %s crashed", job_id)  # the exception and its text stay in the log
         services.render_job_mark_failed(
-            job_id=job_id, detail=f"The renderer crashed ({type(exc).__name__}: {str(exc)[:200]})."
+            job_id=job_id, detail=f"The renderer hit an internal error (job {str(job_id)[:8]}); try again later."
         )
 
 

@@ -40,7 +40,13 @@ class TokenObtainView(ObtainAuthToken):
 
     def post(self, request: Request, *args, **kwargs) -> Response:
         serializer = self.get_serializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
+        if not serializer.is_valid():
+            # axes marks the request when this username (from this address) is locked out; say so,
+            # like the login page does, instead of a "wrong password" that invites more guessing.
+            if getattr(request, "axes_locked_out", False):
+                return Response({"code": "locked_out", "detail": "Too many failed logins; try again later."},
+                                status=status.HTTP_429_TOO_MANY_REQUESTS)
+            raise serializers.ValidationError(serializer.errors)
         user = serializer.validated_data["user"]
         token, created = Token.objects.get_or_create(user=user)
         if not created and token_expired(token):

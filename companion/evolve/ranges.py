@@ -17,8 +17,15 @@ MAX_PART = 4 * 1024 * 1024
 _RANGE_RE = re.compile(r"^\s*bytes\s*=\s*(\d*)\s*-\s*(\d*)\s*$", re.IGNORECASE)
 
 
+_HUGE = 10**18  # past any file; longer numbers are not parsed at all (int() of 5,000 digits raises)
+
+
 class RangeNotSatisfiable(Exception):
     pass
+
+
+def _number(digits: str) -> int:
+    return int(digits) if len(digits) <= 18 else _HUGE
 
 
 @dataclass(frozen=True)
@@ -50,14 +57,14 @@ def parse_range(header: str | None, size: int, *, max_part: int = MAX_PART) -> B
     if size == 0:
         raise RangeNotSatisfiable()
     if not first:  # suffix range: the last N bytes
-        suffix = int(last)
+        suffix = _number(last)
         if suffix == 0:
             raise RangeNotSatisfiable()
         start, end = max(0, size - suffix), size - 1
     else:
-        start = int(first)
-        end = min(int(last), size - 1) if last else size - 1
-        if start >= size or (last and int(last) < start):
+        start = _number(first)
+        end = min(_number(last), size - 1) if last else size - 1
+        if start >= size or (last and _number(last) < start):
             raise RangeNotSatisfiable()
     end = min(end, start + max_part - 1)
     return ByteRange(start, end)

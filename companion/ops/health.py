@@ -5,11 +5,17 @@ only processes that are truly wedged.  /readyz checks every dependency a
 request may need, concurrently and each under a short timeout, and answers 503
 with per-check detail when any of them fails, so a load balancer stops
 sending traffic to a process that cannot serve it.
+
+/readyz is public (load balancers probe it without credentials), so a failed
+check's error text (hosts, ports, driver messages) goes to the log and to
+callers with the scraper's ``Authorization: Bearer $METRICS_TOKEN`` only;
+everyone else reads "failed" and the check's name.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass
@@ -19,6 +25,8 @@ from django.conf import settings
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -113,6 +121,7 @@ async def _run(check: Callable[[], Awaitable[str]], timeout_s: float) -> CheckRe
         ok, detail = False, f"timed out after {timeout_s:g} s"
     except Exception as exc:
         ok, detail = False, f"{type(exc).__name__}: {str(exc)[:300]}"
+        log.warning("readiness check %s failed: %s", getattr(check, "__name__", check), detail)
     return CheckResult(ok=ok, detail=str(detail), latency_ms=round((time.perf_counter() - started) * 1000, 1))
 
 
@@ -134,6 +143,12 @@ async def healthz(request: HttpRequest) -> JsonResponse:
 async def readyz(request: HttpRequest) -> JsonResponse:
     results = await readiness()
     ok = all(r.ok for r in results.values())
+    from companion.ops.metrics import scraper_authorised
+
+    if not scraper_authorised(request):  # internal error text is for operators, not the internet
+        for result in results.values():
+            if not result.ok and not result.detail.startswith("timed out"):
+                result.detail = "failed (details in the server log)"
     return JsonResponse(
         {"status": "ok" if ok else "unavailable", "checks": {name: asdict(r) for name, r in results.items()}},
         status=200 if ok else 503,

@@ -132,7 +132,7 @@ class WebsocketMetricsMiddleware:
                 WEBSOCKET_CONNECTIONS.dec()
 
 
-def _client_allowed(request: Any) -> bool:
+def scraper_authorised(request: Any) -> bool:
     """The scraper's bearer token, compared in constant time. No token configured: nobody."""
     import hmac
 
@@ -152,6 +152,6 @@ def metrics_view(request: Any) -> Any:
     from django.http import HttpResponseForbidden
     from django_prometheus.exports import ExportToDjangoView
 
-    if not _client_allowed(request):
+    if not scraper_authorised(request):
         return HttpResponseForbidden("metrics are for the Prometheus scraper (Authorization: Bearer $METRICS_TOKEN)")
     return ExportToDjangoView(request)

@@ -40,10 +40,19 @@ def _clip_urls(job: Any) -> dict[str, str | None]:
 
 
 def _message(m: Any) -> dict[str, Any]:
+    """A message as its user wrote or saw it: never the prompt it was generated from.
+
+    ``extra["prompt"]`` holds the assembled prompt, whose system text is the persona creator's
+    hidden system prompt and card; the export leaves out what the chat API leaves out
+    (companion.chat.serializers.PRIVATE_EXTRA_KEYS).
+    """
+    from companion.chat.serializers import PRIVATE_EXTRA_KEYS
+
+    extra = {k: v for k, v in (m.extra or {}).items() if k not in PRIVATE_EXTRA_KEYS}
     return {
         "id": m.pk, "seq": m.seq, "role": m.role, "kind": m.kind, "content": m.content, "status": m.status,
         "created_at": m.created_at, "edited": m.changed_seq != m.seq, "deleted": m.deleted,
-        "active": m.is_active, "parent_id": m.parent_id, "extra": m.extra,
+        "active": m.is_active, "parent_id": m.parent_id, "extra": extra,
     }
 
 

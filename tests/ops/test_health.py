@@ -49,15 +49,19 @@ def test_readyz_reports_every_dependency_ok(client):
     assert body["checks"]["llm"]["detail"] == "scripted"
 
 
-def test_readyz_is_503_with_detail_when_the_llm_is_down(client):
+def test_readyz_is_503_with_detail_when_the_llm_is_down(client, settings):
+    settings.METRICS_TOKEN = "ops-token"
     set_backend(DownBackend())
-    response = client.get("/readyz")
+    response = client.get("/readyz", HTTP_AUTHORIZATION="Bearer ops-token")  # the operator's view
     assert response.status_code == 503
     body = response.json()
     assert body["status"] == "unavailable"
     assert body["checks"]["llm"]["ok"] is False
     assert "connection refused" in body["checks"]["llm"]["detail"]
     assert body["checks"]["database"]["ok"] is True  # the others still report
+    # The public probe says which check failed, not the internal error text (issue 11).
+    public = client.get("/readyz").json()["checks"]["llm"]
+    assert public["ok"] is False and "connection refused" not in public["detail"]
 
 
 def test_readyz_times_out_a_hanging_dependency(client, settings):

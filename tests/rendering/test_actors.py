@@ -63,7 +63,8 @@ def test_crash_inside_renderer_fails_with_user_visible_reason_without_retry(work
     job = request(persona, user)
     wait_finished(job)
     assert job.status == "failed" and job.attempts == 1 and fakes.CrashingRenderer.calls == 1
-    assert "tensor shape mismatch" in job.error_detail and not job.clip
+    # The user reads that it failed, not the exception (issue 11: no internal error text for users).
+    assert "internal error" in job.error_detail and "tensor shape" not in job.error_detail and not job.clip
     assert wait_event(events, job, "failed")[-1] == "failed"
     # the worker is still alive and renders the next job
     settings.RENDERER = "previz"
