@@ -219,7 +219,7 @@ def test_two_users_chat_with_the_real_model_at_a_persons_pace(tmp_path_factory):
             raise AssertionError(f"{exc!r}\ntimeline: {watch.timeline}\nserver log:\n{log[-6000:]}") from exc
         log_tail = app.log.read_text()[-4000:]
 
-    assert watch.errors == [], f"error frames: {watch.errors}\n{log_tail}"
+    assert watch.errors == [], f"error frames: {watch.errors}\ntimeline: {watch.timeline}\n{log_tail}"
     assert watch.server_closes == [], f"server closed sockets: {watch.server_closes}\n{log_tail}"
     assert all(status < 500 for _, status in watch.http_statuses), watch.http_statuses
     for found in (ana, ben):
