@@ -294,6 +294,7 @@ class GenerationRecord:
     first_token_at: float | None = None
     finished_at: float | None = None
     stopped_early: bool = False  # cancelled, or a stop string was hit
+    tokens_at_cancel: int | None = None  # new_tokens when the consumer went away
     stop: threading.Event = field(default_factory=threading.Event)
     done: threading.Event = field(default_factory=threading.Event)
 
@@ -531,6 +532,7 @@ class LlamaCppBackend(ChatBackend):
             # Closed, cancelled or finished: in every case the thread must stop.
             if not record.done.is_set():
                 record.stopped_early = True
+                record.tokens_at_cancel = record.new_tokens
             record.stop.set()
 
     async def _complete_json(

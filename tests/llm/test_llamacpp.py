@@ -82,7 +82,8 @@ async def test_closing_the_stream_stops_generation_within_a_token(backend):
     record = backend.last_generation
     assert await asyncio.to_thread(record.done.wait, 10), "generation thread still running"
     assert record.stopped_early
-    assert record.new_tokens <= 5  # of 200 allowed: it stopped at the next token
+    assert record.new_tokens - record.tokens_at_cancel <= 1  # it stopped at the next token
+    assert record.new_tokens < 50  # of 200 allowed
 
 
 @pytest.mark.slow
@@ -102,7 +103,7 @@ async def test_cancelling_the_consumer_stops_generation(backend):
 
     assert await asyncio.to_thread(record.done.wait, 10), "generation thread still running"
     assert record.stopped_early
-    assert record.new_tokens < 10
+    assert record.new_tokens - record.tokens_at_cancel <= 1
 
 
 @pytest.mark.slow
