@@ -1,12 +1,14 @@
-"""The CPU previz: right size and length, deterministic, and the camera really moves."""
+"""The CPU previz: right size and length, deterministic, the camera really moves, and the frames show
+what the beat names (the persona in frame under every move, the place, the props, the weather, the line)."""
 
 import numpy as np
 import pytest
-from PIL import Image
+from PIL import Image, ImageDraw
 
+from rendering.beat import CameraMove, Framing, RenderDirection, Weather
 from rendering.errors import RenderCancelled
 from rendering.renderers.base import RenderContext
-from rendering.renderers.previz import PrevizRenderer
+from rendering.renderers.previz import PrevizRenderer, previz_plan
 from tests.rendering.conftest import make_beat
 
 
@@ -107,3 +109,172 @@ def test_cancel_stops_between_frames():
     with pytest.raises(RenderCancelled):
         list(clip.frames)
     assert len(calls) == 3
+
+
+# --- what the frames show ----------------------------------------------------------------------------
+
+FACE = (0, 230, 230)  # the test portrait: a cyan head over magenta shoulders, on a transparent background
+BODY = (235, 0, 235)
+
+
+@pytest.fixture(scope="module")
+def cutout_portrait(tmp_path_factory):
+    img = Image.new("RGBA", (300, 400), (0, 0, 0, 0))
+    d = ImageDraw.Draw(img)
+    d.ellipse((20, 250, 280, 520), fill=(*BODY, 255))
+    d.rectangle((125, 200, 175, 270), fill=(*BODY, 255))
+    d.ellipse((90, 40, 210, 220), fill=(*FACE, 255))
+    path = tmp_path_factory.mktemp("portrait") / "cutout.png"
+    img.save(path)
+    return str(path)
+
+
+@pytest.fixture(scope="module")
+def opaque_portrait(tmp_path_factory):
+    """A portrait with its own background (a sky and a distant lighthouse), like the demo persona's."""
+    from personas.portrait_art import draw_portrait
+
+    path = tmp_path_factory.mktemp("portrait") / "opaque.png"
+    path.write_bytes(draw_portrait("mira-vale"))
+    return str(path)
+
+
+def _ctx(portrait=None, width=320, height=180, **beat_fields):
+    return RenderContext(job_id="t", beat=make_beat(**beat_fields), persona_id=1, persona_name="Mira",
+                         portrait_path=portrait, width=width, height=height, fps=16)
+
+
+def _colour_mask(frame, colour, tol=60):
+    return (np.abs(frame.astype(int) - np.asarray(colour)).sum(axis=2) < tol)
+
+
+def _box(mask):
+    ys, xs = np.nonzero(mask)
+    return (xs.min(), ys.min(), xs.max(), ys.max()) if len(xs) else None
+
+
+@pytest.mark.parametrize("framing", list(Framing))
+@pytest.mark.parametrize("camera", list(CameraMove))
+def test_the_subject_stays_inside_the_frame_under_every_move(camera, framing):
+    ctx = _ctx(camera=camera, framing=framing, duration_s=2.0, speech="A line long enough to need a band.")
+    plan = previz_plan(ctx)
+    margin = 0.02 * ctx.height
+    for place in plan.subject:
+        assert place.box.inside(ctx.width, ctx.height, margin), (camera, framing, place.box)
+        if plan.band is not None:
+            assert not place.face.overlaps_rows(*plan.band), (camera, framing, place.face, plan.band)
+
+
+@pytest.mark.parametrize("camera", ["dolly_in", "crane_up", "orbit", "pan_left", "tilt_up", "handheld_tracking",
+                                    "dolly_zoom"])
+def test_every_frame_shows_the_whole_figure_inside_and_the_face_clear_of_the_subtitle(cutout_portrait, camera):
+    frames, _, _ = render(portrait=cutout_portrait, camera=camera, framing="close_up", lighting="studio",
+                          setting="a quiet room", width=320, height=180, duration_s=2.0,
+                          speech="Mind the ink, it's still wet. You picked a fine night to get stranded.")
+    plan = previz_plan(_ctx(cutout_portrait, camera=camera, framing="close_up", lighting="studio",
+                            setting="a quiet room", duration_s=2.0,
+                            speech="Mind the ink, it's still wet. You picked a fine night to get stranded."))
+    top, bottom = plan.band
+    for i, frame in enumerate(frames):
+        face = _colour_mask(frame, FACE)
+        figure = face | _colour_mask(frame, BODY)
+        assert face.sum() > 150, f"frame {i}: the face is not visible"
+        x0, y0, x1, y1 = _box(figure)
+        assert x0 > 0 and y0 > 0 and x1 < frame.shape[1] - 1 and y1 < frame.shape[0] - 1, (i, _box(figure))
+        assert not face[top:bottom].any(), f"frame {i}: the subtitle band covers the face"
+    band = frames[0][top:bottom].astype(int)
+    assert band.mean() < frames[0].astype(int).mean()  # the band is there (darker, with white text)
+    assert (band.min(axis=2) > 230).sum() > 20
+
+
+def test_an_opaque_portrait_is_cut_out_not_pasted_as_a_card(opaque_portrait):
+    from rendering.renderers.previz.figure import figure_for
+
+    figure = figure_for(opaque_portrait, height=256, seed=1, tone=(90, 90, 90))
+    alpha = np.asarray(figure.image.getchannel("A"))
+    h, w = alpha.shape
+    assert alpha[: h // 10, : w // 10].max() < 40 and alpha[: h // 10, -w // 10:].max() < 40  # no sky in the corners
+    assert alpha[int(h * 0.3), w // 2] > 200 and alpha[-1, w // 2] > 200  # the face and the shoulders are kept
+    assert 0.3 < (alpha > 128).mean() < 0.85
+    left, top, right, bottom = figure.face
+    assert 0.1 < left < 0.5 < right < 0.9 and top < 0.2 and 0.3 < bottom < 0.7
+
+
+def test_a_storm_beat_has_rain_and_lightning(opaque_portrait):
+    storm = dict(setting="lamp room of the old lighthouse", lighting="rainy_night", time_of_day="night",
+                 weather="storm", camera="static", duration_s=4.0, portrait=opaque_portrait)
+    plan = previz_plan(_ctx(**storm))
+    assert plan.kit == "lamp_room" and {"rain", "lightning", "wind"} <= set(plan.layers)
+    frames, _, _ = render(**storm)
+    calm, _, _ = render(**{**storm, "weather": "clear"})
+    brightness = frames.reshape(len(frames), -1).mean(axis=1)
+    flashes = sorted(plan.flashes)
+    assert flashes and brightness[flashes[0]] > np.median(brightness) + 15  # a lightning flash
+    quiet = [i for i in range(1, len(frames)) if i not in plan.flashes and i - 1 not in plan.flashes]
+    moving = np.mean([np.abs(frames[i].astype(int) - frames[i - 1].astype(int)).mean() for i in quiet])
+    still = np.mean([np.abs(calm[i].astype(int) - calm[i - 1].astype(int)).mean() for i in range(1, len(calm))])
+    assert moving > still + 0.5  # rain falls past the windows; without it the static shot holds still
+
+
+def test_a_remix_note_light_rain_adds_rain():
+    beat = make_beat(setting="a park bench", lighting="daylight", camera="static", weather="clear", duration_s=2.0)
+    remix = beat.with_direction(RenderDirection(notes="light rain"))
+    assert remix.weather == Weather.CLEAR  # the contract keeps the note; the renderer reads it
+    plan = previz_plan(RenderContext(job_id="t", beat=remix, persona_id=1, persona_name="Mira", width=160,
+                                     height=96, fps=16))
+    assert plan.weather == Weather.RAIN and "rain" in plan.layers
+
+    def frames_of(b):
+        ctx = RenderContext(job_id="t", beat=b, persona_id=1, persona_name="Mira", width=160, height=96, fps=16)
+        return np.stack(list(PrevizRenderer().render(ctx, lambda *a: None, lambda: False).frames))
+
+    dry, wet = frames_of(beat), frames_of(remix)
+
+    def changed(frames):  # share of pixels that change visibly from one frame to the next
+        return (np.abs(frames[1].astype(int) - frames[0].astype(int)).sum(axis=2) > 12).mean()
+
+    assert changed(dry) == 0.0  # a static shot of a dry park holds still
+    assert changed(wet) > 0.005  # drops falling between frames
+
+
+@pytest.mark.parametrize(
+    ("setting", "kit"),
+    [
+        ("lamp room of the old lighthouse", "lamp_room"), ("small lighthouse on a rocky coast", "lighthouse"),
+        ("the harbour wall", "harbour"), ("moonlit beach", "beach"), ("a pine forest", "forest"),
+        ("a rainy city street", "street"), ("a little café", "cafe"), ("the mountain pass", "mountain"),
+        ("the night train to Vienna", "train"), ("the front seat of her car", "car"), ("her bedroom", "bedroom"),
+        ("the old library", "library"), ("a rooftop terrace", "rooftop"), ("the deck of the ship", "ship"),
+        ("a sunny meadow", "field"), ("the bridge of the starship", "spaceship"), ("a quiet kitchen", "room"),
+    ],
+)
+def test_settings_get_their_place_kit(setting, kit):
+    assert previz_plan(_ctx(setting=setting, width=64, height=48, duration_s=1.0)).kit == kit
+
+
+def test_props_the_beat_names_are_drawn_on_the_surface(cutout_portrait):
+    base = dict(setting="a quiet room", lighting="studio", camera="static", framing="medium", duration_s=1.0,
+                portrait=cutout_portrait, action="Mira looks up")
+    bare, _, _ = render(**base, width=320, height=180)
+    laden, _, _ = render(**base, props=["a chart", "four mugs", "candles", "a lamp"], width=320, height=180)
+    plan = previz_plan(_ctx(**base, props=["a chart", "four mugs", "candles", "a lamp"]))
+    assert plan.props == {"chart": 1, "mug": 4, "candle": 2, "lamp": 1}
+    diff = np.abs(laden[0].astype(int) - bare[0].astype(int)).sum(axis=2) > 40
+    rows = np.nonzero(diff.any(axis=1))[0]
+    surface = plan.subject[0].box.top + 0.8 * (plan.subject[0].box.bottom - plan.subject[0].box.top)
+    assert diff.sum() > 200
+    assert abs(np.median(rows) - surface) < 0.25 * diff.shape[0]  # drawn where the surface is, around her
+
+
+@pytest.mark.parametrize(("weather", "layer"), [("snow", "snow"), ("fog", "fog"), ("wind", "wind"),
+                                                ("rain", "rain")])
+def test_weather_layers(weather, layer):
+    outdoor = previz_plan(_ctx(setting="a pine forest", weather=weather, duration_s=1.0, width=96, height=64))
+    indoor = previz_plan(_ctx(setting="a quiet room", weather=weather, duration_s=1.0, width=96, height=64))
+    assert layer in outdoor.layers and layer in indoor.layers
+    assert indoor.window_mask is not None  # indoors the weather is seen through the windows
+
+
+def test_a_clip_without_a_spoken_line_has_no_subtitle():
+    plan = previz_plan(_ctx(speech="", duration_s=1.0))
+    assert plan.band is None and "subtitle" not in plan.layers
