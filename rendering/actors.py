@@ -1,8 +1,10 @@
 """Dramatiq actors on the ``render`` queue: thin wrappers around rendering.pipeline.
 
 Message arguments are job ids only.  Redelivery of a finished or cancelled job
-does nothing; a job found "running" was claimed by a worker that died, so it
-restarts.  Only TransientRenderError is retried: ``_run`` decides, from the
+does nothing, nor does a delivery of a job a live worker is rendering (this
+process, or a fresh heartbeat: ``services.render_job_mark_running``); a job
+found "running" that no live worker holds was claimed by a worker that died,
+so it restarts.  Only TransientRenderError is retried: ``_run`` decides, from the
 message's own retry count and limit, and lets the error reach Dramatiq's
 Retries middleware (which redelivers with backoff) only then; anything else,
 or a transient error once retries are exhausted, is the dead-letter path: the
@@ -47,11 +49,17 @@ def send_job(actor: dramatiq.Actor, job: RenderJob) -> None:
 def _run(job_id: str, work: Callable[[RenderJob, services.ProgressReporter], None]) -> None:
     job = services.render_job_mark_running(job_id=job_id)
     if job is None:
-        log.info("render job %s is finished or gone; ignoring redelivery", job_id)
+        log.info("render job %s is finished, gone or being rendered by a live worker; ignoring this delivery", job_id)
         return
-    reporter = services.ProgressReporter(job)
     try:
-        work(job, reporter)
+        _render(job_id, job, work)
+    finally:
+        services.render_job_release(job_id=job_id)
+
+
+def _render(job_id: str, job: RenderJob, work: Callable[[RenderJob, services.ProgressReporter], None]) -> None:
+    try:
+        work(job, services.ProgressReporter(job))
     except RenderCancelled:
         services.render_job_note_cancelled(job=job)
     except TransientRenderError as exc:

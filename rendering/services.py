@@ -7,9 +7,11 @@ exactly once per change, from the process that made it.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from typing import Any
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -18,6 +20,7 @@ from rendering.beat import SceneBeat
 from rendering.models import FINISHED, JobKind, JobStatus, RenderJob
 from rendering.safety import Verdict, render_safety_gate
 from rendering.signals import job_updated
+from rendering.worker import heartbeat_age_s, heartbeat_write
 
 log = logging.getLogger(__name__)
 
@@ -129,21 +132,56 @@ def render_job_cancel(*, job: RenderJob) -> RenderJob:
 
 
 # --- state changes made by the worker ----------------------------------------
+# Jobs this process is rendering right now (claimed, not yet released): a second delivery of one of
+# them in this process is a duplicate even before any heartbeat was written.
+_claim_lock = threading.Lock()
+_running_here: set[str] = set()
+
+
+def _held_by_a_live_worker(job: RenderJob) -> bool:
+    """A ``running`` job some worker still holds: this process, or a fresh heartbeat from another."""
+    if str(job.pk) in _running_here:
+        return True
+    age = heartbeat_age_s(job_id=str(job.pk))
+    return age is not None and age < settings.SWEEP_RENDER_STALE_S
+
+
 def render_job_mark_running(*, job_id: str) -> RenderJob | None:
-    """Claim the job for this attempt; None when it is finished or cancelled (redelivery does nothing)."""
-    with transaction.atomic():
+    """Claim the job for this attempt; None when this delivery must do nothing.
+
+    Nothing for a finished, cancelled or missing job, and nothing for a job that is ``running``
+    in a live worker (this process, or a heartbeat younger than SWEEP_RENDER_STALE_S): Dramatiq
+    delivers at least once, and a second delivery while the first renders must not render it
+    twice. A ``running`` job nobody holds was claimed by a worker that died: this delivery
+    restarts it (or, while the dead worker's last heartbeat is still fresh, recovery requeues
+    it once it is stale). The claim writes the job's first heartbeat before it commits.
+    """
+    with _claim_lock, transaction.atomic():
         job = RenderJob.objects.select_for_update().filter(pk=job_id).first()
         if job is None or job.status in FINISHED:
             return None
-        # A job found "running" was claimed by a worker that died: this delivery restarts it.
+        if job.status == JobStatus.RUNNING and _held_by_a_live_worker(job):
+            log.warning("render job %s is already being rendered by a live worker; ignoring this delivery", job_id)
+            return None
         job.status = JobStatus.RUNNING
         job.started_at = timezone.now()
         job.attempts += 1
         job.phase = "starting"
         job.progress_step = 0
         job.save(update_fields=["status", "started_at", "attempts", "phase", "progress_step"])
+        _running_here.add(str(job.pk))
+        try:
+            heartbeat_write(job_ids=[str(job.pk)])  # at once: recovery must not see a fresh claim as stale
+        except Exception:  # the cache is away: the worker's heartbeat thread writes it on its next beat
+            log.warning("render job %s: first heartbeat failed", job_id, exc_info=True)
     _send(job, "progress")
     return job
+
+
+def render_job_release(*, job_id: str) -> None:
+    """This process stopped working on the job (finished, failed, retrying or cancelled)."""
+    with _claim_lock:
+        _running_here.discard(str(job_id))
 
 
 class ProgressReporter:

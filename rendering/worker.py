@@ -2,8 +2,9 @@
 
 Render actors take the job id as their first argument and run on ``QUEUE``.
 While a worker process holds a job it writes a heartbeat for it into the
-shared cache: once when it claims the job and then every
-``SWEEP_HEARTBEAT_S`` from a daemon thread. A ``running`` job whose heartbeat
+shared cache: once when it claims the job (rendering.services) and then
+every ``SWEEP_HEARTBEAT_S`` from a daemon thread. A delivery of a job that
+is ``running`` with a fresh heartbeat is a duplicate and does nothing. A ``running`` job whose heartbeat
 is older than ``SWEEP_RENDER_STALE_S`` has lost its worker
 (``rendering.recovery``). The thread dies with the process, so a SIGKILLed
 worker stops heartbeating, which is exactly what recovery looks for.
@@ -66,9 +67,10 @@ class RenderHeartbeat(Middleware):
     def before_process_message(self, broker: Any, message: Any) -> None:
         job = render_job_id(message)
         if job is not None:
+            # No beat here: a duplicate delivery must not make a dead worker's job look held. The
+            # claim (services.render_job_mark_running) writes the first heartbeat; this thread the rest.
             with self._lock:
                 self._jobs[job] = self._jobs.get(job, 0) + 1
-            self._beat([job])  # at once: recovery must not see a fresh claim as stale
 
     def after_process_message(self, broker: Any, message: Any, *, result: Any = None, exception: Any = None) -> None:
         job = render_job_id(message)

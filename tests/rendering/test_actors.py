@@ -139,14 +139,49 @@ def test_redelivered_finished_job_does_nothing(worker, persona, user, events):
     assert len(events) == count
 
 
-def test_running_job_of_a_dead_worker_restarts_on_redelivery(worker, persona, user):
+def _last_heartbeat(job, *, seconds_ago: float) -> None:
+    """As if the worker holding ``job`` last said so ``seconds_ago`` (another process, or a dead one)."""
+    from django.core.cache import cache
+
+    from rendering.worker import HEARTBEAT_KEY
+
+    cache.set(HEARTBEAT_KEY.format(job_id=job.pk), time.time() - seconds_ago, timeout=600)
+
+
+def test_running_job_of_a_dead_worker_restarts_on_redelivery(worker, persona, user, settings):
     job = request(persona, user, key="orphan")
     wait_finished(job)
-    # simulate a worker that claimed the job and died: the broker redelivers it
+    # simulate a worker that claimed the job and died (its last heartbeat is stale): the broker redelivers it
     RenderJob.objects.filter(pk=job.pk).update(status="running", finished_at=None, clip="")
+    _last_heartbeat(job, seconds_ago=settings.SWEEP_RENDER_STALE_S + 1)
     render_clip.send(str(job.id))
     wait_finished(job)
     assert job.status == "succeeded" and job.attempts == 2 and job.clip
+
+
+def test_a_delivery_while_this_process_renders_the_job_does_not_render_it_twice(worker, persona, user, settings):
+    """Issue 11: a render job redelivered while running ran twice (two GPU renders, two finishes)."""
+    settings.RENDERER = "tests.rendering.fakes.SlowRenderer"
+    job = request(persona, user, key="dup", duration_s=2.0)  # ~1.6 s of frames
+    wait_for(lambda: RenderJob.objects.filter(pk=job.pk, status="running", progress_step__gt=0).exists())
+    render_clip(str(job.id))  # the duplicate, delivered to another thread of this process
+    job.refresh_from_db()
+    assert job.status == "running" and job.attempts == 1  # not restarted
+    wait_finished(job)
+    assert job.status == "succeeded" and job.attempts == 1
+
+
+def test_a_delivery_of_a_job_another_live_worker_holds_does_nothing(persona, user, settings, transactional_db):
+    job = request(persona, user, key="elsewhere")
+    RenderJob.objects.filter(pk=job.pk).update(status="running", attempts=1, phase="rendering")
+    _last_heartbeat(job, seconds_ago=1)  # another machine's worker beat a second ago
+    render_clip(str(job.id))
+    job.refresh_from_db()
+    assert job.status == "running" and job.attempts == 1 and job.phase == "rendering"
+    _last_heartbeat(job, seconds_ago=settings.SWEEP_RENDER_STALE_S + 1)  # that worker died
+    render_clip(str(job.id))
+    job.refresh_from_db()
+    assert job.status == "succeeded" and job.attempts == 2
 
 
 def test_reel_assembles_clips_in_order(worker, persona, user):

@@ -28,7 +28,7 @@ def test_render_messages_are_known_by_their_queue_not_their_actor_name():
     assert render_job_id(_message(QUEUE)) is None
 
 
-def test_a_claimed_job_heartbeats_at_once_and_is_released_after_its_last_message():
+def test_a_delivered_job_is_held_until_its_last_message_and_only_the_claim_beats_at_once():
     middleware = RenderHeartbeat()
     first, second = _message(QUEUE, "job-1"), _message(QUEUE, "job-1")  # a redelivery running alongside
     other = _message("default", "memory-1")
@@ -36,6 +36,10 @@ def test_a_claimed_job_heartbeats_at_once_and_is_released_after_its_last_message
     middleware.before_process_message(None, first)
     middleware.before_process_message(None, second)
     middleware.before_process_message(None, other)
+    # A delivery alone writes no heartbeat: a duplicate must not make a dead worker's job look held.
+    # The claim writes the first one (tests/rendering/test_actors.py); the thread beats held jobs after.
+    assert heartbeat_age_s(job_id="job-1") is None
+    middleware._beat(middleware.held)
     assert heartbeat_age_s(job_id="job-1") < 5
     assert heartbeat_age_s(job_id="memory-1") is None
     assert middleware.held == ["job-1"]
