@@ -31,9 +31,15 @@ class Command(BaseCommand):
             persona = ensure_demo_persona()
             login = demo_user_ensure()
             self.stdout.write(self.style.SUCCESS(f"Demo persona: {persona.name} ({persona.slug})"))
-            self.stdout.write(
-                self.style.SUCCESS(f"Log in at http://{addrport}/ as {login.username} / {login.password}")
-            )
+            if login.created:  # the only time the password is shown (it is never reset afterwards)
+                self.stdout.write(
+                    self.style.SUCCESS(f"Log in at http://{addrport}/ as {login.username} / {login.password}")
+                )
+            else:
+                self.stdout.write(
+                    f"Log in at http://{addrport}/ as {login.username} (password as printed when it was created;"
+                    f" also in {settings.VAR_DIR / 'demo_password'} unless removed)"
+                )
         if settings.TASKS_IN_PROCESS:
             from companion.ops.sweeper import sweep
             from rendering.inprocess import start_inprocess_worker
