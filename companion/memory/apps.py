@@ -9,8 +9,8 @@ class MemoryConfig(AppConfig):
     def ready(self) -> None:
         # Subscribe to chat's exchange_completed and plug into prompt assembly.
         from companion.chat.prompt import register_prompt_warmup
-        from companion.memory import embeddings, prompt_sections, receivers  # noqa: F401
+        from companion.memory import prompt_sections, receivers, retrieval  # noqa: F401
 
         prompt_sections.register()
-        # The memory section embeds the query: done before the build, off the shared DB thread.
-        register_prompt_warmup(embeddings.embed_one)
+        # The memory section embeds the query (and its parts): done before the build, off the shared DB thread.
+        register_prompt_warmup(retrieval.query_warm)

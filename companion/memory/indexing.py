@@ -123,12 +123,13 @@ def drafts_for_turns(*, conversation: Conversation, turns: Sequence[Message], na
         speaker, addressee = names.speaker(message), names.addressee(message)
         when = message.created_at
         caption = semantic.image_caption(message.extra)
+        prior = previous.content if previous is not None and previous.role != message.role else ""
         drafts.append(Draft(
             layer=Memory.Layer.EPISODIC, kind=Memory.Kind.TURN, importance=EPISODE_IMPORTANCE, speaker=speaker,
-            text=semantic.episode_text(message.content, speaker=speaker, caption=caption), message=message,
-            created_at=when, sources=[message],
+            text=semantic.episode_text(message.content, speaker=speaker, caption=caption,
+                                       answering=semantic.asked_question(prior), asker=addressee),
+            message=message, created_at=when, sources=[message],
         ))
-        prior = previous.content if previous is not None and previous.role != message.role else ""
         body = f"{message.content} {caption}".strip() if caption else message.content
         for fact in semantic.facts_from_message(body, speaker=speaker, addressee=addressee, when=when,
                                                 previous=prior, is_user=message.role == Message.Role.USER,
@@ -147,7 +148,7 @@ def drafts_embed(drafts: Sequence[Draft], *, on_progress: Callable[[int], None] 
     for d in drafts:
         if d.vector is not None:
             continue
-        if d.layer == Memory.Layer.EPISODIC and not semantic.content_words(d.text.split(": ", 1)[-1]):
+        if d.layer == Memory.Layer.EPISODIC and not semantic.content_words(d.message.content or ""):
             d.vector = ZERO  # "haha yes", "lol": nothing to find by meaning; still found by its words
         else:
             todo.append(d)

@@ -427,6 +427,19 @@ def rank(
     ]
 
 
+def query_warm(query: str) -> None:
+    """Embed what ``search`` will embed for ``query`` (its parts, a before/after anchor) into the LRU.
+
+    Registered as chat.prompt's warm-up: it runs in a worker thread before the prompt build, so the
+    build (on Channels' shared DB thread) finds every vector cached."""
+    from companion.memory.query import plan as query_plan
+
+    the_plan = query_plan(query, reference=timezone.now())
+    for text in [*the_plan.parts, the_plan.anchor]:
+        if text.strip():
+            embeddings.embed_one(text)
+
+
 def personal_query(query: str, index: PairIndex) -> str:
     """The user asks in the first person: "my dog" is the user's (by name), "you" the persona."""
     from companion.memory.semantic import Context, rewrite
@@ -448,17 +461,17 @@ def search(*, user_id: int, persona_id: int, query: str, k: int = 8, now: dateti
         return []
     reference = now or (datetime.fromtimestamp(index.latest, tz=timezone.get_current_timezone())
                         if index.size else timezone.now())
-    query = personal_query(query, index)
+    # Dense vectors come from the question as asked (and its parts), so ``query_warm`` (run off the DB
+    # thread before a prompt build) has already embedded them; the lexical side also gets the names
+    # ("my dog" → "Sam's dog", from this pair's turns).
     the_plan = query_plan(query, reference=reference, known_names=set(index.speakers)) if split and query.strip() \
         else None
     parts = the_plan.parts if the_plan else [query]
     texts = [p for p in parts if p.strip()]
-    if len(texts) == 1:
-        vecs = [embeddings.embed_one(texts[0])]
-    elif texts:
-        vecs = list(embeddings.embed(texts))
-    else:
-        vecs = []
+    vecs = [embeddings.embed_one(t) for t in texts]
+    named = personal_query(texts[0], index) if texts else ""
+    if named and named != texts[0]:
+        texts[0] = f"{texts[0]} {named}"
     window = the_plan.window if the_plan else None
     if the_plan and the_plan.anchor:
         # "before/after X": X's own date places the window.

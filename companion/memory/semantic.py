@@ -79,7 +79,9 @@ COMMON_CAPS = frozenset(
     "Mr Mrs Ms Dr Sure Anyway Today Yesterday Tomorrow Monday Tuesday Wednesday Thursday Friday Saturday Sunday "
     "January February March April May June July August September October November December God OMG Aww Omg Hmm "
     "Honestly Absolutely Definitely Totally Awesome Great Nice Cool Love Congrats Congratulations Sounds Glad "
-    "Happy Sorry Good Let Let's Did Do Does Is Are Was Were Have Has Had Can Could Would Should Will".split()
+    "Happy Sorry Good Let Let's Did Do Does Is Are Was Were Have Has Had Can Could Would Should Will Big News "
+    "Mondays Tuesdays Wednesdays Thursdays Fridays Saturdays Sundays Mine Update Small Confession Guess New Old "
+    "Still Now Then Always Never Please Tell Did Ha Ugh Nope Yep Welcome Look Oh".split()
 )
 _QUOTE = str.maketrans({"\u2019": "'", "\u2018": "'", "\u201c": '"', "\u201d": '"'})
 _CAPTION_KEYS = ("caption", "blip_caption", "image_caption", "image_description", "img_caption")
@@ -136,7 +138,7 @@ class Context:
         return None
 
 
-_PLACE_BEFORE = re.compile(r"\b(in|at|to|from|near|into|around|across|through|visit|visited|visiting|of|on)\s+$",
+_PLACE_BEFORE = re.compile(r"\b(in|at|to|near|into|around|across|through|visit|visited|visiting|of|on)\s+(the\s+)?$",
                            re.I)
 
 
@@ -154,8 +156,14 @@ def _proper_names(sentence: str, ctx: Context, *, people_only: bool = False) -> 
 
 
 def _note_people(original: str, ctx: Context) -> None:
+    for _, phrase, plural in _mentions(original, ctx):
+        ctx.mention(phrase, plural)
+
+
+def _mentions(original: str, ctx: Context) -> list[tuple[int, str, bool]]:
+    """(position, phrase, plural) of the people a sentence mentions, in order."""
     mentions: list[tuple[int, str, bool]] = []
-    for m in re.finditer(rf"\bmy ((?:little |big |younger |older |best )?(?:{RELATIONS}))\b(\s+[A-Z][a-z]+)?",
+    for m in re.finditer(rf"\bmy ((?:little |big |younger |older |best )?(?:{RELATIONS}))\b((?-i:\s+[A-Z][a-z]+))?",
                          original, re.I):
         rel = m.group(1).lower()
         if m.group(2) and m.group(2).strip() not in COMMON_CAPS:
@@ -163,8 +171,7 @@ def _note_people(original: str, ctx: Context) -> None:
         if rel.split()[-1] not in _ANIMALS:
             mentions.append((m.start(), f"{_possessive(ctx.speaker)} {rel}", rel.split()[-1] in _PLURAL_RELATIONS))
     mentions += [(pos, name, False) for pos, name in _proper_names(original, ctx, people_only=True)]
-    for _, phrase, plural in sorted(mentions):
-        ctx.mention(phrase, plural)
+    return sorted(mentions)
 
 
 def rewrite(sentence: str, ctx: Context) -> str:
@@ -182,11 +189,20 @@ def rewrite(sentence: str, ctx: Context) -> str:
         between = "".join(tokens[j + 1:pos])
         return "," if re.search(r"[,;:—-]", between) else tokens[j].lower()
 
-    person = ctx.last(plural=False)
-    group = ctx.last(plural=True)
+    local = _mentions(sentence.translate(_QUOTE), ctx)
+    offsets, pos = [], 0
+    for t in tokens:
+        offsets.append(pos)
+        pos += len(t)
     for i in words:
         w = tokens[i]
         low = w.lower()
+        before = [m for m in local if m[0] < offsets[i]]
+        person = next((m[1] for m in reversed(before) if not m[2]), None) or ctx.last(plural=False)
+        group = next((m[1] for m in reversed(before) if m[2]), None) or ctx.last(plural=True)
+        if low in ("they", "them", "their") and not group and before and not before[-1][2] and \
+                re.match(r"[A-Z]", before[-1][1]) and "'s " not in before[-1][1]:
+            group = before[-1][1]  # "Big news from Greta: they won" — a singular they after a name
         if low == "i":
             out[i] = ctx.speaker
             subject_at.add(i)
@@ -333,8 +349,20 @@ def image_caption(extra: dict[str, Any] | None) -> str:
     return ""
 
 
-def episode_text(content: str, *, speaker: str, caption: str = "") -> str:
+def episode_text(content: str, *, speaker: str, caption: str = "", answering: str = "", asker: str = "") -> str:
+    """``"Caroline: <turn>"``; a turn that answers the other's question carries it ("Mine? Autumn."
+    means nothing without "What's your favourite season?")."""
     body = (content or "").strip()
     if caption:
         body = f"{body} [shares an image: {caption}]".strip()
+    if answering and asker:
+        question = answering.strip().replace("\n", " ")
+        question = question if len(question) <= 160 else question[:159] + "…"
+        return f"{speaker} (to {asker}'s \"{question}\"): {body[:MAX_EPISODE_CHARS]}"
     return f"{speaker}: {body[:MAX_EPISODE_CHARS]}"
+
+
+def asked_question(previous: str) -> str:
+    """The question that closes the other speaker's last turn, if it ends with one."""
+    parts = sentences(previous or "")
+    return parts[-1] if parts and parts[-1].rstrip().endswith("?") else ""

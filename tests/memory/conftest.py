@@ -77,4 +77,4 @@ def play(conversation) -> Player:
 def texts(user: Any, persona: Any) -> list[str]:
     from companion.memory.models import Memory
 
-    return sorted(Memory.objects.filter(user=user, persona=persona).values_list("text", flat=True))
+    return sorted(Memory.objects.filter(user=user, persona=persona, layer="semantic").values_list("text", flat=True))

@@ -33,15 +33,21 @@ def test_list_memories_with_source_snippets(alice, play, conversation):
     body = r.json()
     assert body["count"] == 2
     dog = next(m for m in body["results"] if "Biscuit" in m["text"])
+    assert dog["layer"] == "semantic" and dog["text"] == "Alice has a dog named Biscuit."
+    text = "My name is Sam and I have a dog named Biscuit."
     assert dog["sources"] == [
-        {"id": um.pk, "conversation_id": conversation.pk, "seq": um.seq, "role": "user",
-         "snippet": "My name is Sam and I have a dog named Biscuit.", "created_at": dog["sources"][0]["created_at"]}
+        {"id": um.pk, "conversation_id": conversation.pk, "seq": um.seq, "role": "user", "speaker": "",
+         "snippet": text, "content": text, "created_at": dog["sources"][0]["created_at"], "extra": None}
     ]
+    # Every turn of both speakers is in the episodic layer.
+    turns = alice.get(f"/api/memory/conversations/{conversation.pk}/memories/?layer=episodic").json()
+    assert sorted(m["text"] for m in turns["results"]) == ["Alice: " + text, "Mira: I see."]
+    assert alice.get(f"/api/memory/conversations/{conversation.pk}/memories/?layer=all").json()["count"] == 4
 
 
 def test_edit_and_forget(alice, play, conversation, user):
     play.say("I love jazz.")
-    memory = Memory.objects.get(user=user)
+    memory = Memory.objects.get(user=user, layer="semantic")
     r = alice.patch(f"/api/memory/memories/{memory.pk}/", {"text": "The user loves 1950s jazz."},
                     content_type="application/json")
     assert r.status_code == 200 and r.json()["text"] == "The user loves 1950s jazz."
@@ -57,7 +63,7 @@ def test_edit_and_forget(alice, play, conversation, user):
 
 def test_other_users_get_404_everywhere(bob, play, conversation, user):
     play.say("My name is Sam.")
-    memory = Memory.objects.get(user=user)
+    memory = Memory.objects.get(user=user, layer="semantic")
     for url in [
         f"/api/memory/conversations/{conversation.pk}/memories/",
         f"/api/memory/conversations/{conversation.pk}/relationship/",
@@ -96,9 +102,16 @@ def test_relationship_and_timeline(alice, play, conversation):
 def test_recall_endpoint_returns_score_parts(alice, play, conversation):
     play.say("I have a dog named Biscuit.")
     r = alice.get(f"/api/memory/conversations/{conversation.pk}/recall/?q=pet&k=3")
-    top = r.json()["results"][0]
-    assert top["memory"]["text"] == "The user has a dog named Biscuit."
+    body = r.json()
+    top = body["results"][0]
+    assert body["query"] == "pet" and body["plan"]["parts"] == ["pet"]
+    # One result per turn: the fact read from the turn, or the turn itself, whichever ranks higher.
+    assert top["memory"]["text"] in ("Alice has a dog named Biscuit.", "Alice: I have a dog named Biscuit.")
+    assert top["layer"] == top["memory"]["layer"] and top["rank"] == 1
     assert set(top["parts"]) == {"dense", "bm25", "recency", "importance"}
+    assert top["memory"]["sources"][0]["content"] == "I have a dog named Biscuit."
+    facts = alice.get(f"/api/memory/conversations/{conversation.pk}/recall/?q=pet&k=3&layer=semantic").json()
+    assert [x["memory"]["text"] for x in facts["results"]] == ["Alice has a dog named Biscuit."]
 
 
 def test_prompt_debug_is_for_staff_in_their_own_conversations(alice, user, conversation, other_user):

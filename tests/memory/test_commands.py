@@ -58,10 +58,17 @@ def test_import_builds_memory_and_reports_bad_lines(tmp_path, user, persona):
     assert [m.role for m in messages] == ["persona", "user", "persona", "user", "persona"]
     assert messages[0].extra["st_extra"] == {"gen_id": 123, "api": "kobold"}
     assert messages[0].created_at.date().isoformat() == "2024-01-05"
-    assert sorted(Memory.objects.filter(user=user).values_list("text", flat=True)) == [
-        "The user has a dog named Biscuit.", "The user loves green tea.", "The user's name is Sam."]
-    memory = Memory.objects.get(text="The user has a dog named Biscuit.")
+    # Facts name the speaker as the file does ("Sam"), not "The user".
+    assert sorted(Memory.objects.filter(user=user, layer="semantic").values_list("text", flat=True)) == [
+        "Sam has a dog named Biscuit.", "Sam loves green tea.", "The user's name is Sam."]
+    memory = Memory.objects.get(text="Sam has a dog named Biscuit.")
     assert memory.created_at.date().isoformat() == "2024-01-05"  # dated like the original message
+    # Every turn of both speakers is recallable, under the name in the file and at its original date.
+    turns = Memory.objects.filter(user=user, layer="episodic").order_by("created_at")
+    # (a turn that answers the other's question carries it)
+    assert [t.text for t in turns][:2] == ["Mira: Evening. Tea?",
+                                           'Sam (to Mira\'s "Tea?"): My name is Sam and I have a dog named Biscuit.']
+    assert [t.created_at.date().isoformat() for t in turns] == ["2024-01-05"] * 3 + ["2024-01-06"] * 2
     assert RelationshipState.objects.get(user=user).exchanges == 2
     assert Milestone.objects.filter(user=user, kind="first_meeting").exists()
 
@@ -94,13 +101,19 @@ def test_recall_json_format(tmp_path, user, persona):
     call_command("recall", conversation.pk, "what is my pet called", k=2, as_json=True, stdout=out)
     data = json.loads(out.getvalue())
     assert data["query"] == "what is my pet called" and len(data["results"]) == 2
+    # The same structure as the REST recall view.
+    assert set(data) == {"conversation_id", "query", "k", "plan", "results"}
     top = data["results"][0]
-    assert top["rank"] == 1 and top["text"] == "The user has a dog named Biscuit."
+    assert top["rank"] == 1 and top["layer"] in ("semantic", "episodic")
+    assert "Biscuit" in top["memory"]["text"]
     assert set(top["parts"]) == {"dense", "bm25", "recency", "importance"}
     assert top["score"] >= data["results"][1]["score"]
-    source = top["sources"][0]
+    source = top["memory"]["sources"][0]
     assert source["content"] == "My name is Sam and I have a dog named Biscuit."
+    assert source["role"] == "user" and source["speaker"] == "Sam" and source["created_at"].startswith("2024-01-05")
     assert source["extra"] == {}  # the original (empty) extra object, verbatim
+    gen = next(r for r in data["results"] if r["memory"]["sources"][0]["role"] == "persona")
+    assert gen["memory"]["sources"][0]["extra"] == {"gen_id": 124, "token_count": 7}
 
 
 def test_import_errors(tmp_path, user, persona):
@@ -130,4 +143,4 @@ def test_exchange_completed_enqueues_the_actor(conversation, play, user, django_
     decoded = dramatiq.Message.decode(message)
     assert decoded.actor_name == process_exchange.actor_name
     process_exchange.fn(*decoded.args)
-    assert Memory.objects.get(user=user).text == "The user's name is Sam."
+    assert Memory.objects.get(user=user, layer="semantic").text == "The user's name is Sam."

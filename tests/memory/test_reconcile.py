@@ -21,8 +21,8 @@ def test_llm_add_stores_memory_with_source(play, user, persona, scripted_backend
         {"ops": [{"op": "ADD", "text": "The user grows tomatoes on a balcony.", "kind": "fact", "importance": 0.7}]}
     ]
     um, _ = play.say("My balcony is full of tomato plants these days.", llm=True)
-    memory = Memory.objects.get(user=user, persona=persona)
-    assert memory.text == "The user grows tomatoes on a balcony."
+    memory = Memory.objects.get(user=user, persona=persona, layer="semantic", slot="")
+    assert memory.text == "Alice grows tomatoes on a balcony."  # "The user" from the model becomes the name
     assert list(memory.source_messages.all()) == [um]
     assert memory.conversation == play.conversation
     # The model saw the exchange (schema-constrained call, ExtractionResult schema).
@@ -33,16 +33,16 @@ def test_llm_add_stores_memory_with_source(play, user, persona, scripted_backend
 
 def test_llm_update_keeps_old_sources_and_adds_new(play, user, persona, scripted_backend):
     first, _ = play.say("I work as a teacher.")
-    memory = Memory.objects.get(user=user, persona=persona)
-    assert memory.text == "The user works as a teacher."
+    memory = Memory.objects.get(user=user, persona=persona, slot="occupation")
+    assert memory.text == "Alice works as a teacher."
     scripted_backend.json_replies = [
-        {"ops": [{"op": "UPDATE", "id": memory.pk, "text": "The user works as a head teacher.", "kind": "fact"}]}
+        {"ops": [{"op": "UPDATE", "id": memory.pk, "text": "Alice works as a head teacher.", "kind": "fact"}]}
     ]
     second, _ = play.say("Got promoted, I'm head of the school now.", llm=True)
     memory.refresh_from_db()
-    assert memory.text == "The user works as a head teacher."
+    assert memory.text == "Alice works as a head teacher."
     assert set(memory.source_messages.all()) == {first, second}
-    assert Memory.objects.filter(user=user).count() == 1
+    assert Memory.objects.filter(user=user, slot="occupation").count() == 1
 
 
 def test_llm_delete_applies_only_with_a_retraction(play, user, persona, scripted_backend):
@@ -108,9 +108,9 @@ def test_user_edited_memories_are_never_touched_by_extraction(play, user, person
 
 def test_fallback_rules_add_update_and_retract(play, user, persona):
     play.say("My name is Sam and I love green tea.")
-    assert texts(user, persona) == ["The user loves green tea.", "The user's name is Sam."]
+    assert texts(user, persona) == ["Alice loves green tea.", "The user's name is Sam."]
     play.say("Actually my name is Alex.")
-    assert texts(user, persona) == ["The user loves green tea.", "The user's name is Alex."]
+    assert texts(user, persona) == ["Alice loves green tea.", "The user's name is Alex."]
     play.say("I no longer love green tea, it's too bitter.")
     assert texts(user, persona) == ["The user's name is Alex."]
 
@@ -118,7 +118,7 @@ def test_fallback_rules_add_update_and_retract(play, user, persona):
 def test_repeated_statement_adds_a_source_not_a_duplicate(play, user, persona):
     a, _ = play.say("I love jazz.")
     b, _ = play.say("I love jazz.")
-    memory = Memory.objects.get(user=user, persona=persona)
+    memory = Memory.objects.get(user=user, persona=persona, layer="semantic")
     assert set(memory.source_messages.all()) == {a, b}
 
 

@@ -35,13 +35,13 @@ def test_fact_from_200_turns_back_is_recalled(play, user, persona):
 
     found = memories_recall(user=user, persona=persona, query="What's the name of my pet?", k=3)
     assert found, "nothing recalled"
-    assert found[0].memory.text == "The user has a dog named Biscuit."
+    assert "Biscuit" in found[0].memory.text  # the fact "Alice has a dog named Biscuit." or its turn
     assert set(found[0].parts) == {"dense", "bm25", "recency", "importance"}
     # The dog memory is the oldest one, yet it wins on meaning.
     assert found[0].memory.created_at == min(Memory.objects.filter(user=user).values_list("created_at", flat=True))
 
     job = memories_recall(user=user, persona=persona, query="what do I do for a living", k=1)
-    assert job[0].memory.text.startswith("The user works as a nurse")
+    assert "nurse" in job[0].memory.text
 
 
 def test_lexical_match_helps_rare_words(user, persona):
@@ -86,7 +86,8 @@ def test_recall_is_private_to_the_pair(user, other_user, persona):
 
 def test_deleting_a_conversation_deletes_its_memories(play, user, persona, conversation):
     play.say("My name is Sam.")
-    assert Memory.objects.filter(user=user).count() == 1
+    assert Memory.objects.filter(user=user, layer="semantic").count() == 1
+    assert Memory.objects.filter(user=user, layer="episodic").count() == 2  # both turns
     conversation.delete()
     assert Memory.objects.filter(user=user).count() == 0
     assert memories_recall(user=user, persona=persona, query="name", k=5) == []

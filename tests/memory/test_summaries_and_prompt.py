@@ -60,15 +60,15 @@ def test_prompt_contains_relationship_memories_and_summary_in_order(play, conver
     assert names[:4] == ["persona_card", "relationship", "memories", "summary"]
     assert "Your relationship with Alice: stranger." in system
     assert "First conversation" in system  # recent milestones with dates
-    assert "The user does not want to be called Sammy." in system  # boundaries always present
-    pet = "The user has a dog named Biscuit."
-    assert pet in system and system.index("Boundaries") < system.index(pet)
-    line = next(ln for ln in system.splitlines() if pet in ln)
+    assert "Alice does not want to be called Sammy." in system  # boundaries always present
+    line = next(ln for ln in system.splitlines() if "Biscuit" in ln and ln.startswith("- ("))
+    assert system.index("Boundaries") < system.index(line)
     assert line.startswith("- (20")  # dated
     assert "Earlier in this conversation (summary up to message #" in system
     from companion.memory.models import Memory
 
-    assert Memory.objects.get(text=pet).times_recalled == 1
+    shown = line.split(") ", 1)[1]
+    assert Memory.objects.get(text=shown).times_recalled == 1
 
 
 def test_prompt_without_any_memory_still_builds(conversation, scripted_backend):
