@@ -47,18 +47,20 @@ PLACES: tuple[Place, ...] = (
           ambiguous=r"bed|bunk", inside_of=("room",), outside="field"),
     Place("library", r"library|bookshop|bookstore|book shop|archives?|reading room|scriptorium", True,
           ambiguous=r"study", inside_of=("room",), outside="street"),
-    Place("spaceship", r"space ?ship|starship|spacecraft|space station|star ?cruiser|airlock|observation deck",
-          True, ambiguous=r"cockpit|bridge", inside_of=("room",)),
+    Place("spaceship", r"space ?ship|starship|spacecraft|space station|star ?cruiser|airlock|observation deck|"
+          r"engine room|cargo bay|med ?bay|escape pod", True,
+          ambiguous=r"cockpit|bridge|freighter|cruiser|shuttle|corvette|frigate|ship|deck|hull", inside_of=("room",)),
     Place("train", r"train|carriage|compartment|railway car|dining car|sleeper car|subway|metro|tram", True,
           ambiguous=r"platform|station", outside="street"),
-    Place("car", r"car|truck|taxi|jeep|pickup|driver'?s seat|passenger seat|front seat|back ?seat|dashboard",
-          True, ambiguous=r"cab|van", outside="street"),
+    Place("car", r"car|truck|taxi|jeep|pickup|convertible|sedan|limo(?:usine)?|minivan|camper ?van|"
+          r"driver'?s seat|passenger seat|front seat|back ?seat|dashboard", True, ambiguous=r"cab|van|coupe",
+          outside="street"),
     Place("cafe", r"caf[eé]s?|coffee ?shop|coffee ?house|tea ?(?:house|shop|room)|pub|tavern|inn|restaurant|"
           r"diner|bistro|bakery|saloon|night ?club|cocktail lounge|speakeasy|izakaya|brewery|canteen",
-          True, ambiguous=r"bar|club|counter|booth", inside_of=("room", "street"), outside="street"),
+          True, ambiguous=r"bar|club|counter|booth", inside_of=("room",), outside="street"),
     Place("rooftop", r"roof ?tops?|roof terrace|rooftop terrace|balcony|fire escape|penthouse terrace|terrace",
           False, ambiguous=r"roof"),
-    Place("lighthouse", r"light ?house|beacon tower", False, interior="lamp_room"),
+    Place("lighthouse", r"light ?house|beacon tower", False, ambiguous=r"gallery", interior="lamp_room"),
     Place("harbour", r"harbou?r(?:side| wall| front)?|docks?|dockside|quay(?:side)?|wharf|marina|pier|jetty|"
           r"boardwalk|fishing village|seaport|boathouse|slipway|breakwater", False),
     Place("ship", r"ship'?s? deck|deck of (?:the|a|her|his) (?:ship|boat)|sailboat|sailing ship|galleon|ferry|"
@@ -66,7 +68,8 @@ PLACES: tuple[Place, ...] = (
     Place("beach", r"beach(?:es)?|shore(?:line)?|seashore|seaside|sea ?front|coast(?:line)?|cove|bay|"
           r"sandbar|tide ?pools?|ocean|sea", False, ambiguous=r"sand|surf|waves|water"),
     Place("forest", r"forests?|woods|woodland|grove|glade|jungle|thicket|rainforest|pine ?wood|orchard|"
-          r"enchanted wood|swamp|marsh|bog", False, ambiguous=r"clearing|trees|wood"),
+          r"enchanted wood|swamp|marsh|bog|pines|pine trees|oaks|birches|redwoods", False,
+          ambiguous=r"clearing|trees|wood"),
     Place("mountain", r"mountains?|mountainside|peak|summit|ridge|cliffs?|cliff ?top|valley|canyon|gorge|"
           r"glacier|hillside|hilltop|crag|slopes?|volcano", False, ambiguous=r"trail|rocks|hills?|pass"),
     Place("desert", r"desert|dunes|oasis|wasteland|badlands|savanna", False),
@@ -77,14 +80,14 @@ PLACES: tuple[Place, ...] = (
     Place("field", r"fields?|meadows?|gardens?|park|farm(?:yard)?|countryside|prairie|plains|grassland|"
           r"vineyard|graveyard|cemetery|campsite|campground|courtyard|lawn|riverbank|lakeside|lake|river|"
           r"pond|waterfall|bridge|ruins", False, ambiguous=r"camp|yard"),
-    Place("room", r"rooms?|living ?room|sitting room|lounge|kitchen|apartment|flat|house|home|cabin|cottage|hut|"
+    Place("room", r"rooms?|living ?room|sitting room|lounge|kitchen|apartment|house|home|cabin|cottage|hut|"
           r"office|studio|classroom|school|hallway|hall|corridor|attic|cellar|basement|workshop|chamber|"
           r"castle|palace|throne room|great hall|mansion|manor|church|cathedral|chapel|temple|shrine|museum|"
-          r"gallery|hotel|lobby|shop|store|hospital|infirmary|ward|lab(?:oratory)?|tent|barn|greenhouse|"
-          r"observatory|theat(?:re|er)|stage|ballroom|dungeon|cave|cavern|tower|keep|dojo|gym|"
+          r"art gallery|hotel|lobby|shop|store|hospital|infirmary|lab(?:oratory)?|tent|barn|greenhouse|"
+          r"observatory|theat(?:re|er)|ballroom|dungeon|cave|cavern|tower|dojo|gym|staircase|stairwell|"
           r"bathroom|dining room|parlou?r|conservatory|bunker|stable|mill|forge|smithy|"
           r"warehouse|garage|nursery|salon|boutique|arcade|cinema", True,
-          ambiguous=r"indoors|inside|cell|den", outside="field"),
+          ambiguous=r"indoors|inside|cell|den|keep|stage|ward|flat", outside="field"),
 )
 PLACE_BY_KIT = {p.kit: p for p in PLACES}
 
@@ -108,7 +111,7 @@ _LOCATIVES = (r"out of|in front of|on top of|next to|in|inside|within|at|on|onto
               r"against|atop|aboard|alongside|toward|towards|to|from|off|up|down")
 _BEFORE_NOUN = _re(
     rf"\b({_LOCATIVES})\s+((?:(?:the|a|an|her|his|my|your|our|their|this|that|its|some|one of the)\s+)?"
-    r"(?:[\w'\u2019-]+\s+){0,3})$"
+    rf"(?:(?!(?:{_LOCATIVES})\b)[\w'\u2019-]+\s+){{0,3}})$"  # the nearest locative: no other one in between
 )
 _MOTION = _re(
     r"\b(?:go|goes|went|going|gone|walk\w*|run|runs|ran|running|head\w*|lead\w*|led|driv\w*|drove|come|comes|"
@@ -118,6 +121,51 @@ _MOTION = _re(
     r"welcome)\b[^.!?]{0,30}$"
 )
 _LEAVING = {"from", "out of", "off"}
+# "walks the wet streets", "enters the café", "leaves the bar": a verb whose object is the place itself
+_CROSSING = _re(r"\b(walk\w*|wander\w*|roam\w*|stroll\w*|cross\w*|explor\w*|enter\w*|leav(?:e|es|ing)|left|"
+                r"climb\w*|patrol\w*|sail\w*|hik(?:e|es|ed|ing))\s+(?:the|a|an|her|his|their|our|my|your)\s+"
+                r"(?:[a-z'\u2019-]+\s+){0,2}$")
+# Broad areas that hold places: a text naming both "the city" and "her office" is set in the office.
+AREA_WORDS = {"city", "town", "village", "downtown", "neighbourhood", "neighborhood", "countryside", "old town",
+              "kingdom", "island", "coast", "coastline", "valley", "desert", "mountains", "sea", "ocean"}
+_POSSESSIVE = _re(r"(?:\b(?:her|his|their|my|your|our)|\b[A-Z][a-z]+(?:'s|\u2019s))\s+"
+                  r"(?:(?!(?:the|a|an|is|was|has|and|to)\b)[a-z'\u2019-]+\s+){0,2}$")
+SPACE_CONTEXT = _re(r"\b(?:space|planet\w*|saturn|jupiter|mars|orbit\w*|hyperdrive|warp|galax\w*|asteroid\w*|"
+                    r"nebula\w*|light[- ]years?|starship|spaceship|zero[- ]g\w*|airlock)\b")
+# Names of places by their endings ("the Greywood", "Port Haven"): a proper noun after a locative.
+NAME_SUFFIXES: tuple[tuple[re.Pattern[str], str], ...] = (
+    (re.compile(r"^[A-Z][a-z]*(?:wood|woods|forest|grove|weald|holt)$"), "forest"),
+    (re.compile(r"^[A-Z][a-z]*(?:haven|port|harbou?r|quay)$"), "harbour"),
+    (re.compile(r"^[A-Z][a-z]*(?:ridge|peak|crag|fell|mount|tor)$"), "mountain"),
+    (re.compile(r"^[A-Z][a-z]*(?:strand|sands|beach|cove|bay)$"), "beach"),
+    (re.compile(r"^[A-Z][a-z]*(?:moor|moors|field|fields|meadow|dale)$"), "field"),
+)
+# What people do where: the last clue to a place when no place is named (weak evidence only).
+ACTIVITY_HINTS: tuple[tuple[re.Pattern[str], str], ...] = (
+    (_re(r"\bsurf\w*|\bpaddl\w* out\b|\bsandcastles?\b|\bseashells?\b|\bthe break\b|\bthe tide\b"), "beach"),
+    (_re(r"\bsteering wheel\b|\bseat ?belt\b|\bwindshield\b|\bglove ?box\b|\brear-?view mirror\b|\bhighway\b"),
+     "car"),
+    (_re(r"\bhyperdrive\b|\bairlock\b|\bzero[- ]g(?:ravity)?\b|\bspace ?suit\b|\bthe console\b"), "spaceship"),
+    (_re(r"\blattes?\b|\bespresso\b|\bcappuccino\b|\bbarista\b|\bcroissants?\b|\btankards?\b|\bale\b|\bmead\b"),
+     "cafe"),
+    (_re(r"\bbookshel\w*|\bthe stacks\b|\bcard catalogue\b"), "library"),
+    (_re(r"\bharness\b|\bcrampons\b|\bice axe\b|\bbelay\w*|\bsummit\b|\bski\w*\b"), "mountain"),
+    (_re(r"\bcampfire\b|\btent\b|\bsleeping bag\b|\bhorses?\b|\bmeadow\b"), "field"),
+    (_re(r"\bduvet\b|\bunder the covers\b|\bbedsheets?\b|\bpillows?\b"), "bedroom"),
+    (_re(r"\bsofa\b|\bcouch\b|\bfireplace\b|\bkettle\b|\bthe oven\b|\bstove\b|\bwindowsill\b"), "room"),
+    (_re(r"\bcompartment\b|\bthe rails\b|\bconductor\b"), "train"),
+)
+HINT_PHRASES = {"beach": "beach", "car": "front seat of a car", "spaceship": "bridge of a spaceship", "cafe": "café",
+                "library": "library", "mountain": "mountainside", "field": "open meadow", "bedroom": "bedroom",
+                "room": "living room", "train": "train compartment"}
+
+
+def hinted_kit(text: str) -> str | None:
+    """A kit guessed from what happens in ``text`` ("surfs", "the steering wheel"), or None."""
+    for pattern, kit in ACTIVITY_HINTS:
+        if pattern.search(text or ""):
+            return kit
+    return None
 _DIRECTIONAL = {"to", "toward", "towards", "up", "down"}
 _PHRASE_STOP = {
     "the", "a", "an", "our", "my", "your", "her", "his", "their", "this", "that", "to", "in", "at", "on", "by",
@@ -145,6 +193,7 @@ class PlaceMention:
     start: int
     moving: bool = False
     deictic: bool = False  # "this/here": a speaker pointing at where they are
+    area: bool = False  # a broad area ("the city") rather than a place in it
 
 
 def _phrase_adjectives(text: str, start: int) -> list[str]:
@@ -185,19 +234,30 @@ def place_mentions(text: str) -> list[PlaceMention]:
     text = text or ""
     out: list[PlaceMention] = []
     raw = _raw_mentions(text)
+    space = bool(SPACE_CONTEXT.search(text))
     consumed: set[int] = set()
     for index, (start, end, _rank, place, ambiguous) in enumerate(raw):
         if index in consumed or NOT_PLACE_AFTER.match(text[end:]):
             continue
+        if space and place.kit in ("ship", "field") and re.fullmatch(
+                r"(?:ship|deck|bridge|hull)", text[start:end], re.IGNORECASE):
+            place, ambiguous = PLACE_BY_KIT["spaceship"], False  # "the bridge" of a ship in space
+        elif place.kit == "spaceship" and ambiguous and space:
+            ambiguous = False
         before = _BEFORE_NOUN.search(text[max(0, start - 80):start])
         prep = before.group(1).lower() if before else ""
-        if ambiguous and not prep:
+        possessive = bool(_POSSESSIVE.search(text[max(0, start - 40):start]))
+        if ambiguous and not prep and not possessive:
             continue
         moving = False
-        if not prep:
-            strength = 1
+        crossing = _CROSSING.search(text[max(0, start - 40):start])
+        if not prep and crossing:
+            strength, moving = (0, False) if crossing.group(1).lower().startswith("leav") else (2, True)
+        elif not prep:
+            strength = 2 if possessive else 1  # "Ash's office", "her bakery": where the character is at home
         elif prep in _LEAVING:
-            strength = 0
+            leaving = _MOTION.search(text[max(0, start - 80):start - len(before.group(0))])
+            strength = 0 if leaving else 1
         elif prep in _DIRECTIONAL:
             moving = bool(_MOTION.search(text[max(0, start - 80):start - len(before.group(0))]))
             strength = 2 if moving else 1
@@ -214,27 +274,58 @@ def place_mentions(text: str) -> list[PlaceMention]:
             # "lamp room of the old lighthouse", "small lighthouse on a rocky coast"
             nxt = raw[index + 1]
             cont = _CONTINUE.match(text[end:nxt[0]])
-            if cont and not NOT_PLACE_AFTER.match(text[nxt[1]:]):
+            inside_vehicle = cont and cont.group(1).lower() in ("in", "on") and nxt[3].kit in VEHICLES
+            if cont and not inside_vehicle and not NOT_PLACE_AFTER.match(text[nxt[1]:]):
                 article = (cont.group(2) or "").strip().lower()
                 article = f"{article} " if article in ("the", "a", "an") else ("the " if article else "")
                 words += [cont.group(1).lower(), f"{article}{cont.group(3).lower()}{text[nxt[0]:nxt[1]].lower()}"]
                 consumed.add(index + 1)
         phrase = " ".join(" ".join(words).split())
+        if ambiguous:  # "bar", "counter", "sand" name a place only with their locative: keep it
+            phrase = f"{prep if prep in ('in', 'at', 'on', 'inside', 'by') else 'at'} the {phrase}"
+        if kit != "rooftop" and re.match(r"roof ?tops?\b|roof\b", phrase):
+            kit = "rooftop"  # "rooftop garden", "rooftop bar": the picture is the roof
         if prep in ("in", "inside", "within", "into") and place.interior:
             kit, phrase = place.interior, f"inside the {phrase}"
         elif prep == "outside" and place.outside:
             kit, phrase = place.outside, f"outside the {phrase}"
-        out.append(PlaceMention(kit, phrase, strength, start, moving, deictic))
+        area = noun in AREA_WORDS
+        out.append(PlaceMention(kit, phrase, strength, start, moving, deictic, area))
+    for m in re.finditer(rf"\b(?:{_LOCATIVES})\s+(?:the\s+)?([A-Z][a-z]+(?:\s+[A-Z][a-z]+)?)", text):
+        last = m.group(1).split()[-1]
+        kit = next((k for pattern, k in NAME_SUFFIXES if pattern.match(last)), None)
+        if kit is not None and not any(o.start <= m.start(1) < o.start + len(o.phrase) + 12 for o in out):
+            out.append(PlaceMention(kit, f"{m.group(1)} {KIT_NOUNS[kit]}", 2, m.start(1)))
+    out.sort(key=lambda m: m.start)
     return out
 
 
+KIT_NOUNS = {"lamp_room": "lamp room", "bedroom": "bedroom", "library": "library", "spaceship": "spaceship",
+             "train": "train", "car": "car", "cafe": "café", "rooftop": "rooftop", "lighthouse": "lighthouse",
+             "harbour": "harbour", "ship": "ship's deck", "beach": "beach", "forest": "forest", "mountain": "mountains",
+             "desert": "desert", "street": "street", "field": "fields", "room": "room"}
+VEHICLES = {"car", "train", "ship", "spaceship"}
+
+
 def place_kit(setting: str) -> str:
-    """The kit to draw for a free-text setting: the kit of its first place noun (the head of
-    "lamp room of a lighthouse", "café on a city street"); "room" or "field" when none matches."""
-    for mention in place_mentions(setting):
-        if mention.strength > 0:
-            return mention.kit
+    """The kit to draw for a free-text setting: the kit of its first located place noun, else its first
+    place noun (the head of "lamp room of a lighthouse", "café on a city street"); "room" or "field"
+    when none matches."""
+    mentions = [m for m in place_mentions(setting) if m.strength > 0]
+    located = [m for m in mentions if m.strength == 2 and not m.area]
+    if located and not (mentions[0].start == 0 or mentions[0].strength == 2):
+        return located[0].kit
+    if mentions:
+        return mentions[0].kit
     return "room" if _re(r"\b(?:inside|indoors|interior)\b").search(setting or "") else "field"
+
+
+def setting_phrase(mention: PlaceMention) -> str:
+    """The mention's phrase, made to name its kit on its own ("bridge of the freighter" read in a
+    space story is drawn as a spaceship: "bridge of the freighter, aboard a spaceship")."""
+    if place_kit(mention.phrase) == mention.kit:
+        return mention.phrase
+    return f"{mention.phrase}, {'aboard' if mention.kit in VEHICLES else 'in'} a {KIT_NOUNS[mention.kit]}"
 
 
 def names_a_place(text: str) -> bool:
@@ -254,7 +345,7 @@ WEATHER_CUES: tuple[tuple[re.Pattern[str], Weather], ...] = (
          r"\btyphoon\b|\bmonsoon\b|\bcloudburst\b"), Weather.STORM),
     (_re(r"\bsnow\w*|\bblizzard\w*|\bflurr(?:y|ies)\b|\bsleet\b|\bfrost\w*|\bwintry\b"), Weather.SNOW),
     (_re(r"\brain(?:s|y|ing|ed|drops?|fall|soaked|water)?\b|\bdownpour\b|\bdrizzl\w*|"
-         r"\bshowers?\b(?! (?:you|her|him|them))|"
+         r"\b(?:rain|april|passing|light|heavy) showers?\b|\b(?:it'?s|it is|still|now) pouring\b|\bpouring rain\b|"
          r"\bwet (?:street|pavement|road|cobble)\w*|\bpuddles?\b|\bumbrellas?\b"), Weather.RAIN),
     (_re(r"\bfog(?:gy|s)?\b|\bmist(?:y|s)?\b|\bhaz(?:e|y)\b|\bsea ?fret\b"), Weather.FOG),
     (_re(r"\bwind(?:s|y|swept|blown)?\b|\bgusts?\b|\bgusty\b|\bbreez(?:e|y)\b|\bblustery\b|\bhowl(?:s|ing)? wind\b"),
@@ -270,12 +361,14 @@ _STILL_GOING = _re(r"\b(?:until|till|til|before|once|when|wait(?:ing)? for|if)\s
 TIME_CUES: tuple[tuple[re.Pattern[str], TimeOfDay], ...] = (
     (_re(r"\bdawn\b|\bsunrise\b|\bdaybreak\b|\bfirst light\b|\bsun (?:comes|came|is coming) up\b|\bearly morning\b"),
      TimeOfDay.DAWN),
-    (_re(r"\bdusk\b|\bsunset\b|\bsundown\b|\btwilight\b|\bgolden hour\b|\bevening\b|"
+    (_re(r"\bdusk\b|\bsunset\b|\bsundown\b|\btwilight\b|\bgolden hour\b|\bevening\b|\bclosing time\b|"
+         r"\bend of the day\b|\bafter work\b|\bsun (?:hangs |sits |is )?low\b|\blate afternoon\b|"
          r"\bsun (?:sets|is setting|goes down)\b"),
      TimeOfDay.DUSK),
     (_re(r"\bnight\w*|\bmidnight\b|\btonight\b|\bmoon\w*|\bstars?\b|\bstarlit\b|\bstarry\b|\bdark(?:ness)? outside\b|"
          r"\bpitch[- ]dark\b|\bafter dark\b|\b(?:nine|ten|eleven|twelve|one|two|three) (?:o'clock )?at night\b|"
-         r"\bfireflies\b|\bnocturnal\b"), TimeOfDay.NIGHT),
+         r"\bfireflies\b|\bnocturnal\b|\bfireworks\b|\bbedtime\b|\bpast midnight\b|\bsmall hours\b|"
+         r"\b[1-4] ?a\.?m\.?\b|\bnightclub\b"), TimeOfDay.NIGHT),
     (_re(r"\bmorning\b|\bnoon\b|\bmidday\b|\bafternoon\b|\bdaylight\b|\bdaytime\b|\bsunny\b|\bsunshine\b|"
          r"\bsunlight\b|\bsunlit\b|\bbright day\b|\bbreakfast\b|\blunch(?:time)?\b|\bblue sky\b|\bsun\b"),
      TimeOfDay.DAY),

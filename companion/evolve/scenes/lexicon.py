@@ -24,7 +24,8 @@ def _re(pattern: str) -> re.Pattern[str]:
 LIGHT_SOURCE_CUES: list[tuple[re.Pattern[str], Lighting]] = [
     (_re(r"\bcandle(?:s|lit|light)?\b|\bcandle-lit\b|\btealights?\b|\bcandelabra\b"), Lighting.CANDLELIGHT),
     (_re(r"\bneon\b|\bholo(?:gram|graphic)s?\b|\bled signs?\b|\barcade lights\b"), Lighting.NEON),
-    (_re(r"\b(?:camp|bon)?fire(?:light|place|side)?\b|\bhearth\b|\bembers\b|\btorch(?:es|light)\b|"
+    (_re(r"\b(?:camp|bon)?fire(?:light|place|side)?\b(?![- ](?:extinguisher|escape|alarm|exit|station|door|truck|"
+         r"drill|fighter|brigade|hydrant))|\bhearth\b|\bembers\b|\btorch(?:es|light)\b|"
          r"\bflames?\b|\bwood ?stove\b"), Lighting.FIRELIGHT),
     (_re(r"\bstudio lights?\b|\bspotlights?\b|\bon stage\b|\bphoto ?shoot\b|\bring ?light\b"), Lighting.STUDIO),
     (_re(r"\bmoon(?:lit|light|beams?)\b"), Lighting.MOONLIGHT),

@@ -31,6 +31,7 @@ ACTION_VERBS = frozenset(
     dig carry swing toss shove nudge bump poke pinch cup cradle clutch grip press slide shift scoot tilt bow
     duck dodge flinch freeze pause hesitate approach enter leave exit return head drift float paddle row
     swim dive wade splash ride drive park steer flick snap clap stamp stomp pace fidget tug tap shake
+    stop vanish disappear sit kneel build plant dangle share grab pull
     wrap unwrap fill refill stack sort count study examine inspect check mark measure fix mend sew knit paint
     hang hug bend crouch squat peek sniff smell feed stroke ruffle comb braid""".split()
 )
@@ -50,6 +51,12 @@ _ACTION_RE = re.compile(r"\*{1,3}([^*]+?)\*{1,3}|(?<![\w])_([^_\n]+?)_(?![\w])|\
 _SENTENCE_RE = re.compile(r"[^.!?…\n]+(?:[.!?…]+[\"”']?|$)")
 _FIRST_SECOND = re.compile(r"\b(?:i|i'm|i've|i'd|i'll|me|my|mine|we|we're|us|our|you|you're|your|yours|let's)\b",
                            re.IGNORECASE)
+# "she said, and ..." after a quote: the dialogue tag is not an action (what follows it may be).
+_SPEECH_TAG = re.compile(
+    r"^\s*[,.]?\s*(?:she|he|they|i|[A-Z][a-z]+)\s+(?:said|says|asked|asks|whispered|whispers|replied|replies|"
+    r"murmured|murmurs|called|calls|added|adds|answered|answers|muttered|mutters|laughed|laughs)\b[,.]?\s*(?:and\s+)?",
+    re.IGNORECASE,
+)
 _SYMBOLS = re.compile(r"[\u2600-\u27bf\U0001F000-\U0001FAFF\u2B00-\u2BFF\uFE0F\u200d]")
 
 
@@ -98,10 +105,12 @@ def split_message(text: str) -> Split:
             continue
         if kind == "action":
             out.narration.append(piece)
+        elif kind == "plain" and has_quotes:
+            tagless = _SPEECH_TAG.sub("", piece).strip(" ,;")
+            if tagless.strip(" .,;:!?-\u2014\u2013…"):
+                out.narration.append(tagless)  # novel style: outside the quotes is narration
         elif kind == "quote":
             out.speech.append(piece)
-        elif has_quotes:
-            out.narration.append(piece)  # novel style: outside the quotes is narration
         elif has_actions:
             out.speech.append(piece)  # chat style: outside the asterisks is speech
         else:
@@ -119,10 +128,12 @@ def is_narrative_sentence(sentence: str, persona_name: str = "") -> bool:
     if not words:
         return False
     first = words[0]
-    if first == "i" and len(words) > 1:
+    if first in ("i", "we") and len(words) > 1:
         verb = _skip_adverbs(words[1:])
         # "I look up from the chart" is narration; "I think you're right" is speech.
         return verb is not None and _base(verb) in ACTION_VERBS and "you" not in words[:3]
+    if not any(_is_3sg_verb(w) or w.endswith("ed") or w in ("is", "are", "was", "were") for w in words):
+        return False  # no verb: a fragment of speech ("The piano...")
     if _FIRST_SECOND.search(s) and not re.search(r"\b(?:at|to|toward|towards|with|for|behind|beside)\s+you\b", s, re.I):
         return False
     if first in ("she", "he", "they", "her", "his", "the", "a", "an", "outside", "somewhere", "rain", "wind"):

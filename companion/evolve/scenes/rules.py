@@ -114,7 +114,7 @@ def _mentions(text: str) -> list[scenery.PlaceMention]:
     out = []
     for m in scenery.place_mentions(text):
         if m.strength == 2 and not m.moving and _LOOKING_AT.search(text[max(0, m.start - 60):m.start]):
-            m = scenery.PlaceMention(m.kit, m.phrase, 1, m.start)  # looking at a place is not being there
+            m = scenery.PlaceMention(m.kit, m.phrase, 1, m.start, area=m.area)  # looking at a place is not being there
         out.append(m)
     return out
 
@@ -125,7 +125,9 @@ def _best(mentions: list[scenery.PlaceMention], strength: int) -> scenery.PlaceM
     if not candidates:
         return None
     moving = [m for m in candidates if m.moving]
-    return moving[-1] if moving else candidates[0]
+    if moving:
+        return moving[-1]
+    return next((m for m in candidates if not m.area), candidates[0])  # "her office" over "the city"
 
 
 def _refine(chosen: scenery.PlaceMention, texts: list[str]) -> scenery.PlaceMention:
@@ -155,24 +157,29 @@ def read_place(ctx: SceneContext, message: _Text, before: list[_Text], backgroun
     for source, mentions in located:
         if (m := _best(mentions, 2)) is not None:
             m = _refine(m, [message.raw])
-            return m.phrase, m.kit, source, 2
+            return scenery.setting_phrase(m), m.kit, source, 2
     for beat in ctx.previous_beats:
         setting = (beat.get("setting") or "").strip()
         if setting and not lexicon.is_placeholder(setting) and scenery.names_a_place(setting):
             return setting, scenery.place_kit(setting), "beat", 2
-    if (m := _best(speech, 2)) is not None:  # "meet me under the sign outside the club"
-        return m.phrase, m.kit, "message", 2
+    located_speech = [m for m in speech if (m.strength == 2 and not m.moving) or m.deictic]
+    if (m := _best(located_speech, 2)) is not None:  # "meet me under the sign outside the club"
+        return scenery.setting_phrase(m), m.kit, "message", 2
     for text in background:
         if (m := _best(_mentions(text.narration), 2)) is not None:
             m = _refine(m, [text.raw, message.raw])
-            return m.phrase, m.kit, text.source, 2
+            return scenery.setting_phrase(m), m.kit, text.source, 2
     weak = [(t.source, _mentions(t.narration)) for t in background]
     weak += [("message", narration), ("message", speech)]
     weak += [("context", _mentions(f"{t.narration} {t.speech}")) for t in before]
     for source, mentions in weak:
         if (m := _best(mentions, 1)) is not None:
             m = _refine(m, [message.raw, ctx.scenario])
-            return m.phrase, m.kit, source, 1
+            return scenery.setting_phrase(m), m.kit, source, 1
+    # no place named anywhere: what happens may still say where ("paddles out", "the steering wheel")
+    for source, text in [("message", message.raw), *((t.source, t.raw) for t in (*before, *background))]:
+        if (kit := scenery.hinted_kit(text)) is not None:
+            return scenery.HINT_PHRASES[kit], kit, source, 1
     return lexicon.DEFAULT_SETTING, "room", "default", 0
 
 
@@ -230,18 +237,21 @@ def read_weather(ctx: SceneContext, message: _Text, before: list[_Text], backgro
         return None, "default"
     weather, source = found[0]
     for later, _later_source in found[1:]:
-        if (weather, later) not in _COMPATIBLE:
-            break
-        weather = later
+        if (weather, later) in _COMPATIBLE:
+            weather = later  # widened: the gust was part of the storm
+        elif later != weather and (later, weather) not in _COMPATIBLE:
+            break  # other weather, further back: it has changed since
     return weather, source
 
 
-def read_light_source(message: _Text, before: list[_Text], *, carried_setting: bool) -> Lighting | None:
+def read_light_source(message: _Text, before: list[_Text], background: list[_Text], *,
+                      carried_setting: bool) -> Lighting | None:
     own = lexicon.first_match(message.raw, lexicon.LIGHT_SOURCE_CUES)
     if own is not None or not carried_setting:
         return own
-    # a candle lit two messages ago still burns, as long as the scene has not moved
-    return next((v for t in before[:2] if (v := lexicon.first_match(t.narration, lexicon.LIGHT_SOURCE_CUES))), None)
+    # candles lit a few messages ago still burn (and the scenario's fire still roars) while the scene stays put
+    texts = [t.narration for t in before[:4]] + [t.raw for t in background[:1]]
+    return next((v for text in texts if (v := lexicon.first_match(text, lexicon.LIGHT_SOURCE_CUES))), None)
 
 
 # --- action, speech, props, camera, mood -----------------------------------------------------------
@@ -361,7 +371,11 @@ def scene_read(ctx: SceneContext) -> SceneReading:
     setting, kit, setting_from, strength = read_place(ctx, message, before, background)
     time_of_day, time_from = read_time(ctx, message, before, background)
     weather, weather_from = read_weather(ctx, message, before, background)
-    source = read_light_source(message, before, carried_setting=setting_from != "message")
+    background_kits = {m.kit for t in (*before, *background) for m in _mentions(t.narration) if m.strength}
+    source = read_light_source(message, before, background,
+                               carried_setting=setting_from != "message" or kit in background_kits)
+    if time_of_day is None and kit == "spaceship":
+        time_of_day, time_from = TimeOfDay.NIGHT, "place"  # space is dark
     action = _sentences_for_action(message.narration, ctx.persona_name)
     narrated = bool(action)
     speech = speech_line(message.speech)
