@@ -6,8 +6,10 @@ persona's ``llm_adapter`` becomes the request's ``model``; without one we ask
 for settings.LLM_MODEL (or the first model the server lists).
 
 Failure behaviour, chosen so a chat never hangs:
-- connect errors (refused, DNS) are retried LLM_CONNECT_RETRIES times with
-  backoff: nothing was sent yet, so a retry cannot duplicate a reply;
+- connecting (refused, DNS, connect timeout) is retried LLM_CONNECT_RETRIES
+  times by the HTTP transport itself (httpcore's connection retries, backing
+  off 0, 0.5, 1 … s): nothing was sent yet, so a retry cannot duplicate a
+  reply; the openai client's own request retries are off;
 - the read timeout (LLM_TIMEOUT_S) applies to every socket read, so it bounds
   both the wait for the first byte and the silence between two tokens; a
   timeout is not retried (the server may be busy generating);
@@ -25,7 +27,7 @@ import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
-import httpx
+import httpx2
 import openai
 from django.conf import settings
 from pydantic import BaseModel
@@ -40,17 +42,12 @@ from companion.llm.base import (
 )
 from companion.llm.structured import grammar_friendly_schema, json_schema, parse_structured
 
-try:  # the transport the installed openai client uses (a maintained httpx fork)
-    import httpx2
-
-    _CONNECT_ERRORS: tuple[type[BaseException], ...] = (httpx.ConnectError, httpx2.ConnectError)
-except ImportError:  # pragma: no cover - older openai releases use httpx itself
-    _CONNECT_ERRORS = (httpx.ConnectError,)
-
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 HEALTHCHECK_TIMEOUT_S = 3.0
+# The openai client's default pool (its DefaultAsyncHttpxClient), kept when we bring our own transport.
+CONNECTION_LIMITS = httpx2.Limits(max_connections=1000, max_keepalive_connections=100)
 
 
 class OpenAICompatibleBackend(ChatBackend):
@@ -65,7 +62,6 @@ class OpenAICompatibleBackend(ChatBackend):
         timeout_s: float | None = None,
         connect_timeout_s: float | None = None,
         connect_retries: int | None = None,
-        retry_backoff_s: float = 0.25,
         tokenizer_path: str | None = None,
     ) -> None:
         self.base_url = (base_url or settings.LLM_BASE_URL).rstrip("/")
@@ -74,7 +70,6 @@ class OpenAICompatibleBackend(ChatBackend):
         self.timeout_s = timeout_s if timeout_s is not None else settings.LLM_TIMEOUT_S
         self.connect_timeout_s = connect_timeout_s if connect_timeout_s is not None else min(5.0, self.timeout_s)
         self.connect_retries = connect_retries if connect_retries is not None else settings.LLM_CONNECT_RETRIES
-        self.retry_backoff_s = retry_backoff_s
         self._tokenizer_path = tokenizer_path if tokenizer_path is not None else settings.LLM_TOKENIZER_PATH
         self._tokenizer: Any = None
         self._json_format: str | None = None  # the structured-output format this endpoint accepted
@@ -95,34 +90,26 @@ class OpenAICompatibleBackend(ChatBackend):
                 base_url=self.base_url,
                 api_key=self.api_key,
                 timeout=openai.Timeout(self.timeout_s, connect=self.connect_timeout_s),
-                max_retries=0,  # we retry connect errors only, see _call
+                max_retries=0,  # a request the server received is never sent again
+                http_client=openai.DefaultAsyncHttpxClient(
+                    transport=httpx2.AsyncHTTPTransport(retries=self.connect_retries, limits=CONNECTION_LIMITS)
+                ),
             )
             self._clients[loop] = client
         return client
 
     async def _call(self, request: Callable[[], Awaitable[T]]) -> T:
-        """Run ``request``, retrying only when the connection could not be made."""
-        attempts = self.connect_retries + 1
-        for attempt in range(1, attempts + 1):
-            try:
-                return await request()
-            except openai.APITimeoutError as exc:
-                raise BackendUnavailable(
-                    f"LLM endpoint {self.base_url} unreachable: no response within {self.timeout_s:g} s"
-                ) from exc
-            except openai.APIConnectionError as exc:
-                if attempt < attempts and isinstance(exc.__cause__, _CONNECT_ERRORS):
-                    delay = self.retry_backoff_s * 2 ** (attempt - 1)
-                    log.warning(
-                        "LLM endpoint %s refused the connection (attempt %d of %d), retrying in %.2f s",
-                        self.base_url, attempt, attempts, delay,
-                    )
-                    await asyncio.sleep(delay)
-                    continue
-                raise BackendUnavailable(f"LLM endpoint {self.base_url} unreachable: {_reason(exc)}") from exc
-            except openai.APIStatusError as exc:
-                raise _status_error(self.base_url, exc) from exc
-        raise AssertionError("unreachable")  # the loop always returns or raises
+        """Run ``request`` (the transport has already retried connecting), naming the endpoint on failure."""
+        try:
+            return await request()
+        except openai.APITimeoutError as exc:
+            raise BackendUnavailable(
+                f"LLM endpoint {self.base_url} unreachable: no response within {self.timeout_s:g} s"
+            ) from exc
+        except openai.APIConnectionError as exc:
+            raise BackendUnavailable(f"LLM endpoint {self.base_url} unreachable: {_reason(exc)}") from exc
+        except openai.APIStatusError as exc:
+            raise _status_error(self.base_url, exc) from exc
 
     async def list_models(self) -> list[str]:
         """The model names the endpoint serves (vLLM: the base model first, then its LoRAs)."""

@@ -26,7 +26,7 @@ def server():
 
 
 def backend_for(url: str, **kwargs) -> OpenAICompatibleBackend:
-    options = {"model": "base-model", "api_key": "sk-test", "timeout_s": 2.0, "retry_backoff_s": 0.05}
+    options = {"model": "base-model", "api_key": "sk-test", "timeout_s": 2.0}
     return OpenAICompatibleBackend(base_url=url, **(options | kwargs))
 
 
@@ -146,29 +146,47 @@ async def test_endpoint_down_is_a_clear_unavailable_error():
     assert time.monotonic() - started < 5
 
 
-async def test_connection_refused_is_retried_then_succeeds(caplog):
+async def test_connection_refused_is_retried_then_succeeds():
     port = free_port()
     late = FakeOpenAI(port)
     late.script = [Reply(["back", " online"])]
 
     class StartServerOnRetry(logging.Handler):
-        """The endpoint comes up while the client waits to retry: a vLLM restart."""
+        """The endpoint comes up while the transport waits to retry connecting: a vLLM restart."""
+
+        retries = 0
 
         def emit(self, record: logging.LogRecord) -> None:
-            if "retrying" in record.getMessage() and late._server is None:
-                late.start()
+            if record.getMessage().startswith("retry.started"):
+                self.retries += 1
+                if late._server is None:
+                    late.start()
 
     handler = StartServerOnRetry()
-    logging.getLogger("companion.llm.openai_compat").addHandler(handler)
+    transport_log = logging.getLogger("httpcore2.connection")  # traces its connect retries at DEBUG
+    level = transport_log.level
+    transport_log.addHandler(handler)
+    transport_log.setLevel(logging.DEBUG)
     try:
         deltas = await collect(backend_for(late.url, connect_retries=2), params=SamplingParams())
     finally:
-        logging.getLogger("companion.llm.openai_compat").removeHandler(handler)
+        transport_log.removeHandler(handler)
+        transport_log.setLevel(level)
         late.stop()
 
     assert deltas == ["back", " online"]
     assert len(late.chat_requests) == 1
-    assert "refused the connection (attempt 1 of 3)" in caplog.text
+    assert handler.retries == 1  # refused once, connected on the first retry
+
+
+async def test_connecting_is_not_retried_when_retries_are_off():
+    url = f"http://127.0.0.1:{free_port()}/v1"  # nothing listens here
+    started = time.monotonic()
+
+    with pytest.raises(BackendUnavailable, match=r"unreachable: .*ConnectError"):
+        await collect(backend_for(url, connect_retries=0), params=SamplingParams())
+
+    assert time.monotonic() - started < 0.5  # no backoff waited
 
 
 async def test_hanging_endpoint_times_out_without_retrying(server):

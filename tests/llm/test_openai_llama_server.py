@@ -41,7 +41,7 @@ def server(tmp_path_factory):
 
 
 def backend_for(url: str, **kwargs) -> OpenAICompatibleBackend:
-    options = {"model": "", "timeout_s": 30.0, "retry_backoff_s": 0.05}
+    options = {"model": "", "timeout_s": 30.0}
     return OpenAICompatibleBackend(base_url=url, **(options | kwargs))
 
 
