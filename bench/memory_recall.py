@@ -165,7 +165,11 @@ class World:
                                  ("a nurse", "hospital"), ("a landscape architect", "firm")]), self.pick(
             ["downtown", "near the old harbour", "in the north of the city"])
         return [Episode([("persona", "What do you actually do all day? You never said."),
-                         ("user", f"Ha, I'm {work[0]}, at a {work[1]} {place}. It pays the bills.")])], [
+                         ("user", f"Ha, I'm {work[0]}, at a {work[1]} {place}. It pays the bills.")]),
+                Episode([("user", "Work was chaos today, three deadlines and a broken printer."),
+                         ("persona", "Breathe. You survived it.")]),
+                Episode([("user", "My boss says I might get promoted next year, we'll see."),
+                         ("persona", "They'd be lucky to keep you.")])], [
             ("single", f"What is {self.u}'s profession?", [(0, 1)]),
             ("single", f"Where is {self.u}'s workplace?", [(0, 1)])]
 
@@ -173,7 +177,9 @@ class World:
         dish = self.pick(["lentil soup with lemon", "mushroom risotto", "spicy dan dan noodles", "shakshuka"])
         return [Episode([("user", f"My comfort food is {dish}, I could eat it every single day."),
                          ("persona", "Now I'm hungry. Do you cook it yourself?"),
-                         ("user", "Always, my grandmother taught me.")])], [
+                         ("user", "Always, my grandmother taught me.")]),
+                Episode([("user", "I tried cooking something new tonight and it was a disaster, haha."),
+                         ("persona", "What did you burn this time?")])], [
             ("single", f"What dish does {self.u} find most comforting?", [(0, 0)]),
             ("multi", f"Who taught {self.u} to cook their comfort food?", [(0, 0), (0, 2)]),
             ("single", f"What could {self.u} eat every single day?", [(0, 0)])]

@@ -18,6 +18,7 @@ items (:func:`items_stale`, :func:`items_forget_message`).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -53,6 +54,7 @@ class Draft:
     ended_at: datetime | None = None
     sources: list[Message] = field(default_factory=list)
     vector: np.ndarray | None = None
+    dense: str = ""  # what is embedded when it differs from ``text`` (see retrieval: names left to the words)
 
 
 @dataclass
@@ -64,9 +66,7 @@ class Names:
 
     @classmethod
     def for_conversation(cls, conversation: Conversation) -> Names:
-        from companion.accounts.selectors import user_display_name
-
-        return cls(user=user_display_name(conversation.owner), persona=conversation.persona.name)
+        return cls(user=user_name_for(conversation.owner, conversation.persona), persona=conversation.persona.name)
 
     def speaker(self, message: Message) -> str:
         name = str((message.extra or {}).get("st_name") or "").strip()
@@ -83,6 +83,28 @@ class Names:
 
     def addressee(self, message: Message) -> str:
         return self.persona if message.role == Message.Role.USER else self.user
+
+
+_TOLD_NAME = re.compile(r"^The user's name is (.+?)\.?$")
+
+
+def told_name(text: str) -> str:
+    """The name in the name slot's text ("The user's name is Ada." → "Ada")."""
+    m = _TOLD_NAME.match(text or "")
+    return m.group(1).strip() if m else ""
+
+
+def user_name_for(user: Any, persona: Any) -> str:
+    """What facts call the user: their display name, or — when they never set one and the account only
+    has a login name — the name they told this persona ("my name is Ada")."""
+    from companion.accounts.selectors import user_display_name
+
+    name = user_display_name(user)
+    if name == user.get_username():
+        told = Memory.objects.filter(user=user, persona=persona, slot="name", layer=Memory.Layer.SEMANTIC
+                                     ).values_list("text", flat=True).first()
+        name = told_name(told or "") or name
+    return name
 
 
 def turns_pending(*, conversation: Conversation, since_seq: int | None = None) -> list[Message]:
@@ -124,11 +146,13 @@ def drafts_for_turns(*, conversation: Conversation, turns: Sequence[Message], na
         when = message.created_at
         caption = semantic.image_caption(message.extra)
         prior = previous.content if previous is not None and previous.role != message.role else ""
+        question = semantic.asked_question(prior)
         drafts.append(Draft(
             layer=Memory.Layer.EPISODIC, kind=Memory.Kind.TURN, importance=EPISODE_IMPORTANCE, speaker=speaker,
-            text=semantic.episode_text(message.content, speaker=speaker, caption=caption,
-                                       answering=semantic.asked_question(prior), asker=addressee),
+            text=semantic.episode_text(message.content, speaker=speaker, caption=caption, answering=question,
+                                       asker=addressee),
             message=message, created_at=when, sources=[message],
+            dense=" ".join(x for x in (question, message.content[:semantic.MAX_EPISODE_CHARS], caption) if x),
         ))
         body = f"{message.content} {caption}".strip() if caption else message.content
         for fact in semantic.facts_from_message(body, speaker=speaker, addressee=addressee, when=when,
@@ -137,6 +161,7 @@ def drafts_for_turns(*, conversation: Conversation, turns: Sequence[Message], na
             drafts.append(Draft(
                 layer=Memory.Layer.SEMANTIC, kind=fact.kind, text=fact.text, importance=fact.importance,
                 speaker=speaker, message=message, slot=fact.slot, created_at=when, sources=[message],
+                dense=fact.dense,
             ))
         previous = message
     return drafts
@@ -154,7 +179,7 @@ def drafts_embed(drafts: Sequence[Draft], *, on_progress: Callable[[int], None] 
             todo.append(d)
     for start in range(0, len(todo), EMBED_BATCH):
         chunk = todo[start:start + EMBED_BATCH]
-        vectors = embeddings.embed([d.text for d in chunk])
+        vectors = embeddings.embed([d.dense or d.text for d in chunk])
         for draft, vector in zip(chunk, vectors, strict=True):
             draft.vector = vector
         if on_progress:
@@ -187,7 +212,7 @@ def drafts_write(*, user: Any, persona: Any, conversation: Conversation, drafts:
         if d.layer == Memory.Layer.SEMANTIC and d.slot in existing:
             extra_sources.append((existing[d.slot], d.message))
             continue
-        vector = d.vector if d.vector is not None else embeddings.embed_one(d.text)
+        vector = d.vector if d.vector is not None else embeddings.embed_one(d.dense or d.text)
         row = Memory(
             user=user, persona=persona, conversation=conversation, text=d.text, kind=d.kind, layer=d.layer,
             importance=float(min(1.0, max(0.0, d.importance))), slot=d.slot[:120], message=d.message,

@@ -16,7 +16,15 @@ from django.db import transaction
 
 from companion.chat.models import Conversation, Message
 from companion.memory.extraction import Candidate, extract_rules, sentiment
-from companion.memory.indexing import Names, drafts_embed, drafts_for_turns, drafts_write, messages_stale, turns_pending
+from companion.memory.indexing import (
+    Names,
+    drafts_embed,
+    drafts_for_turns,
+    drafts_write,
+    messages_stale,
+    told_name,
+    turns_pending,
+)
 from companion.memory.models import Memory, Milestone, RelationshipState
 from companion.memory.relationship import relationship_apply_exchange, relationship_get_or_create
 from companion.memory.selectors import memories_recall
@@ -80,6 +88,11 @@ def exchange_process(
     """
     user, persona = conversation.owner, conversation.persona
     names = Names.for_conversation(conversation)
+    if user_message is not None and names.user == user.get_username():
+        # "My name is Ada and I love sailing": facts from this very message already say "Ada".
+        told = next((told_name(c.text) for c in extract_rules(user_message.content or "")
+                     if c.slot == "name" and not c.retract), "")
+        names.user = told or names.user
     stale = messages_stale(conversation=conversation) if index_turns else []
     turns = turns_pending(conversation=conversation) if index_turns else []
     drafts = drafts_for_turns(conversation=conversation, turns=turns, names=names)

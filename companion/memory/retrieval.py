@@ -62,7 +62,7 @@ from threadpoolctl import ThreadpoolController
 from companion.memory import embeddings
 from companion.memory.models import Memory
 
-WEIGHTS = {"dense": 0.55, "bm25": 0.25, "recency": 0.05, "importance": 0.05, "time": 0.15}
+WEIGHTS = {"dense": 0.55, "bm25": 0.25, "recency": 0.05, "importance": 0.05, "time": 0.15, "speaker": 0.12}
 HALF_LIFE_DAYS = 30.0
 DENSE_CANDIDATES = 200
 MAX_CACHED_PAIRS = 64
@@ -152,6 +152,8 @@ class PairIndex:
     user_name: str = ""  # what the user is called in this pair's turns (for "my …" in a question)
     persona_name: str = ""
     texts: list[str] = field(default_factory=list)  # for the second hop (names found in the first results)
+    speaker_codes: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int32))  # into speaker_list
+    speaker_list: list[str] = field(default_factory=list)
 
     @property
     def size(self) -> int:
@@ -202,6 +204,9 @@ def pair_invalidate(user_id: int, persona_id: int) -> None:
 
 
 _indexes: OrderedDict[tuple[int, int], PairIndex] = OrderedDict()
+# Every speaker name an index of this process has seen: the warm-up (which knows no pair) and search
+# turn the same names into the first person, so they embed the same text.
+_known_speakers: set[str] = set()
 _indexes_lock = threading.Lock()
 
 
@@ -227,6 +232,9 @@ def _build(user_id: int, persona_id: int, version: int) -> PairIndex:
             matrix[i] = vec
         # else: a vector from another model: the row stays zero and ranks lexically only
     created = np.array([r[2].timestamp() for r in rows], dtype=np.float64)
+    speaker_list = sorted({r[8] for r in rows if r[8]})
+    code_of = {name: i for i, name in enumerate(speaker_list)}
+    _known_speakers.update(name for name in speaker_list if len(name) > 1)
     corpus = []
     for r in rows:
         tokens = tokenize(r[4]) + date_tokens(r[2])
@@ -249,6 +257,8 @@ def _build(user_id: int, persona_id: int, version: int) -> PairIndex:
         user_name=said_by["user"].most_common(1)[0][0] if said_by["user"] else "",
         persona_name=said_by["persona"].most_common(1)[0][0] if said_by["persona"] else "",
         texts=[r[4] for r in rows],
+        speaker_codes=np.array([code_of.get(r[8], -1) for r in rows], dtype=np.int32),
+        speaker_list=speaker_list,
     )
 
 
@@ -288,8 +298,8 @@ def _time_scores(index: PairIndex, cand: np.ndarray, window: Any) -> np.ndarray:
 
 
 def score_candidates(index: PairIndex, *, query: str, query_vec: np.ndarray | None, k: int, now_ts: float,
-                     window: Any = None, dense: np.ndarray | None = None, layers: np.ndarray | None = None
-                     ) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
+                     window: Any = None, dense: np.ndarray | None = None, layers: np.ndarray | None = None,
+                     focus: int | None = None) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
     """(candidate rows, scores, parts) for one query; ``dense`` may be precomputed for all rows."""
     n = index.size
     if dense is None:
@@ -327,7 +337,45 @@ def score_candidates(index: PairIndex, *, query: str, query_vec: np.ndarray | No
         time_part = _time_scores(index, cand, window)
         score = score + WEIGHTS["time"] * time_part
         parts["time"] = time_part
+    if focus is not None and focus >= 0 and index.speaker_codes.size:
+        said = (index.speaker_codes[cand] == focus).astype(np.float64)
+        score = score + WEIGHTS["speaker"] * said
+        parts["speaker"] = said
     return cand, score, parts
+
+
+def focus_of(index: PairIndex, text: str) -> int | None:
+    """The speaker a question is about: the first of the pair's speakers it names ("What is Mira's
+    favourite…", "What did Mira recommend to Ada" → Mira); None when it names none."""
+    best: tuple[int, int] | None = None
+    for code, name in enumerate(index.speaker_list):
+        m = re.search(rf"\b{re.escape(name)}\b", text)
+        if m and (best is None or m.start() < best[0]):
+            best = (m.start(), code)
+    return best[1] if best else None
+
+
+_OBJECT_BEFORE = re.compile(r"\b(to|for|with|about|from|tell|told|ask|asked|visit|visited|give|gave|promise|"
+                            r"promised|recommend|recommended|show|showed|send|sent|teach|taught|and|or)\s+$", re.I)
+
+
+def first_person(text: str, names: set[str] | frozenset[str] | None = None) -> str:
+    """What is embedded for a question: the speakers' names in the first person ("What is Ada's job?"
+    → "What is my job?"), as the turns themselves say it; who said it is the speaker part's job.
+    MiniLM weighs a rare name so heavily that "Ada's grandmother taught Ada" would otherwise beat
+    "I'm a landscape architect" for "What is Ada's job?"."""
+    names = _known_speakers if names is None else names
+    out = text
+    for name in sorted(names, key=len, reverse=True):
+        if name not in out:
+            continue
+        out = re.sub(rf"\b{re.escape(name)}'s\b", "my", out)
+
+        def person(m: re.Match, _out: str = out) -> str:
+            return "me" if _OBJECT_BEFORE.search(_out[: m.start()]) else "I"
+
+        out = re.sub(rf"\b{re.escape(name)}\b", person, out)
+    return out
 
 
 def _pick(index: PairIndex, order: np.ndarray, cand: np.ndarray, k: int, collapse: bool, taken: set[int]
@@ -382,12 +430,14 @@ def rank(
         dense_all = dense_scores(index.matrix, query_vec)[:, None]
     best: dict[int, tuple[float, dict[str, float]]] = {}
     per_part: list[list[int]] = []
+    main_focus = focus_of(index, query)
     for j, (text, vec) in enumerate(queries):
         column = j if j < n_split else 0  # a hop reuses the query's own vector
         dense = np.ascontiguousarray(dense_all[:, min(column, dense_all.shape[1] - 1)]) \
             if dense_all is not None else None
+        focus = focus_of(index, text) if 0 < j < n_split else main_focus
         cand, score, parts = score_candidates(index, query=text, query_vec=vec, k=k, now_ts=now_ts, window=window,
-                                              dense=dense, layers=mask)
+                                              dense=dense, layers=mask, focus=focus)
         order = np.argsort(-score, kind="stable")
         rows = _pick(index, order, cand, k, collapse, set())
         per_part.append([int(cand[i]) for i in rows])
@@ -435,9 +485,11 @@ def query_warm(query: str) -> None:
     from companion.memory.query import plan as query_plan
 
     the_plan = query_plan(query, reference=timezone.now())
-    for text in [*the_plan.parts, the_plan.anchor]:
+    for text in the_plan.parts:
         if text.strip():
-            embeddings.embed_one(text)
+            embeddings.embed_one(first_person(text))
+    if the_plan.anchor:
+        embeddings.embed_one(the_plan.anchor)
 
 
 def personal_query(query: str, index: PairIndex) -> str:
@@ -468,7 +520,7 @@ def search(*, user_id: int, persona_id: int, query: str, k: int = 8, now: dateti
         else None
     parts = the_plan.parts if the_plan else [query]
     texts = [p for p in parts if p.strip()]
-    vecs = [embeddings.embed_one(t) for t in texts]
+    vecs = [embeddings.embed_one(first_person(t)) for t in texts]
     named = personal_query(texts[0], index) if texts else ""
     if named and named != texts[0]:
         texts[0] = f"{texts[0]} {named}"

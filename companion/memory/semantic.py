@@ -89,11 +89,12 @@ _CAPTION_KEYS = ("caption", "blip_caption", "image_caption", "image_description"
 
 @dataclass
 class Fact:
-    text: str
+    text: str  # names for every person: what is shown and matched word by word
     kind: str
     importance: float
     slot: str
     spans: list[dates.Span] = field(default_factory=list)
+    dense: str = ""  # what is embedded: the sentence as said, only he/she/they resolved (see retrieval)
 
 
 def _third(verb: str) -> str:
@@ -203,14 +204,14 @@ def rewrite(sentence: str, ctx: Context) -> str:
         if low in ("they", "them", "their") and not group and before and not before[-1][2] and \
                 re.match(r"[A-Z]", before[-1][1]) and "'s " not in before[-1][1]:
             group = before[-1][1]  # "Big news from Greta: they won" — a singular they after a name
-        if low == "i":
+        if low == "i" and ctx.speaker:
             out[i] = ctx.speaker
             subject_at.add(i)
-        elif low in ("i'm", "i've", "i'll", "i'd"):
+        elif low in ("i'm", "i've", "i'll", "i'd") and ctx.speaker:
             out[i] = ctx.speaker + {"i'm": " is", "i've": " has", "i'll": " will", "i'd": " would"}[low]
-        elif low in ("me", "myself"):
+        elif low in ("me", "myself") and ctx.speaker:
             out[i] = ctx.speaker
-        elif low in ("my", "mine"):
+        elif low in ("my", "mine") and ctx.speaker:
             out[i] = _possessive(ctx.speaker)
         elif low == "you" and ctx.addressee:
             out[i] = ctx.addressee
@@ -305,6 +306,7 @@ def facts_from_message(
     kept_previous = ""
     for sentence in sentences(text):
         sentence = sentence.translate(_QUOTE).strip()
+        as_said = rewrite(sentence, Context(speaker="", addressee="", people=list(ctx.people)))
         rewritten = rewrite(sentence, ctx)
         _note_people(sentence, ctx)
         if len(out) >= MAX_FACTS_PER_MESSAGE:
@@ -331,7 +333,7 @@ def facts_from_message(
         if annotated[-1] not in ".!?":
             annotated += "."
         kind, importance = _kind_and_importance(sentence, annotated, spans)
-        out.append(Fact(annotated, kind, importance, f"said:{normalise(annotated)}"[:120], spans))
+        out.append(Fact(annotated, kind, importance, f"said:{normalise(annotated)}"[:120], spans, dense=as_said))
         kept_previous = annotated
     return out
 

@@ -1,7 +1,10 @@
 // Memory panel (templates/chat/_memory.html): lists what the persona remembers
-// about the user with source snippets, lets the user edit or forget each memory,
-// and shows the relationship stage and milestone timeline.
-// API: /api/memory/conversations/<id>/{memories,relationship}/, /api/memory/memories/<id>/.
+// in three layers (Facts = semantic, Sessions = session summaries, Turns =
+// every message of both speakers), each with its source turns (who, when,
+// what), lets the user ask memory (recall across layers, ranked, with the layer
+// and sources of each result), edit or forget each item, and shows the
+// relationship stage and milestone timeline.
+// API: /api/memory/conversations/<id>/{memories?layer=,relationship,recall?q=}/, /api/memory/memories/<id>/.
 // Text from the server is only ever inserted with textContent.
 (() => {
   "use strict";
@@ -23,6 +26,12 @@
   const stage = document.getElementById("memory-stage");
   const timeline = document.getElementById("memory-timeline");
   const errorBox = document.getElementById("memory-error");
+  const results = document.getElementById("memory-results");
+  const searchForm = document.getElementById("memory-search");
+  const searchInput = document.getElementById("memory-query");
+  const layerTabs = Array.from(panel.querySelectorAll(".memory-layer"));
+  const LAYER_LABELS = {semantic: "fact", episodic: "turn", session: "session"};
+  let layer = "semantic";
   const csrf = (panel.querySelector("input[name=csrfmiddlewaretoken]") || {}).value || "";
   let refreshTimers = [];
 
@@ -61,16 +70,34 @@
     return response.status === 204 ? null : response.json();
   }
 
-  function renderMemory(memory) {
-    const item = el("li", "memory-item");
-    item.dataset.memoryId = memory.id;
-    const head = el("div");
-    head.append(el("span", "kind", memory.kind), el("span", "text", memory.text));
-    const meta = el("div", "muted", day(memory.created_at) + (memory.edited_by_user ? " · edited by you" : ""));
+  function period(memory) {
+    const start = day(memory.created_at);
+    const end = memory.ended_at ? day(memory.ended_at) : "";
+    return end && end !== start ? `${start} – ${end}` : start;
+  }
+
+  function renderSources(memory) {
     const sources = el("ul", "sources");
     for (const source of memory.sources || []) {
-      sources.append(el("li", "source", `“${source.snippet}”`));
+      const line = el("li", "source-item");
+      const who = source.speaker || source.role;
+      line.append(el("span", "source-meta", `${who} · ${day(source.created_at)}`),
+        el("span", "source", `“${source.snippet}”`));
+      sources.append(line);
     }
+    return sources;
+  }
+
+  function renderMemory(memory, scored) {
+    const item = el("li", "memory-item");
+    item.dataset.memoryId = memory.id;
+    item.dataset.layer = memory.layer || "semantic";
+    const head = el("div");
+    head.append(el("span", "layer", LAYER_LABELS[memory.layer] || memory.layer || "fact"),
+      el("span", "kind", memory.kind), el("span", "text", memory.text));
+    const note = scored ? ` · score ${scored.score.toFixed(2)}` : "";
+    const meta = el("div", "muted", period(memory) + (memory.edited_by_user ? " · edited by you" : "") + note);
+    const sources = renderSources(memory);
     const actions = el("div", "actions");
     actions.append(
       button("Edit", () => startEdit(item, memory), `Edit memory: ${memory.text}`),
@@ -116,20 +143,80 @@
     }
   }
 
+  // The relationship in words: the stage's name and place on the ladder, a sentence on how
+  // things stand; the scores only on hover (title), never as the text itself.
+  function relationshipWords(rel) {
+    const name = (rel.persona && rel.persona.name) || "They";
+    const ladder = rel.stages || [];
+    const step = ladder.findIndex((s) => s.name === rel.stage);
+    const a = Number(rel.affinity) || 0;
+    const t = Number(rel.trust) || 0;
+    const feeling = a < -0.2 ? `Things are strained between you and ${name}.`
+      : a < 0.05 ? `${name} is still getting to know you.`
+        : a < 0.3 ? `${name} enjoys your company.`
+          : a < 0.55 ? `${name} is fond of you.`
+            : `${name} feels very close to you.`;
+    const trust = t < 0.05 ? "Trust has yet to grow." : t < 0.2 ? "Trust is starting to grow."
+      : t < 0.45 ? "There is real trust between you." : "You trust each other deeply.";
+    const n = Number(rel.exchanges) || 0;
+    const since = rel.first_met_at ? ` since ${day(rel.first_met_at)}` : "";
+    const talked = n === 0 ? "You have not really talked yet." : `You have talked ${n} time${n === 1 ? "" : "s"}${since}.`;
+    const label = String(rel.stage_label || rel.stage || "");
+    return {
+      stage: label.charAt(0).toUpperCase() + label.slice(1),
+      step: step >= 0 && ladder.length > 1 ? `stage ${step + 1} of ${ladder.length}` : "",
+      sentence: `${feeling} ${trust} ${talked}`,
+      numbers: `affinity ${a.toFixed(2)} · trust ${t.toFixed(2)} · ${n} exchanges`,
+    };
+  }
+
+  function showRelationship(rel) {
+    const words = relationshipWords(rel);
+    stage.replaceChildren(document.createTextNode(words.stage));
+    if (words.step) stage.append(el("span", "memory-step", ` · ${words.step}`));
+    const summary = document.getElementById("memory-rel-summary");
+    if (summary) {
+      summary.textContent = words.sentence;
+      summary.title = words.numbers;
+    }
+    stage.title = words.numbers;
+  }
+
   function updateCount(n) {
     count.textContent = `(${n})`;
     empty.hidden = n > 0;
   }
 
+  function selectLayer(name) {
+    layer = name;
+    for (const tab of layerTabs) tab.setAttribute("aria-selected", String(tab.dataset.layer === name));
+    refresh();
+  }
+
+  async function recall(query) {
+    if (!query.trim()) {
+      results.replaceChildren();
+      return;
+    }
+    try {
+      const found = await api(`/conversations/${conversationId}/recall/?k=10&q=${encodeURIComponent(query)}`);
+      results.replaceChildren(...found.results.map((r) => renderMemory(r.memory, r)));
+      if (!found.results.length) results.append(el("li", "muted", "Nothing comes to mind."));
+      showError("");
+    } catch (err) {
+      showError(err.message);
+    }
+  }
+
   async function refresh() {
     try {
       const [memories, relationship] = await Promise.all([
-        api(`/conversations/${conversationId}/memories/`),
+        api(`/conversations/${conversationId}/memories/?layer=${encodeURIComponent(layer)}`),
         api(`/conversations/${conversationId}/relationship/`),
       ]);
       list.replaceChildren(...memories.results.map(renderMemory));
       updateCount(memories.results.length);
-      stage.textContent = `${relationship.stage_label} · affinity ${relationship.affinity.toFixed(2)} · trust ${relationship.trust.toFixed(2)}`;
+      showRelationship(relationship);
       timeline.replaceChildren(...relationship.timeline.map((m) => el("li", `milestone ${m.kind}`, `${day(m.happened_at)} — ${m.title}`)));
       showError("");
     } catch (err) {
@@ -144,6 +231,11 @@
   }
 
   toggle.addEventListener("click", () => setOpen(panel.hidden));
+  for (const tab of layerTabs) tab.addEventListener("click", () => selectLayer(tab.dataset.layer));
+  searchForm.addEventListener("submit", (event) => {
+    event.preventDefault();
+    recall(searchInput.value);
+  });
   document.getElementById("memory-close").addEventListener("click", () => setOpen(false));
   document.addEventListener("keydown", (event) => {
     if (event.key === "Escape" && !panel.hidden) setOpen(false);
@@ -155,5 +247,5 @@
     refreshTimers = [1500, 5000].map((ms) => setTimeout(refresh, ms));
   });
 
-  window.CompanionMemory = {refresh, open: () => setOpen(true), close: () => setOpen(false)};
+  window.CompanionMemory = {refresh, recall, selectLayer, open: () => setOpen(true), close: () => setOpen(false)};
 })();

@@ -106,7 +106,8 @@ def test_recall_json_format(tmp_path, user, persona):
     top = data["results"][0]
     assert top["rank"] == 1 and top["layer"] in ("semantic", "episodic")
     assert "Biscuit" in top["memory"]["text"]
-    assert set(top["parts"]) == {"dense", "bm25", "recency", "importance"}
+    # "my pet" is Sam's: the question names the user, so who said it counts too.
+    assert set(top["parts"]) == {"dense", "bm25", "recency", "importance", "speaker"}
     assert top["score"] >= data["results"][1]["score"]
     source = top["memory"]["sources"][0]
     assert source["content"] == "My name is Sam and I have a dog named Biscuit."
