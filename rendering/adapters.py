@@ -2,9 +2,10 @@
 
 Loading a LoRA reads and injects weights (slow); switching between loaded
 adapters is ``set_adapters`` (about a millisecond), so the worker keeps up to
-``capacity`` adapters resident and evicts the least recently used with
-``delete_adapters``.  Personas without a LoRA render with ``disable_lora()``,
-which gives exactly the base model's output.
+``capacity`` adapters resident (a cachetools ``LRUCache``) and evicts the least
+recently used with ``delete_adapters``, before loading the next one.
+Personas without a LoRA render with ``disable_lora()``, which gives exactly
+the base model's output.
 """
 
 from __future__ import annotations
@@ -13,7 +14,8 @@ import logging
 import os
 import threading
 import zlib
-from collections import OrderedDict
+
+from cachetools import LRUCache
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +31,7 @@ class AdapterCache:
     def __init__(self, pipe, capacity: int) -> None:
         self.pipe = pipe
         self.capacity = max(1, capacity)
-        self._resident: OrderedDict[str, str] = OrderedDict()  # adapter name -> path
+        self._resident: LRUCache[str, str] = LRUCache(maxsize=self.capacity)  # adapter name -> path
         self._lock = threading.Lock()
         self.loads = 0  # how many times a LoRA file was actually read (tests and the bench look at this)
         self.active: str | None = None
@@ -47,15 +49,14 @@ class AdapterCache:
                 self.active = None
                 return None
             name = adapter_name_for(path, persona_id)
-            if name not in self._resident:
-                while len(self._resident) >= self.capacity:
-                    evicted, _ = self._resident.popitem(last=False)
+            if self._resident.get(name) is None:  # a hit becomes the most recently used
+                if len(self._resident) >= self.capacity:  # free the pipeline's memory before loading
+                    evicted, _ = self._resident.popitem()  # the least recently used
                     self.pipe.delete_adapters(evicted)
                     log.info("evicted LoRA adapter %s", evicted)
                 self.pipe.load_lora_weights(path, adapter_name=name)
                 self.loads += 1
                 self._resident[name] = path
-            self._resident.move_to_end(name)
             self.pipe.enable_lora()
             self.pipe.set_adapters([name], adapter_weights=[weight])
             self.active = name

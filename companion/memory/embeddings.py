@@ -14,7 +14,7 @@ core). Two things keep it there:
   after). For a one-sentence batch a second OpenMP thread buys nothing, and on
   a busy 2-core machine the threads fight: p50 went from ~25 ms (1 thread) to
   ~230 ms (torch's default 2) while other jobs ran.
-* ``embed_one`` keeps an LRU of recent texts (settings.EMBEDDING_QUERY_CACHE_SIZE):
+* ``embed_one`` keeps a cachetools LRU of recent texts (settings.EMBEDDING_QUERY_CACHE_SIZE):
   the newest user message is embedded for the reply prompt's retrieval and
   again by the memory extractor after the exchange; the second is a hit.
   Cached vectors are read-only arrays.
@@ -25,19 +25,19 @@ from __future__ import annotations
 import importlib.util
 import os
 import threading
-from collections import OrderedDict
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from cachetools import LRUCache
 from django.conf import settings
 
 DIM = 384
 _lock = threading.Lock()
 _encode_lock = threading.Lock()
 _model: Any = None
-_query_cache: OrderedDict[str, np.ndarray] = OrderedDict()
+_query_cache: LRUCache[str, np.ndarray] = LRUCache(maxsize=1)  # resized to the setting on use
 _query_cache_lock = threading.Lock()
 
 
@@ -98,21 +98,20 @@ def _set_torch_threads(n: int) -> int:
 
 def embed_one(text: str) -> np.ndarray:
     """One text's vector (read-only), from the LRU when it was embedded lately."""
-    size = int(getattr(settings, "EMBEDDING_QUERY_CACHE_SIZE", 0) or 0)
+    global _query_cache
+    size = settings.EMBEDDING_QUERY_CACHE_SIZE
     if size <= 0:
         return embed([text])[0]
-    with _query_cache_lock:
-        hit = _query_cache.get(text)
-        if hit is not None:
-            _query_cache.move_to_end(text)
-            return hit
-    vector = embed([text])[0]
+    with _query_cache_lock:  # cachetools caches are not thread-safe
+        if _query_cache.maxsize != size:
+            _query_cache = LRUCache(maxsize=size)
+        hit = _query_cache.get(text)  # a hit becomes the most recently used
+    if hit is not None:
+        return hit
+    vector = embed([text])[0]  # outside the lock: two threads may embed the same text once each
     vector.flags.writeable = False
     with _query_cache_lock:
         _query_cache[text] = vector
-        _query_cache.move_to_end(text)
-        while len(_query_cache) > size:
-            _query_cache.popitem(last=False)
     return vector
 
 
