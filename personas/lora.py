@@ -1,29 +1,41 @@
 """Safe inspection of uploaded LoRA files.
 
 Only the safetensors format is accepted: an 8-byte little-endian header length,
-a JSON header describing every tensor, then raw tensor bytes. We read and check
-that header ourselves, so nothing in an upload is ever unpickled or executed,
-and we refuse anything that does not look like pairs of LoRA A/B matrices.
+a JSON header describing every tensor, then raw tensor bytes. Nothing in an
+upload is ever unpickled or executed:
+
+- the name, the size and the first 8 bytes are checked here (a pickle or zip
+  renamed to .safetensors, a header length that is absurd or runs past the end
+  of the file), each refusal with its own reason;
+- ``safetensors.safe_open`` then reads the header only: it parses and validates
+  the tensor table (known dtypes, shapes whose byte size does not overflow,
+  offsets inside the file, no overlap, no gap, no bytes after the last tensor,
+  string-only metadata, bounded JSON nesting) and reads no tensor data;
+- from its names, shapes and dtypes we refuse anything that does not look like
+  pairs of LoRA A/B matrices. A kohya ``alpha`` scalar is the one tensor whose
+  bytes are read (at most 8).
 """
 
 from __future__ import annotations
 
-import itertools
-import json
 import math
 import re
+import shutil
 import struct
+import tempfile
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import IO, Any
 
-import numpy as np
 from django.conf import settings
+from safetensors import SafetensorError, safe_open
 
-from .jsonlimits import JSONTooDeep, loads_limited
+from .jsonlimits import loads_limited
 
-# safetensors itself refuses headers over 100 MB; a LoRA header is a few hundred KB.
+# safetensors itself refuses headers over 100 MB (the same limit); a LoRA header is a few hundred KB.
 MAX_HEADER_BYTES = 100_000_000
 MAX_TENSOR_DIMS = 8  # LoRA matrices are 2-D (conv LoRAs 4-D)
 
@@ -96,13 +108,13 @@ def inspect_lora(fh: IO[bytes], *, filename: str, size: int) -> LoraInfo:
         raise LoraValidationError(
             f"The file is truncated: the header says {header_len} bytes but only {size - 8} bytes follow."
         )
-    header = _parse_header(fh.read(header_len))
-    data_len = size - 8 - header_len
-    tensors = _check_tensor_table(header, data_len)
+    with _on_disk(fh) as path:
+        tensors, metadata = _read_header(path)
+    _check_tensor_table(tensors)
     info = _describe_pairs(tensors, size)
     alpha = _read_alpha(fh, header_len, tensors)
     if alpha is None:
-        alpha = _alpha_from_metadata(header.get("__metadata__"))
+        alpha = _alpha_from_metadata(metadata)
     return replace(info, alpha=alpha)
 
 
@@ -130,55 +142,73 @@ def _check_magic(prefix: bytes) -> None:
         raise LoraValidationError("This file contains pickle data, which is refused: it can run code when loaded.")
 
 
-def _parse_header(raw: bytes) -> dict[str, Any]:
+@contextmanager
+def _on_disk(fh: IO[bytes]) -> Iterator[str]:
+    """A path holding the upload's bytes: safe_open reads files, not streams.
+
+    Django spools uploads over FILE_UPLOAD_MAX_MEMORY_SIZE to a temporary file, which is used
+    as it is; smaller ones (and streams) are copied to one (the size limit was checked first).
+    """
+    temporary = getattr(fh, "temporary_file_path", None)
+    if callable(temporary):
+        yield temporary()
+        return
+    with tempfile.NamedTemporaryFile(suffix=".safetensors") as copy:
+        fh.seek(0)
+        shutil.copyfileobj(fh, copy)
+        copy.flush()
+        yield copy.name
+
+
+def _read_header(path: str) -> tuple[dict[str, dict[str, Any]], dict[str, str] | None]:
+    """(tensor name -> {dtype, shape, begin}, metadata) from the header alone, as safetensors validates it.
+
+    ``begin`` is the tensor's data offset: safetensors has checked that the tensors, in
+    offset order, tile the data section from 0 without gaps, so it is the sum of the sizes
+    before it (None once a dtype of unknown byte size comes first).
+    """
     try:
-        header = loads_limited(raw.decode("utf-8"))
-    except JSONTooDeep:
-        raise LoraValidationError("Corrupt safetensors header: its JSON is nested far too deeply.") from None
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise LoraValidationError(f"Corrupt safetensors header: it is not valid JSON ({exc}).") from None
-    if not isinstance(header, dict):
-        raise LoraValidationError("Corrupt safetensors header: expected a JSON object of tensors.")
-    return header
+        with safe_open(path, framework="numpy") as st:
+            tensors: dict[str, dict[str, Any]] = {}
+            begin: int | None = 0
+            for name in st.offset_keys():
+                view = st.get_slice(name)
+                dtype, shape = view.get_dtype(), view.get_shape()
+                tensors[name] = {"dtype": dtype, "shape": shape, "begin": begin}
+                size = DTYPE_SIZES.get(dtype)
+                begin = None if begin is None or size is None else begin + math.prod(shape) * size
+            return tensors, st.metadata()
+    except SafetensorError as exc:
+        raise LoraValidationError(_header_error(str(exc))) from None
 
 
-def _check_tensor_table(header: dict[str, Any], data_len: int) -> dict[str, dict[str, Any]]:
-    """Every tensor entry must be well-typed and its bytes must lie inside the file, without overlap."""
-    tensors = {k: v for k, v in header.items() if k != "__metadata__"}
+def _header_error(message: str) -> str:
+    """Our wording for safetensors' reason for refusing a header."""
+    reason = message.removeprefix("Error while deserializing header: ")
+    if "file not fully covered" in reason:  # safetensors does not say which of the two
+        return ("The file does not match its tensor table: a tensor extends past the end of the file, "
+                "or there are bytes after the last tensor.")
+    if "recursion limit exceeded" in reason:
+        return "Corrupt safetensors header: its JSON is nested far too deeply."
+    if reason.startswith("invalid JSON in header"):
+        return f"Corrupt safetensors header: it is not valid JSON for a safetensors file ({reason})."
+    return f"Corrupt safetensors header: {reason}."
+
+
+def _check_tensor_table(tensors: dict[str, dict[str, Any]]) -> None:
+    """What safetensors allows but a LoRA upload may not hold."""
     if not tensors:
         raise LoraValidationError("The file holds no tensors.")
-    spans = []
     for name, entry in tensors.items():
-        if not isinstance(entry, dict):
-            raise LoraValidationError(f"Corrupt safetensors header: entry '{name}' is not an object.")
-        dtype, shape, offsets = entry.get("dtype"), entry.get("shape"), entry.get("data_offsets")
-        if dtype not in DTYPE_SIZES:
-            raise LoraValidationError(f"Corrupt safetensors header: tensor '{name}' has unknown dtype {dtype!r}.")
-        if not (isinstance(shape, list) and all(isinstance(d, int) and d >= 0 for d in shape)):
-            raise LoraValidationError(f"Corrupt safetensors header: tensor '{name}' has an invalid shape.")
-        if not (isinstance(offsets, list) and len(offsets) == 2 and all(isinstance(o, int) for o in offsets)):
-            raise LoraValidationError(f"Corrupt safetensors header: tensor '{name}' has invalid data offsets.")
-        begin, end = offsets
-        if not 0 <= begin <= end:
-            raise LoraValidationError(f"Corrupt safetensors header: tensor '{name}' has invalid data offsets.")
-        if end > data_len:
-            raise LoraValidationError(f"The file is truncated: tensor '{name}' extends past the end of the file.")
-        # math.prod on Python ints: numpy's int64 product overflowed (a 500) or wrapped for huge shapes.
-        if len(shape) > MAX_TENSOR_DIMS or end - begin != math.prod(shape) * DTYPE_SIZES[dtype]:
-            raise LoraValidationError(f"Corrupt safetensors header: tensor '{name}' size does not match its shape.")
-        spans.append((begin, end))
-    spans.sort()
-    for (_, prev_end), (begin, _) in itertools.pairwise(spans):
-        if begin < prev_end:
-            raise LoraValidationError("Corrupt safetensors header: tensor data regions overlap.")
-    if spans[-1][1] != data_len:  # loaders refuse unaccounted bytes too
-        raise LoraValidationError("Corrupt safetensors file: there are bytes after the last tensor.")
-    metadata = header.get("__metadata__")
-    if metadata is not None and not (
-        isinstance(metadata, dict) and all(isinstance(v, str) for v in metadata.values())
-    ):
-        raise LoraValidationError("Corrupt safetensors header: __metadata__ must map names to strings.")
-    return tensors
+        if entry["dtype"] not in DTYPE_SIZES:
+            raise LoraValidationError(
+                f"Corrupt safetensors header: tensor '{name}' has unknown dtype {entry['dtype']!r}."
+            )
+        if len(entry["shape"]) > MAX_TENSOR_DIMS:
+            raise LoraValidationError(
+                f"Corrupt safetensors header: tensor '{name}' has {len(entry['shape'])} dimensions "
+                f"(a LoRA has at most {MAX_TENSOR_DIMS})."
+            )
 
 
 def _describe_pairs(tensors: dict[str, dict[str, Any]], size: int) -> LoraInfo:
@@ -250,16 +280,19 @@ def _leaf_name(module: str, kinds: set[str]) -> str:
     return module.rsplit("_", 1)[-1]
 
 
+_SCALAR_FORMATS = {"F16": "<e", "F32": "<f", "F64": "<d"}
+
+
 def _read_alpha(fh: IO[bytes], header_len: int, tensors: dict[str, dict[str, Any]]) -> float | None:
     """kohya stores alpha as a scalar tensor per module; read the first one's bytes."""
     for name, entry in sorted(tensors.items()):
-        if name.endswith(".alpha") and entry["dtype"] in ("F16", "BF16", "F32", "F64") and _numel(entry) == 1:
-            begin, end = entry["data_offsets"]
+        dtype, begin = entry["dtype"], entry["begin"]
+        if name.endswith(".alpha") and dtype in ("BF16", *_SCALAR_FORMATS) and _numel(entry) == 1 and begin is not None:
             fh.seek(8 + header_len + begin)
-            raw = fh.read(end - begin)
-            if entry["dtype"] == "BF16":  # bfloat16 is the top half of a float32
-                return float(np.frombuffer(b"\x00\x00" + raw, dtype="<f4")[0])
-            return float(np.frombuffer(raw, dtype={"F16": "<f2", "F32": "<f4", "F64": "<f8"}[entry["dtype"]])[0])
+            raw = fh.read(DTYPE_SIZES[dtype])
+            if dtype == "BF16":  # bfloat16 is the top half of a float32
+                return struct.unpack("<f", b"\x00\x00" + raw)[0]
+            return struct.unpack(_SCALAR_FORMATS[dtype], raw)[0]
     return None
 
 
@@ -270,8 +303,8 @@ def _alpha_from_metadata(metadata: Any) -> float | None:
     # diffusers/peft write the adapter's LoraConfig as JSON metadata
     for key in ("lora_adapter_metadata", "transformer.lora_adapter_metadata"):
         try:
-            config = json.loads(metadata.get(key) or "null")
-        except (TypeError, json.JSONDecodeError):
+            config = loads_limited(metadata.get(key) or "null")
+        except (TypeError, ValueError):  # not JSON, or nested too deeply (JSONTooDeep)
             config = None
         if isinstance(config, dict):
             candidates.append(config.get("lora_alpha"))
