@@ -1,4 +1,4 @@
 """Personas: fictional characters, their look, portraits, LoRAs and character cards.
 
-This app imports nothing else of ours (see GUIDE.md's layering).
+This app imports nothing else of ours (the layering in .importlinter, README "How it is built").
 """

@@ -37,7 +37,7 @@ def require_service(name: str, host: str, port: int) -> None:
     """
     if _port_open(host, port):
         return
-    message = f"{name} is not running on {host}:{port}; start it (see GUIDE.md) to run this test"
+    message = f"{name} is not running on {host}:{port}; start it (README \"Tests and benchmarks\") to run this test"
     if os.environ.get("CI"):
         pytest.fail(message)
     pytest.skip(message)

@@ -11,7 +11,7 @@ class Conversation(models.Model):
     persona = models.ForeignKey("personas.Persona", on_delete=models.PROTECT, related_name="conversations")
     title = models.CharField(max_length=200, blank=True)
     archived = models.BooleanField(default=False)
-    # Highest seq handed out so far; bumped under a row lock (see services.next_seq).
+    # Highest seq handed out so far; bumped under a row lock (see services._next_seq).
     last_seq = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

@@ -6,7 +6,7 @@ closed by server": a websocket connect, a group_send or an enqueue each fail
 once per stale connection. With a short exponential backoff (≈1.5 s in all)
 they reconnect instead (tests/faults/test_redis_restart.py). A retried write
 may, rarely, apply twice; every consumer of these clients is idempotent
-(docs/delivery-guarantees.md).
+(README "Delivery guarantees").
 """
 
 from __future__ import annotations
