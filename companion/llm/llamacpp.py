@@ -32,6 +32,7 @@ import codecs
 import ctypes
 import json
 import logging
+import re
 import secrets
 import threading
 import time
@@ -51,7 +52,7 @@ from companion.llm.base import (
     SamplingParams,
     SchemaT,
 )
-from companion.llm.model_files import embedded_gguf_path
+from companion.llm.model_files import embedded_gguf_path, is_packaged, requantized
 from companion.llm.scheduling import BACKGROUND, INTERACTIVE, PriorityLock
 from companion.llm.structured import grammar_friendly_schema, parse_structured, schema_instruction
 
@@ -61,6 +62,12 @@ DEFAULT_REPETITION_PENALTY = 1.1  # tiny models loop without a mild one; JSON mo
 TOP_K = 40  # llama.cpp's default; top_p / min_p do the real trimming
 # A saved state is restored only when it spares at least this many tokens of prefill.
 MIN_RESTORE_GAIN = 64
+
+
+# llama-cpp-python 0.3.36's JSON grammar lets a string hold raw control characters (a newline
+# mid-string: invalid JSON, seen from SmolLM2); JSON forbids U+0000-U+001F unescaped.
+_STRING_CHAR = re.compile(r'^char ::= \[\^"\\\\\]', re.MULTILINE)
+_JSON_STRING_CHAR = r'char ::= [^"\\\x7F\x00-\x1F]'
 
 
 class ContextOverflow(BackendError):
@@ -187,12 +194,14 @@ class LoadedLlama:
 
     def grammar_for(self, schema: type[SchemaT]) -> Any:
         from llama_cpp import LlamaGrammar
+        from llama_cpp.llama_grammar import json_schema_to_gbnf
 
         key = json.dumps(grammar_friendly_schema(schema), sort_keys=True)
         with self._grammars_lock:
             grammar = self._grammars.get(key)
             if grammar is None:
-                grammar = self._grammars[key] = LlamaGrammar.from_json_schema(key, verbose=False)
+                gbnf = _STRING_CHAR.sub(lambda _: _JSON_STRING_CHAR, json_schema_to_gbnf(key))
+                grammar = self._grammars[key] = LlamaGrammar.from_string(gbnf, verbose=False)
             return grammar
 
     # --- model state (generation thread, under generate_lock) -------------------
@@ -243,7 +252,7 @@ def load_model(path: Path) -> LoadedLlama:
         if loaded is None:
             try:
                 loaded = LoadedLlama(
-                    path,
+                    _model_file(path),
                     n_ctx=settings.EMBEDDED_LLM_CONTEXT,
                     n_threads=settings.EMBEDDED_LLM_THREADS,
                     prefix_cache_bytes=settings.EMBEDDED_LLM_PREFIX_CACHE_MB * 2**20,
@@ -257,6 +266,18 @@ def load_model(path: Path) -> LoadedLlama:
             _load_errors.pop(path, None)
             _models[path] = loaded
         return loaded
+
+
+def _model_file(path: Path) -> Path:
+    """The file to load for ``path``: the packaged GGUF re-quantized when configured (see model_files)."""
+    ftype = settings.EMBEDDED_LLM_REQUANTIZE
+    if not ftype or not is_packaged(path):
+        return path
+    try:
+        return requantized(path, ftype)
+    except Exception:  # the original file still works, only prompts evaluate slower
+        log.exception("could not re-quantize %s to %s; loading it as it is", path.name, ftype)
+        return path
 
 
 def load_in_background(path: Path) -> None:

@@ -64,10 +64,19 @@ def schema_instruction(schema: type[BaseModel]) -> str:
 
 
 def parse_structured(schema: type[SchemaT], text: str) -> SchemaT:
-    """Validate model output against ``schema`` or raise StructuredOutputError."""
+    """Validate model output against ``schema`` or raise StructuredOutputError.
+
+    A raw control character inside a string (a newline, which llama.cpp's JSON
+    grammar lets through) is read leniently: the content is what was meant.
+    """
     try:
         return schema.model_validate_json(text)
     except ValidationError as exc:
+        if any(error["type"] == "json_invalid" for error in exc.errors()):
+            try:
+                return schema.model_validate(json.loads(text, strict=False))
+            except (ValueError, ValidationError):
+                pass
         snippet = text if len(text) <= 200 else text[:200] + "…"
         raise StructuredOutputError(
             f"{schema.__name__} output did not validate: {exc.errors()!r}; got {snippet!r}"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import ctypes
+import json
 import threading
 from typing import Literal
 
@@ -11,8 +12,9 @@ import pytest
 from pydantic import BaseModel, Field
 
 from companion.llm import llamacpp
-from companion.llm.base import BackendError, BackendUnavailable, ChatTurn, SamplingParams
+from companion.llm.base import BackendError, BackendUnavailable, ChatTurn, SamplingParams, StructuredOutputError
 from companion.llm.llamacpp import LlamaCppBackend, StopText
+from companion.llm.structured import parse_structured
 
 TURNS = [
     ChatTurn("system", "You are Mia, a cheerful barista who loves coffee."),
@@ -32,7 +34,7 @@ def backend() -> LlamaCppBackend:
 def greedy_reference(backend) -> str:
     """The model's own greedy reply, through llama-cpp-python's chat completion, not our machinery."""
     loaded = backend.load()
-    with loaded.generate_lock:
+    with loaded.generate_lock.hold():
         out = loaded.llama.create_chat_completion(
             messages=[{"role": t.role, "content": t.content} for t in TURNS],
             temperature=0.0,
@@ -239,6 +241,31 @@ async def test_complete_json_returns_a_valid_instance(backend):
         assert memory.text
 
 
+class Poem(BaseModel):
+    lines: str = Field(max_length=80)
+
+
+@pytest.mark.slow
+def test_json_strings_never_hold_raw_control_characters(backend):
+    # llama-cpp-python's own JSON grammar allowed a raw newline inside a string (invalid JSON).
+    loaded = backend.load()
+    grammar = loaded.grammar_for(Poem)
+    ask = 'Write a short poem of four lines, one per line, as JSON: {"lines": "..."}'
+    prompt = loaded.formatter(messages=[{"role": "user", "content": ask}]).prompt
+
+    with loaded.generate_lock.hold():
+        for seed in (1, 2, 3):
+            out = loaded.llama.create_completion(prompt, grammar=grammar, max_tokens=160, temperature=1.0, seed=seed)
+            text = out["choices"][0]["text"]
+            assert Poem.model_validate(json.loads(text))  # strict JSON: control characters only escaped
+
+
+def test_structured_output_with_a_raw_newline_in_a_string_is_read_leniently():
+    assert parse_structured(Poem, '{"lines": "roses\nviolets"}') == Poem(lines="roses\nviolets")
+    with pytest.raises(StructuredOutputError):
+        parse_structured(Poem, '{"lines": "unfinished')
+
+
 @pytest.mark.slow
 def test_count_tokens_is_what_the_text_costs_in_the_prompt(backend):
     loaded = backend.load()
@@ -263,6 +290,33 @@ def test_loading_twice_at_once_loads_once(backend):
 
     assert len({id(r) for r in results}) == 1
     assert results[0] is backend.load()
+
+
+@pytest.mark.slow
+def test_the_packaged_gguf_is_requantized_once_and_loaded_from_the_copy(backend, settings, tmp_path):
+    from companion.llm.model_files import is_packaged, requantized
+
+    assert is_packaged(backend.path)
+    assert backend.load().path.name.endswith(".Q8_0.gguf")  # the default EMBEDDED_LLM_REQUANTIZE
+    settings.EMBEDDED_LLM_CACHE_DIR = str(tmp_path)
+
+    copy = requantized(backend.path, "Q8_0")
+    made = copy.stat().st_mtime_ns
+
+    assert copy.parent == tmp_path and copy.stat().st_size > backend.path.stat().st_size
+    assert requantized(backend.path, "Q8_0") == copy and copy.stat().st_mtime_ns == made  # not made again
+    assert not list(tmp_path.glob("*.part"))
+
+
+def test_requantizing_is_off_for_a_gguf_the_operator_chose(settings, tmp_path):
+    chosen = tmp_path / "SmolLM2-135M-Instruct.Q4_1.gguf"  # same name, not the package's folder
+    chosen.write_bytes(b"GGUF")
+
+    assert llamacpp._model_file(chosen) == chosen
+    settings.EMBEDDED_LLM_REQUANTIZE = ""
+    from companion.llm.model_files import embedded_gguf_path
+
+    assert llamacpp._model_file(embedded_gguf_path()) == embedded_gguf_path()
 
 
 # --- the prefix-state LRU and stop strings, without a model -------------------------
