@@ -34,6 +34,7 @@ from rendering.errors import RenderCancelled
 from rendering.renderers import scenery
 from rendering.renderers.base import CancelledFn, ProgressFn, RenderContext, RenderedClip, Renderer
 from rendering.renderers.previz import kits, layers
+from rendering.renderers.previz import props as surfaces
 from rendering.renderers.previz.camera import (
     MARGIN,
     Pose,
@@ -155,7 +156,7 @@ def previz_plan(ctx: RenderContext) -> PrevizPlan:
     plan = PrevizPlan(kit=kit, time=time, weather=weather, lighting=beat.lighting, props=props, layers=names,
                       subject=places, band=band, subtitle=lines, flashes={}, size=(w, h), poses=poses,
                       background=background, subject_parts=parts)
-    _weather(plan, canvas, rng, indoor=indoor)
+    _weather(plan, canvas, _rng(beat.seed, "weather"), indoor=indoor)
     if canvas.exterior_beam is not None and time == TimeOfDay.NIGHT:
         plan.beam = canvas.exterior_beam
         names.append("beam")
@@ -184,7 +185,7 @@ def _subject_layer(figure: Image.Image, canvas: kits.Canvas, props: dict[str, in
     exposure = 0.72 + 0.28 * canvas.ambient if lighting != Lighting.STUDIO else 1.0
     layer.paste(layers.grade(figure, lighting, exposure=exposure), (left, pad))
     top = pad + int(fh * SURFACE_AT)
-    surface, lights = kits.surface_layer(canvas.surface, canvas.surface_colour, size=(lw, lh), top=top, props=props,
+    surface, lights = surfaces.surface_layer(canvas.surface, canvas.surface_colour, size=(lw, lh), top=top, props=props,
                                          rng=rng, ambient=canvas.ambient, figure_box=(left, pad, left + fw, pad + fh))
     layer.alpha_composite(layers.grade(surface, lighting))
     if lights:
@@ -302,7 +303,7 @@ class PrevizRenderer(Renderer):
                     cover = ImageChops.lighter(cover, particles.window(i, (w, h)))
                 frame.paste(outdoor[0].colour, (0, 0, w, h), cover)
             if flash:
-                frame = Image.blend(frame, white, 0.42 * flash)
+                frame = Image.blend(frame, white, 0.32 * flash)
                 if mask is not None:
                     frame.paste(white, (0, 0), mask.point(lambda v, f=flash: int(v * 0.5 * f)))
             if plan.flicker:

@@ -25,7 +25,7 @@ from PIL import Image, ImageDraw, ImageFilter, ImageOps
 
 WORK_SIZE = 160  # the matte is found on a copy this big (longest side)
 STEP_DISTANCE = 14.0  # RGB distance under which two palette colours are the same colour
-PRIOR_WEIGHT = 50.0  # how far (in RGB distance) the head-and-shoulders prior tips a pixel
+PRIOR_WEIGHT = 36.0  # how far (in RGB distance) the head-and-shoulders prior tips a pixel
 MIN_AREA, MAX_AREA = 0.06, 0.9  # a plausible figure covers this share of the portrait
 
 
@@ -48,7 +48,7 @@ def figure_for(portrait_path: str | None, *, height: int, seed: int, tone: tuple
             rgba, face = None, None
         if rgba is not None:
             width = max(1, round(rgba.width * height / rgba.height))
-            return Figure(rgba.resize((width, height), Image.Resampling.LANCZOS), face, True)
+            return Figure(_fade_bottom(rgba.resize((width, height), Image.Resampling.LANCZOS)), face, True)
     return Figure(_stand_in(height, seed, tone), (0.3, 0.04, 0.7, 0.46), False)
 
 
@@ -190,6 +190,18 @@ def face_box(mask: np.ndarray) -> tuple[float, float, float, float]:
     cols = np.nonzero(mask[top:neck].any(axis=0))[0]
     left, right = (cols.min(), cols.max()) if len(cols) else (int(w * 0.3), int(w * 0.7))
     return (left / w, top / h, (right + 1) / w, neck / h)
+
+
+def _fade_bottom(img: Image.Image, share: float = 0.14) -> Image.Image:
+    """The cut edge at the bottom of a bust fades out instead of ending in a line (seen through a rail)."""
+    h = img.height
+    ramp = np.ones(h, np.float32)
+    n = max(1, int(h * share))
+    ramp[h - n:] = np.linspace(1.0, 0.0, n, dtype=np.float32)
+    alpha = np.asarray(img.getchannel("A"), np.float32) * ramp[:, None]
+    out = img.copy()
+    out.putalpha(Image.fromarray(alpha.astype(np.uint8), "L"))
+    return out
 
 
 def _stand_in(height: int, seed: int, tone: tuple[int, int, int]) -> Image.Image:
