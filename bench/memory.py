@@ -1,6 +1,11 @@
 """Memory benchmarks: retrieval and prompt assembly latency vs. memory count,
 embedding throughput, and SillyTavern import speed.
 
+Pairs are filled with the three layers' mix (about 3/4 episodic turns, 1/5
+facts, 1 in 40 session summaries, two speakers); recall runs the whole query
+plan (name/clause splits, time windows, second hop). Recall quality is
+``bench/memory_recall.py``.
+
     .venv/bin/python bench/memory.py [--sizes 100 1000 10000 100000] [--queries 60]
                                      [--import-messages 5000] [--skip-import]
 
@@ -46,6 +51,8 @@ VERBS = ["loves", "worries about", "talked about", "is proud of", "wants to chan
 PLACES = ["in Leeds", "in Lisbon", "at work", "last summer", "on Sundays", "near the river", "every morning",
           "since 2019", "with friends", "after school", "in the evening", "during the storm"]
 QUERIES = [
+    # Some name the speakers, join two people or name a time: the full query plan is timed too.
+    "what did Ada and Mira both say about the garden", "what did Mira say about the river last week",
     "what is my dog called", "where does my sister live", "how was my exam", "what do I do for work",
     "tell me about my garden", "do you remember my trip", "what instrument do I play", "my neighbour again",
     "what did I buy for my mother", "how is the marathon training", "what happened with my boss",
@@ -107,10 +114,17 @@ def fill_pair(user, persona, n: int, pool_vecs: np.ndarray, pool_texts: list[str
         j = i % len(pool_texts)
         vec = pool_vecs[j] + rng.normal(0, 0.02, pool_vecs.shape[1]).astype(np.float32)
         vec /= np.linalg.norm(vec)
+        # The mix a long conversation gives: ~3/4 turns, ~1/5 facts, a few session summaries,
+        # said by two speakers.
+        layer = "session" if i % 40 == 0 else ("semantic" if i % 5 == 1 else "episodic")
+        speaker = "Ada" if i % 2 == 0 else "Mira"
+        created = now - timezone.timedelta(minutes=int(rng.integers(0, 60 * 24 * 365)))
         rows.append(Memory(
-            user=user, persona=persona, text=pool_texts[j].replace("(note", f"(note {i} /"), kind="fact",
-            importance=float(rng.random()), embedding=vec.astype("<f4").tobytes(),
-            created_at=now - timezone.timedelta(minutes=int(rng.integers(0, 60 * 24 * 365))),
+            user=user, persona=persona, text=pool_texts[j].replace("(note", f"(note {i} /"),
+            kind={"episodic": "turn", "session": "summary"}.get(layer, "fact"), layer=layer,
+            speaker="" if layer == "session" else speaker,
+            importance=float(rng.random()), embedding=vec.astype("<f4").tobytes(), created_at=created,
+            ended_at=created + timezone.timedelta(hours=2) if layer == "session" else None,
         ))
         if len(rows) == 5000:
             Memory.objects.bulk_create(rows)

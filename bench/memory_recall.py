@@ -114,18 +114,18 @@ class World:
         return _pick(self.rng, pool, self.used)
 
     def plans(self) -> list[tuple[list[Episode], list[tuple[str, str, list[tuple[int, int]]]]]]:
+        # Both speakers lead parallel lives (hobbies, pets, family, trips, events): about half of
+        # these are the persona's, told in its own words, so "whose dog is Pickle?" needs the speaker.
         out = []
-        for domain in HOBBIES:
-            out.append(self.hobby(domain))
-        for animal in PETS:
-            out.append(self.pet(animal))
+        out += [self.either(self.hobby(d), i) for i, d in enumerate(HOBBIES)]
+        out += [self.either(self.pet(a), i) for i, a in enumerate(PETS)]
         out += [self.job(), self.food(), self.fear()]
-        out += [self.relative() for _ in range(10)]
-        out += [self.change_of_mind(c) for c in CHANGES]
+        out += [self.either(self.relative(), i) for i in range(10)]
+        out += [self.either(self.change_of_mind(c), i + 1) for i, c in enumerate(CHANGES)]
         out += [self.shared_taste(t) for t in SHARED]
-        out += [self.dated_event(e) for e in EVENTS]
-        out += [self.trip(place) for place in TRIPS]
-        out += [self.month_event(m) for m in MONTH_EVENTS]
+        out += [self.either(self.dated_event(e), i) for i, e in enumerate(EVENTS)]
+        out += [self.either(self.trip(place), i) for i, place in enumerate(TRIPS)]
+        out += [self.either(self.month_event(m), i + 1) for i, m in enumerate(MONTH_EVENTS)]
         out += [self.recommendation(r) for r in RECOMMENDATIONS]
         out += [self.promise(x) for x in PROMISES]
         out += [self.persona_taste(f) for f in PERSONA_TASTES]
@@ -133,6 +133,18 @@ class World:
         out += [self.persona_event(x) for x in PERSONA_EVENTS]
         out += [self.distractor(line) for line in DISTRACTORS]
         return out
+
+    def either(self, plan, i: int):
+        """Every second one is the persona's: speakers swapped, the names in the questions too."""
+        if i % 2 == 0:
+            return plan
+        episodes, asked = plan
+        swapped = [Episode([("persona" if sp == "user" else "user", text) for sp, text in ep.turns])
+                   for ep in episodes]
+        mark = "\x00"
+        questions = [(kind, text.replace(self.u, mark).replace(self.p, self.u).replace(mark, self.p), refs)
+                     for kind, text, refs in asked]
+        return swapped, questions
 
     def hobby(self, domain):
         kind, thing, day, q = domain
@@ -304,16 +316,19 @@ class World:
         return [Episode([("user", line), ("persona", self.rng.choice(PHATIC_PERSONA))])], []
 
 
+# In pairs: both speakers take up a kind of thing (one each, see World.either), as people whose
+# lives run side by side do — "What instrument is Mira learning?" needs to know who said it.
 HOBBIES = [
     ("music", "cello lessons", "Thursdays", "What musical instrument is {u} learning?"),
-    ("climbing", "a bouldering course", "Tuesdays", "What sport did {u} take up at a course?"),
+    ("music", "piano lessons with an old jazz pianist", "Sunday afternoons",
+     "What musical instrument is {u} learning?"),
     ("language", "an evening class in Portuguese", "Mondays", "Which language is {u} studying?"),
-    ("pottery", "a wheel-throwing pottery class", "Saturday mornings", "What craft did {u} start learning?"),
-    ("dance", "a tango workshop", "Wednesdays", "Which dance is {u} learning?"),
-    ("swimming", "adult swimming lessons at the lido", "Friday evenings", "Where does {u} take swimming lessons?"),
+    ("language", "a Japanese course at the library", "Wednesdays", "Which language is {u} studying?"),
+    ("craft", "a wheel-throwing pottery class", "Saturday mornings", "What craft did {u} start learning?"),
+    ("craft", "a woodcarving workshop", "Friday evenings", "What craft did {u} start learning?"),
 ]
-PETS = [("tabby cat", "cat"), ("retired greyhound", "dog"), ("lop-eared rabbit", "rabbit"),
-        ("grey parrot", "parrot"), ("pair of guinea pigs", "guinea pigs"), ("three-legged tortoise", "tortoise")]
+PETS = [("tabby cat", "cat"), ("one-eyed black cat", "cat"), ("retired greyhound", "dog"),
+        ("scruffy terrier", "dog"), ("lop-eared rabbit", "rabbit"), ("tiny dwarf rabbit", "rabbit")]
 CHANGES = [
     ("vegetarian", "I started eating fish again, the doctor said I need the protein", "Does {u} eat fish now?"),
     ("training for a marathon", "I quit the marathon training, my knee can't take it",
@@ -442,6 +457,8 @@ def generate(seed: int, sessions: int) -> tuple[str, str, list[Turn], list[Quest
                     continue
                 day = when - timedelta(days=int(days))
                 text = rest.format(date=f"{day.day} {MONTHS[day.month - 1]} {day.year}")
+            if kind == "single" and all(by_id[i].speaker == "persona" for i in ids):
+                kind = "persona"  # something the persona said about itself
             questions.append(Question(kind, text, ids))
     return user, persona, turns, questions
 

@@ -177,13 +177,16 @@ def drafts_embed(drafts: Sequence[Draft], *, on_progress: Callable[[int], None] 
             d.vector = ZERO  # "haha yes", "lol": nothing to find by meaning; still found by its words
         else:
             todo.append(d)
-    for start in range(0, len(todo), EMBED_BATCH):
-        chunk = todo[start:start + EMBED_BATCH]
-        vectors = embeddings.embed([d.dense or d.text for d in chunk])
-        for draft, vector in zip(chunk, vectors, strict=True):
-            draft.vector = vector
+    # A one-sentence turn and the fact read from it embed the same words: embed each text once.
+    unique = list(dict.fromkeys(d.dense or d.text for d in todo))
+    vectors: dict[str, np.ndarray] = {}
+    for start in range(0, len(unique), EMBED_BATCH):
+        chunk = unique[start:start + EMBED_BATCH]
+        vectors.update(zip(chunk, embeddings.embed(chunk), strict=True))
         if on_progress:
             on_progress(len(chunk))
+    for d in todo:
+        d.vector = vectors[d.dense or d.text]
 
 
 def drafts_write(*, user: Any, persona: Any, conversation: Conversation, drafts: Sequence[Draft]) -> list[Memory]:

@@ -360,18 +360,21 @@ _OBJECT_BEFORE = re.compile(r"\b(to|for|with|about|from|tell|told|ask|asked|visi
 
 
 def first_person(text: str, names: set[str] | frozenset[str] | None = None) -> str:
-    """What is embedded for a question: the speakers' names in the first person ("What is Ada's job?"
-    → "What is my job?"), as the turns themselves say it; who said it is the speaker part's job.
-    MiniLM weighs a rare name so heavily that "Ada's grandmother taught Ada" would otherwise beat
-    "I'm a landscape architect" for "What is Ada's job?"."""
+    """What is embedded for a question: the speakers' names as the turns themselves say them — the
+    first speaker it names in the first person, any other in the second ("What did Mira recommend to
+    Ada?" → "What did I recommend to you?"); who said it is the speaker part's job. MiniLM weighs a
+    rare name so heavily that "Ada's grandmother taught Ada" would otherwise beat "I'm a landscape
+    architect" for "What is Ada's job?"."""
     names = _known_speakers if names is None else names
+    found = sorted((m.start(), name) for name in names for m in [re.search(rf"\b{re.escape(name)}\b", text)] if m)
     out = text
-    for name in sorted(names, key=len, reverse=True):
-        if name not in out:
-            continue
-        out = re.sub(rf"\b{re.escape(name)}'s\b", "my", out)
+    for n, (_, name) in enumerate(found):
+        first = n == 0
+        out = re.sub(rf"\b{re.escape(name)}'s\b", "my" if first else "your", out)
 
-        def person(m: re.Match, _out: str = out) -> str:
+        def person(m: re.Match, _out: str = out, _first: bool = first) -> str:
+            if not _first:
+                return "you"
             return "me" if _OBJECT_BEFORE.search(_out[: m.start()]) else "I"
 
         out = re.sub(rf"\b{re.escape(name)}\b", person, out)
@@ -404,7 +407,7 @@ def rank(
     layers: list[str] | None = None,
     collapse: bool = True,
     parts_queries: list[tuple[str, np.ndarray | None]] | None = None,
-    hops: list[str] | None = None,
+    hops: list[tuple[str, int]] | None = None,
 ) -> list[Scored]:
     """Top-k items for ``query`` (and its sub-questions in ``parts_queries``), best first.
 
@@ -419,7 +422,8 @@ def rank(
         mask = np.isin(index.layers, codes)
     queries = [(query, query_vec), *(parts_queries or [])]
     n_split = len(queries)
-    queries += [(text, query_vec) for text in hops or []]
+    queries += [(text, query_vec) for text, _ in hops or []]
+    hop_from = [None] * n_split + [anchor for _, anchor in hops or []]
     vecs = [v for _, v in queries[:n_split] if v is not None]
     dense_all = None
     if len(vecs) == n_split and len(vecs) > 1:
@@ -439,7 +443,7 @@ def rank(
         cand, score, parts = score_candidates(index, query=text, query_vec=vec, k=k, now_ts=now_ts, window=window,
                                               dense=dense, layers=mask, focus=focus)
         order = np.argsort(-score, kind="stable")
-        rows = _pick(index, order, cand, k, collapse, set())
+        rows = _pick(index, order, cand, k, collapse, set() if hop_from[j] is None else {hop_from[j]})
         per_part.append([int(cand[i]) for i in rows])
         for i in order[: max(k * 4, 50)]:
             row = int(cand[i])
@@ -548,7 +552,7 @@ def search(*, user_id: int, persona_id: int, query: str, k: int = 8, now: dateti
     if not hops:
         return first
     if explain is not None:
-        explain["hops"] = hops
+        explain["hops"] = [name for name, _ in hops]
     return rank(index, query=texts[0], query_vec=vecs[0], k=k, now=now, window=window, layers=layers,
                 collapse=collapse, parts_queries=parts_queries, hops=hops)
 
@@ -557,24 +561,25 @@ MAX_HOPS = 2
 _HOP_NAME = re.compile(r"(?<![.!?:]\s)(?<!^)\b([A-Z][a-z]{2,20})\b")
 
 
-def second_hops(index: PairIndex, first: list[Scored], *, query: str) -> list[str]:
+def second_hops(index: PairIndex, first: list[Scored], *, query: str) -> list[tuple[str, int]]:
     """Names the best first results mention that the question does not ("my uncle … moved to Kyoto"
     names Oskar; "Oskar started teaching" is the second hop): one query per name, with the question."""
     from companion.memory.query import _CAPS_SKIP
 
     asked = {w.lower() for w in _TOKEN.findall(query.lower())}
     skip = {s.lower() for s in index.speakers} | asked
-    found: list[str] = []
+    found: list[tuple[str, int]] = []
     for scored in first[:3]:
         row = int(np.searchsorted(index.ids, scored.memory_id))  # ids are in pk order
         if row >= index.size or index.ids[row] != scored.memory_id or index.layers[row] == LAYER_CODES["session"]:
             continue
         text = index.texts[row].split(": ", 1)[-1]
+        anchor = int(index.anchors[row])
         for name in _HOP_NAME.findall(text):
-            if name in _CAPS_SKIP or name.lower() in skip or name in found:
+            if name in _CAPS_SKIP or name.lower() in skip or name in {f[0] for f in found}:
                 continue
-            found.append(name)
-    return [f"{name} {query}" for name in found[:MAX_HOPS]]
+            found.append((name, anchor))
+    return found[:MAX_HOPS]
 
 
 def describe_weights() -> dict[str, Any]:

@@ -36,7 +36,9 @@ def test_fact_from_200_turns_back_is_recalled(play, user, persona):
     found = memories_recall(user=user, persona=persona, query="What's the name of my pet?", k=3)
     assert found, "nothing recalled"
     assert "Biscuit" in found[0].memory.text  # the fact "Alice has a dog named Biscuit." or its turn
-    assert set(found[0].parts) == {"dense", "bm25", "recency", "importance"}
+    # "my pet" is Alice's: the question is about her, so who said it is a part too.
+    assert set(found[0].parts) == {"dense", "bm25", "recency", "importance", "speaker"}
+    assert found[0].parts["speaker"] == 1.0
     # The dog memory is the oldest one, yet it wins on meaning.
     assert found[0].memory.created_at == min(Memory.objects.filter(user=user).values_list("created_at", flat=True))
 
