@@ -296,7 +296,10 @@ _AI_NOUN = (
 )
 _BREAKS_CHARACTER = [
     re.compile(rf"\bas an? {_AI_NOUN}\b", re.I),
-    re.compile(rf"\bI(?:'m| am)\s+(?:(?:just|only|merely|simply|actually|an?|the)\s+)*{_AI_NOUN}\b", re.I),
+    # "I'm just an AI", "I am a creative AI assistant" (up to two words between the article and the noun)
+    re.compile(rf"\bI(?:'m| am)\s+(?:(?:just|only|merely|simply|actually|really)\s+)*(?:an?|the|your)\s+"
+               rf"(?:[\w-]+\s+){{0,2}}{_AI_NOUN}\b", re.I),
+    re.compile(rf"\bI(?:'m| am)\s+(?:just|only|merely|simply|actually)\s+{_AI_NOUN}\b", re.I),
     re.compile(r"\b(?:large )?language models?\b|\bLLMs?\b|\bSmolLM\w*|\bChatGPT\b|\bOpenAI\b|\bHugging ?Face\b", re.I),
     re.compile(r"\bI(?:'m| am| was| have been)\s+(?:\w+\s+)?(?:designed|programmed|developed)\s+(?:to|by)\b", re.I),
     re.compile(r"\b(?:created|trained|built|made) by (?:a team|developers|engineers|researchers|openai|hugging)", re.I),
