@@ -222,7 +222,9 @@ def cut_user_turn(text: str, *, user_name: str, persona_name: str) -> str:
     user's name or a generic speaker label followed by a colon (``Alex:``,
     ``**Alex:**``, ``User:``), at a bold mid-line ``**Alex:`` and at a later line
     where the persona starts a new turn of its own (``\\nMira:``). A leading
-    ``Mira:`` label on the reply itself is removed, not cut.
+    ``Mira:`` label on the reply itself is removed, not cut, and so is the persona
+    opening its reply with its own name ("Mira, I'm so glad…": the model addressing
+    itself; kept when the user has the same name).
     """
     if not text:
         return ""
@@ -230,6 +232,11 @@ def cut_user_turn(text: str, *, user_name: str, persona_name: str) -> str:
     if persona_variants:
         label = rf"(?i)^\s*(?:\*\*|__)?\s*(?:{_speaker_alternation(persona_variants)})\s*(?:\*\*|__)?\s*:\s*"
         text = re.sub(label + r"(?:\*\*|__)?\s*", "", text)
+        if not {v.lower() for v in persona_variants} & {v.lower() for v in _name_variants(user_name)}:
+            self_address = re.match(rf"\s*(?:{_speaker_alternation(persona_variants)}),\s*(?=\S)", text)
+            if self_address:
+                rest = text[self_address.end() :]
+                text = rest[:1].upper() + rest[1:]
     cut = len(text)
     for token in _TURN_TOKENS:
         i = text.find(token)
