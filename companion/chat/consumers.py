@@ -32,10 +32,11 @@ from companion.chat.groups import (
     remember_server_loop,
 )
 from companion.chat.models import Conversation, Message
-from companion.chat.ratelimit import chat_rate_exceeded
+from companion.chat.ratelimit import chat_rate_exceeded, chat_rate_refund
 from companion.chat.replies import reply_live_text, reply_start, reply_stop
 from companion.chat.serializers import message_payload, messages_payload
 from companion.chat.signals import message_edited
+from companion.core.errors import ApplicationError
 from companion.llm.guard import db_thread
 from companion.llm.registry import get_backend
 from companion.ops import context
@@ -206,14 +207,14 @@ class ConversationConsumer(AsyncWebsocketConsumer):
             return
         try:
             frame, raw = protocol.parse_frame(text_data if text_data is not None else bytes_data)
-        except protocol.FrameError as exc:
+        except ApplicationError as exc:
             await self.send_error(exc.code, exc.detail)
             return
         rid = context.new_request_id()
         with context.bound(request_id=rid):
             try:
                 await self._dispatch_with_retry(frame, raw)
-            except services.ChatError as exc:
+            except ApplicationError as exc:  # a refusal (chat, evolve, rate limit, model): the user is told why
                 await self.send_error(exc.code, exc.detail)
             except OperationalError as exc:
                 if _database_busy(exc):
@@ -272,9 +273,14 @@ class ConversationConsumer(AsyncWebsocketConsumer):
     async def on_send(self, frame: protocol.MessageSend) -> None:
         services.validate_text(frame.text)  # cheap checks before counting against the limit
         await self._check_rate()
-        user_payload, created, reply_payload = await db_thread(_begin_exchange)(
-            self.conversation, frame.text, frame.client_id
-        )
+        try:
+            user_payload, created, reply_payload = await db_thread(_begin_exchange)(
+                self.conversation, frame.text, frame.client_id
+            )
+        except services.ChatError as exc:
+            if exc.code == "busy":  # refused and stored nothing: it must not use up the user's budget
+                await chat_rate_refund(self.user.pk)
+            raise
         created_frame = {"type": "message.created", "message": user_payload, "client_id": frame.client_id}
         if created:
             await self.broadcast(created_frame)

@@ -14,6 +14,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
 from companion.chat.frames import frame_handler
+from companion.core.errors import ApplicationError
 
 ClientId = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
 MessageId = Annotated[int, Field(ge=1)]
@@ -81,11 +82,8 @@ FRAMES: dict[str, type[Frame]] = {
 }
 
 
-class FrameError(Exception):
-    def __init__(self, code: str, detail: str) -> None:
-        super().__init__(detail)
-        self.code = code
-        self.detail = detail
+class FrameError(ApplicationError):
+    """A frame that cannot be read: bad_json, invalid_frame, unknown_type."""
 
 
 def parse_frame(raw: str | bytes | None) -> tuple[Frame, dict[str, Any]]:

@@ -28,17 +28,13 @@ from companion.accounts.selectors import user_display_name
 from companion.chat.groups import conversation_broadcast_sync
 from companion.chat.models import Conversation, Message
 from companion.chat.serializers import message_payload
+from companion.core.errors import ApplicationError
 
 log = logging.getLogger(__name__)
 
 
-class ChatError(Exception):
+class ChatError(ApplicationError):
     """A refused chat operation; ``code`` is sent to the client in an ``error`` frame."""
-
-    def __init__(self, code: str, detail: str = "") -> None:
-        super().__init__(detail or code)
-        self.code = code
-        self.detail = detail or code
 
 
 # --- helpers -----------------------------------------------------------------

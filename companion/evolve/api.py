@@ -21,16 +21,10 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from companion.chat.selectors import conversation_get_for
+from companion.core.errors import HTTP_STATUS
 from companion.evolve import selectors, services
 from companion.evolve.payloads import job_payload
 from rendering.beat import RenderDirection
-
-_STATUS = {
-    "not_found": status.HTTP_404_NOT_FOUND,
-    "refused": status.HTTP_422_UNPROCESSABLE_ENTITY,
-    "rate_limited": status.HTTP_429_TOO_MANY_REQUESTS,
-    "unavailable": status.HTTP_503_SERVICE_UNAVAILABLE,  # the guard model could not answer: try again
-}
 
 
 class _Body(BaseModel):
@@ -56,20 +50,11 @@ class ReelBody(_Body):
 
 
 def _error(code: str, detail: str) -> Response:
-    return Response({"code": code, "detail": detail}, status=_STATUS.get(code, status.HTTP_400_BAD_REQUEST))
+    return Response({"code": code, "detail": detail}, status=HTTP_STATUS.get(code, status.HTTP_400_BAD_REQUEST))
 
 
 class EvolveAPIView(APIView):
-    """Refusals from the Evolve services become ``{code, detail}`` responses, in one place."""
-
-    def handle_exception(self, exc: Exception) -> Response:
-        if isinstance(exc, services.EvolveError):
-            response = _error(exc.code, exc.detail)
-            retry_after = getattr(exc.__cause__, "retry_after_s", None)  # a RateLimited behind it
-            if retry_after:
-                response["Retry-After"] = str(retry_after)
-            return response
-        return super().handle_exception(exc)
+    """Evolve's REST views: refusals (EvolveError) become ``{code, detail}`` in companion.api.exceptions."""
 
 
 def _parse(model: type[_Body], data: Any) -> _Body | Response:

@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from companion.chat.groups import conversation_broadcast_sync
 from companion.chat.models import Conversation, Message
+from companion.core.errors import ApplicationError
 from companion.evolve import scenes
 from companion.llm.guard import model_call_sync
 from rendering.beat import CameraMove, Framing, Lighting, RenderDirection, SceneBeat, TimeOfDay, Weather
@@ -31,13 +32,12 @@ REEL_SOURCE = "chat.reel:"
 REEL_MAX_CLIPS = 20
 
 
-class EvolveError(Exception):
-    """A refused Evolve operation; ``code`` is one of invalid_frame, not_found, refused, invalid."""
+class EvolveError(ApplicationError):
+    """A refused Evolve operation: not_found, invalid, refused, unavailable, rate_limited."""
 
-    def __init__(self, code: str, detail: str, *, notice: Message | None = None) -> None:
-        super().__init__(detail)
-        self.code = code
-        self.detail = detail
+    def __init__(self, code: str, detail: str, *, notice: Message | None = None,
+                 retry_after_s: int | None = None) -> None:
+        super().__init__(code, detail, retry_after_s=retry_after_s)
         self.notice = notice  # the chat message telling the user, when one was posted
 
 
@@ -160,7 +160,7 @@ def _rate_check(scope: str, user: Any) -> None:
     try:
         rate_check(scope, user.pk)
     except RateLimited as exc:
-        raise EvolveError(exc.code, exc.detail) from exc
+        raise EvolveError(exc.code, exc.detail, retry_after_s=exc.retry_after_s) from exc
 
 
 def scene_preview(*, user: Any, message: Message | int, direction: RenderDirection | None = None) -> SceneBeat:

@@ -20,6 +20,7 @@ from typing import Literal, TypeVar
 from django.conf import settings
 from pydantic import BaseModel
 
+from companion.core.errors import ApplicationError
 from companion.llm.guard import model_call_guard
 
 Role = Literal["system", "user", "assistant"]
@@ -44,10 +45,13 @@ class SamplingParams:
     background: bool = False  # nobody waits for it (memory, summaries): yields the model to replies
 
 
-class BackendError(Exception):
+class BackendError(ApplicationError):
     """The model could not produce (the rest of) a reply. ``code`` goes to the client."""
 
     code = "backend_error"
+
+    def __init__(self, detail: str = "") -> None:
+        super().__init__(type(self).code, detail)
 
 
 class BackendUnavailable(BackendError):

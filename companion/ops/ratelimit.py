@@ -33,6 +33,8 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.core.cache import cache
 
+from companion.core.errors import ApplicationError
+
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 _RATE = re.compile(r"^\s*(\d+)\s*/\s*(\d*)\s*([smhd])\w*\s*$")
 
@@ -55,16 +57,15 @@ DETAILS = {
 }
 
 
-class RateLimited(Exception):
+class RateLimited(ApplicationError):
     """Over a scope's budget. ``code`` and ``detail`` go to the client; ``retry_after_s`` to Retry-After."""
 
     code = "rate_limited"
 
     def __init__(self, scope: str, retry_after_s: int) -> None:
         self.scope = scope
-        self.detail = DETAILS.get(scope, "Too many requests; wait a moment.")
-        self.retry_after_s = max(1, retry_after_s)
-        super().__init__(self.detail)
+        super().__init__("rate_limited", DETAILS.get(scope, "Too many requests; wait a moment."),
+                         retry_after_s=max(1, retry_after_s))
 
 
 def parse_rate(rate: str) -> tuple[int, int]:

@@ -16,6 +16,7 @@ from django.test import Client
 
 from companion.asgi import application
 from companion.chat.services import conversation_start
+from companion.memory.embeddings import get_model
 from personas.models import Persona
 
 
@@ -115,6 +116,9 @@ def _get(frame: dict[str, Any], dotted: str) -> Any:
 
 
 async def open_socket(conversation_id: int, sessionid: str | None) -> Socket:
+    # The memory embedder loaded before the first socket, as ``manage.py serve`` does at start: its
+    # first load takes seconds, which would otherwise land inside whichever test replies first.
+    await asyncio.to_thread(get_model)
     comm = communicator(conversation_id, sessionid)
     connected, _ = await comm.connect(timeout=5)
     assert connected

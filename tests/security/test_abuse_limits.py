@@ -146,8 +146,6 @@ def test_the_limiter_is_one_mechanism_and_refunds_a_refused_action(settings):
 
 
 @pytest.mark.django_db(transaction=True)
-@pytest.mark.xfail(strict=True, reason="needs the consumer to refund on a refused send (report: 3 lines in "
-                                       "ConversationConsumer.on_send); remove this marker when they are in")
 async def test_a_send_refused_as_busy_does_not_count_against_the_chat_limit(settings, scripted_backend):
     from asgiref.sync import sync_to_async
 

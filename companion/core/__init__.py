@@ -1,0 +1,1 @@
+"""What every part of companion may use: the one error family (the bottom layer in .importlinter)."""
