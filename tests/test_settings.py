@@ -105,6 +105,8 @@ def test_production_configuration_boots_on_postgres_and_redis(tmp_path, postgres
             SECRET_KEY=secrets.token_urlsafe(50),
             ALLOWED_HOSTS="companion.example.com",
             SECURE_HTTPS="1",
+            TRUSTED_PROXIES="10.0.0.0/8",  # the TLS proxy in front (companion.W001 otherwise)
+            METRICS_TOKEN=secrets.token_urlsafe(24),  # the scraper's (companion.W002 otherwise)
             DEBUG="0",
         )
         deploy = _manage("check", "--deploy", "--fail-level", "WARNING", env=env)

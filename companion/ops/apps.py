@@ -9,7 +9,7 @@ class OpsConfig(AppConfig):
     def ready(self) -> None:
         # Metrics observe the other apps through their signals; connecting here
         # means no other app has to know metrics exist.
-        from companion.ops import metrics, sessions
+        from companion.ops import checks, metrics, sessions  # noqa: F401  (checks: registers deploy checks)
 
         metrics.connect_receivers()
         sessions.connect_receivers()  # logout / password change / deletion close the user's sockets
