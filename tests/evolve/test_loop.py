@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import av
+import dramatiq
 import pytest
 from asgiref.sync import sync_to_async
 from channels.testing import WebsocketCommunicator
@@ -24,6 +25,7 @@ from django.test import Client
 from companion.asgi import application
 from companion.chat.models import Message
 from rendering.models import JobStatus, RenderJob, SafetyRefusal
+from rendering.worker import QUEUE
 from tests.evolve.fake_renderer import FakeRenderer
 from tests.workers import running_worker
 
@@ -49,6 +51,12 @@ def worker(settings):
     with running_worker(worker_timeout=50) as w:
         yield w
     reset_renderer()
+
+
+async def render_queue_drained(timeout_s: float = 30) -> None:
+    """Every render message sent so far was processed (Dramatiq's own join on the stub broker)."""
+    broker = dramatiq.get_broker()
+    await asyncio.to_thread(broker.join, QUEUE, timeout=int(timeout_s * 1000), fail_fast=False)
 
 
 def _login(user) -> Client:
@@ -224,7 +232,7 @@ async def test_cancel_while_running(worker, user, say, conversation):
     frames = await sock.until(lambda f: f["type"] == "render.cancelled")
     assert frames[-1]["job"]["status"] == "cancelled"
 
-    await asyncio.sleep(0.5)  # the worker notices between frames and stops
+    await render_queue_drained()  # the worker noticed between frames and stopped
     job = await RenderJob.objects.aget(pk=job_id)
     assert job.status == JobStatus.CANCELLED and not job.clip
     clips = await sync_to_async(conversation.messages.filter(kind=Message.Kind.CLIP).count)()
@@ -267,7 +275,7 @@ async def test_double_click_starts_one_render(worker, user, say, conversation):
     await sock.send(frame)
     await sock.send(frame)
     await sock.until(is_clip_message)
-    await asyncio.sleep(0.3)
+    await render_queue_drained()  # a second job, had one been queued, would have run by now
     while not await sock.comm.receive_nothing(timeout=0.2):
         await sock.recv()
     assert await RenderJob.objects.acount() == 1
