@@ -35,6 +35,9 @@ from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from tests.support.topology import free_port  # noqa: E402  (the repository root is on the path now)
 
 
 def parse_args() -> argparse.Namespace:
@@ -76,7 +79,6 @@ def bench_env(var_dir: Path, args: argparse.Namespace) -> dict[str, str]:
 
 def django_setup(env: dict[str, str]) -> None:
     os.environ.update(env)
-    sys.path.insert(0, str(REPO))
     import django
 
     django.setup()
@@ -114,12 +116,6 @@ def make_conversations(n: int, *, users: int = 20, temperature: float = 0.8) -> 
 
 
 # --- Daphne ---------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Daphne:
