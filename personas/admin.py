@@ -42,7 +42,7 @@ class PersonaAdmin(admin.ModelAdmin):
     form = PersonaAdminForm
     change_list_template = "admin/personas/persona/change_list.html"
     list_display = ("thumbnail", "name", "tagline", "visibility", "provenance", "has_lora", "owner", "updated_at")
-    list_display_links = ("thumbnail", "name")
+    list_display_links = ("name",)  # the thumbnail beside it is decorative (one link per row, not two)
     list_filter = ("visibility", "provenance", HasLoraFilter)
     search_fields = ("name", "tagline", "tags")
     list_select_related = ("owner",)
@@ -123,20 +123,25 @@ class PersonaAdmin(admin.ModelAdmin):
 
     # ---------------------------------------------------------- columns
 
+    # Portraits go through the site's portrait view (named "persona-portrait"): MEDIA_ROOT is not
+    # served, and that view checks who may see the persona (the admin's publishers see them all).
     @admin.display(description="")
     def thumbnail(self, obj: Persona) -> str:
-        if not obj.portrait:
+        if not obj.portrait or not obj.slug:
             return "—"
         return format_html(
-            '<img src="{}" alt="" width="48" height="48" style="object-fit:cover;border-radius:6px">',
-            obj.portrait.url,
+            '<img class="persona-thumb" src="{}" alt="" width="48" height="48" loading="lazy">',
+            reverse("persona-portrait", kwargs={"slug": obj.slug}),
         )
 
     @admin.display(description="Portrait preview")
     def portrait_preview(self, obj: Persona) -> str:
-        if not obj.portrait:
+        if not obj.portrait or not obj.slug:
             return "No portrait yet."
-        return format_html('<img src="{}" alt="" style="max-width:256px;border-radius:8px">', obj.portrait.url)
+        return format_html(
+            '<img class="persona-portrait-preview" src="{}" alt="Portrait of {}" width="256">',
+            reverse("persona-portrait", kwargs={"slug": obj.slug}), obj.name,
+        )
 
     @admin.display(boolean=True, description="LoRA", ordering="video_lora")
     def has_lora(self, obj: Persona) -> bool:

@@ -7,6 +7,9 @@ from companion.web import views
 
 urlpatterns = [
     path("", views.home, name="home"),
+    # Installable app (companion.web.pwa): the manifest and the app shell's service worker, at the root.
+    path("manifest.webmanifest", views.web_manifest, name="web-manifest"),
+    path("sw.js", views.service_worker, name="service-worker"),
     path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("signup/", views.signup, name="signup"),

@@ -9,7 +9,7 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.template import TemplateDoesNotExist
 from django.template.loader import get_template
@@ -22,13 +22,17 @@ from companion.chat import services
 from companion.chat.selectors import conversation_get_for, conversation_list_for, messages_page
 from companion.chat.serializers import messages_payload
 from companion.ops.ratelimit import RateLimited, rate_check
+from companion.web import pwa
 from companion.web.forms import DisplayNameForm, SignupForm
+from companion.web.gallery import SORTS, gallery_cards, gallery_filter, gallery_tags
 from personas.models import Persona
-from personas.selectors import persona_get_visible, persona_list_visible
+from personas.selectors import persona_get_visible
 
 # Templates other features add to the chat page (Evolve, memory); included when present.
 CHAT_EXTRA_TEMPLATES = ("chat/_evolve.html", "chat/_memory.html")
 HISTORY_PAGE = 200
+THEMES = ("auto", "light", "dark")  # the "theme" cookie; static/js/theme.js writes the same one
+THEME_COOKIE_AGE_S = 365 * 24 * 3600
 
 
 def _existing_templates(names: tuple[str, ...]) -> list[str]:
@@ -73,12 +77,27 @@ def signup(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def account(request: HttpRequest) -> HttpResponse:
     """The account page: the display name, and the way to export or delete everything."""
+    if request.method == "POST" and "theme" in request.POST:
+        return _theme_set(request, request.POST["theme"])
     form = DisplayNameForm(request.POST or None, initial={"display_name": user_display_name(request.user)})
     if request.method == "POST" and form.is_valid():
         profile_set_display_name(user=request.user, display_name=form.cleaned_data["display_name"])
         messages.success(request, "Display name saved.")
         return redirect("account")
-    return render(request, "account/account.html", {"form": form}, status=400 if form.errors else 200)
+    return render(request, "account/account.html", {"form": form, "themes": THEMES},
+                  status=400 if form.errors else 200)
+
+
+def _theme_set(request: HttpRequest, theme: str) -> HttpResponse:
+    """Keep the colour theme in the "theme" cookie (read by base.html on every page, so no flash)."""
+    if theme not in THEMES:
+        messages.error(request, "Unknown theme.")
+        return redirect("account")
+    messages.success(request, "Theme saved.")
+    response = redirect("account")
+    response.set_cookie("theme", theme, max_age=THEME_COOKIE_AGE_S, samesite="Lax",
+                        secure=request.is_secure(), httponly=False)  # theme.js reads and writes it too
+    return response
 
 
 def _visible_persona(request: HttpRequest, slug_or_id: str) -> Persona:
@@ -90,13 +109,37 @@ def _visible_persona(request: HttpRequest, slug_or_id: str) -> Persona:
 
 @login_required
 def persona_gallery(request: HttpRequest) -> HttpResponse:
-    return render(request, "personas/gallery.html", {"personas": persona_list_visible(user=request.user)})
+    """Cards of every visible persona; ?q= searches name, tagline and tags, ?tag= filters, ?sort= orders."""
+    query = request.GET.get("q", "")[:200]
+    tag = request.GET.get("tag", "")[:200]
+    sort = request.GET.get("sort", "recent")
+    sort = sort if sort in SORTS else "recent"
+    cards = gallery_cards(user=request.user, sort=sort)
+    context = {
+        "cards": gallery_filter(cards, query=query, tag=tag),
+        "total": len(cards),
+        "tags": gallery_tags(cards),
+        "query": query,
+        "tag": tag,
+        "sort": sort,
+        "sorts": SORTS,
+    }
+    return render(request, "personas/gallery.html", context)
 
 
 @login_required
 def persona_portrait(request: HttpRequest, slug: str) -> FileResponse:
-    """A persona's portrait, only to those who may see the persona (MEDIA_ROOT is not served wholesale)."""
-    persona = _visible_persona(request, slug)
+    """A persona's portrait, only to those who may see the persona (MEDIA_ROOT is not served wholesale).
+
+    Those who see every persona in the admin (superusers, "personas.publish_persona") see every
+    portrait: the admin's thumbnails come from here too.
+    """
+    if request.user.has_perm("personas.publish_persona"):
+        persona = Persona.objects.filter(slug=slug).first()
+        if persona is None:
+            raise Http404
+    else:
+        persona = _visible_persona(request, slug)
     if not persona.portrait:
         raise Http404
     try:
@@ -163,3 +206,18 @@ def chat(request: HttpRequest, conversation_id: int) -> HttpResponse:
 def portrait_url(persona) -> str | None:
     """Where a persona's portrait is served (visibility-checked), or None without one."""
     return reverse("persona-portrait", kwargs={"slug": persona.slug}) if persona.portrait else None
+
+
+def web_manifest(request: HttpRequest) -> JsonResponse:
+    """The web app manifest (companion.web.pwa), as application/manifest+json."""
+    response = JsonResponse(pwa.manifest(), content_type="application/manifest+json")
+    response["Cache-Control"] = "public, max-age=3600"
+    return response
+
+
+def service_worker(request: HttpRequest) -> HttpResponse:
+    """The service worker at the site's root (a worker controls only the paths under its own URL)."""
+    response = HttpResponse(pwa.service_worker_source(), content_type="text/javascript; charset=utf-8")
+    response["Cache-Control"] = "no-cache"  # the browser checks for a new version on every visit
+    response["Service-Worker-Allowed"] = "/"
+    return response

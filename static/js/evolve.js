@@ -385,11 +385,12 @@
           status.textContent = data.detail || "The reel could not be queued.";
           return;
         }
-        status.textContent = "Reel queued: it will appear in the chat when ready.";
+        // The sheet closes once the reel is queued; a toast says what happens next.
+        status.textContent = "";
         selected.clear();
         document.querySelectorAll(".reel-pick input").forEach((c) => { c.checked = false; });
         updateReelBar();
-        reelBar.hidden = false;
+        if (window.CompanionUI) window.CompanionUI.toast("Reel queued: it will appear in the chat when ready.");
       } catch (_) {
         status.textContent = "Network error: the reel was not queued.";
       }

@@ -166,7 +166,10 @@ def test_changelist_has_thumbnails_search_and_filters(staff_client, peft_lora_by
     )
     Persona.objects.create(name="Plain Persona", tags=["noir"])
     html = staff_client.get(LIST_URL).content.decode()
-    assert '<img src="/media/personas/portraits/' in html
+    # Thumbnails come through the portrait view (MEDIA_ROOT is not served), never /media/.
+    juniper = Persona.objects.get(name="Juniper Ash")
+    assert f'<img class="persona-thumb" src="/personas/{juniper.slug}/portrait/"' in html and "/media/" not in html
+    assert staff_client.get(f"/personas/{juniper.slug}/portrait/").status_code == 200
     assert "Import character card" in html and IMPORT_URL in html
 
     found = staff_client.get(LIST_URL, {"q": "noir"}).context["cl"].result_list

@@ -159,7 +159,9 @@ OWNED: dict[str, list[Case]] = {
     "api-persona-detail": [Case("get", lambda w: f"/api/personas/{w['secret'].slug}/")],
 }
 # Open to anyone, signed in or not (probes, login, sign-up, the API schema and docs).
-PUBLIC = {"healthz", "readyz", "login", "signup", "home", "api-schema", "api-docs", "api-token"}
+# web-manifest, service-worker: the installable app's manifest and worker (static, no user content).
+PUBLIC = {"healthz", "readyz", "login", "signup", "home", "api-schema", "api-docs", "api-token",
+          "web-manifest", "service-worker"}
 # Any signed-in user, about themselves only (listings are checked for leaks below).
 SIGNED_IN = {
     "personas", "api-persona-list", "api-conversation-list", "api-root", "conversation-new", "logout",
@@ -221,7 +223,8 @@ def _text(response) -> str:
 @pytest.mark.parametrize("role", ROLES)
 def test_public_urls_answer_everyone(world, role):
     client = client_for(world, role)
-    for url in ("/healthz", "/readyz", "/login/", "/signup/", "/", "/api/schema/", "/api/docs/"):
+    for url in ("/healthz", "/readyz", "/login/", "/signup/", "/", "/api/schema/", "/api/docs/", "/sw.js",
+                "/manifest.webmanifest"):
         response = client.get(url)
         assert response.status_code in (200, 302), (role, url, response.status_code)
         if role != "owner":
