@@ -398,6 +398,9 @@ def test_an_edit_keeps_what_it_does_not_name(say, persona):
     beat = beat_from_edit(message=msg, edit=edit, direction=None)
     assert beat.setting == "the lamp room" and beat.action == "Mira pins the chart with a mug"
     assert beat.weather == Weather.STORM and beat.time_of_day == TimeOfDay.NIGHT
+    as_shown = beat_from_edit(message=msg, direction=None, edit=BeatEdit(
+        setting="lamp room of the old lighthouse", action="A gust rattles the lamp-room glass. Mira looks up."))
+    assert as_shown.weather == Weather.STORM  # the gust is part of the storm the story has, not a new weather
     snowy = beat_from_edit(message=msg, edit=BeatEdit(setting="a snowy mountain pass", action="Mira climbs"),
                            direction=None)
     assert snowy.weather == Weather.SNOW

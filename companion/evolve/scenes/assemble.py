@@ -27,7 +27,7 @@ from companion.chat.models import Message
 from companion.evolve.scenes import lexicon, reading
 from companion.evolve.scenes.context import SceneContext
 from companion.evolve.scenes.model import ExtractedScene
-from companion.evolve.scenes.rules import MAX_ACTION, SceneReading, read_props, scene_read
+from companion.evolve.scenes.rules import COMPATIBLE_WEATHER, MAX_ACTION, SceneReading, read_props, scene_read
 from rendering.beat import (
     CameraMove,
     CharacterRef,
@@ -268,7 +268,9 @@ def beat_assemble(
         duration = edit.duration_s
         edited = f"{edit.setting} {edit.action}"
         time_of_day = scenery.time_in(edited) or time_of_day
-        weather = scenery.weather_in(edited) or weather
+        edited_weather = scenery.weather_in(edited)
+        if edited_weather is not None and (edited_weather, weather) not in COMPATIBLE_WEATHER:
+            weather = edited_weather  # the edit names other weather; a gust in a known storm keeps the storm
         props = list(dict.fromkeys([*read_props(edit.action), *props]))[:12]
         time_of_day = getattr(edit, "time_of_day", None) or time_of_day
         weather = getattr(edit, "weather", None) or weather

@@ -35,6 +35,14 @@ _LOOKING_AT = re.compile(
     r"across|to)\s+(?:the|a|an|her|his|their|our|your)?\s*(?:[\w'-]+\s+){0,2}$",
     re.IGNORECASE,
 )
+# A locative in a clause about the sky or the weather places that, not the character:
+# "as the sun sets over the rooftops", "rain drums on the roof".
+_SCENERY_SUBJECT = re.compile(
+    r"\b(?:sun|moon|light|lights|rain|snow|wind|sky|stars|clouds|fog|mist|waves|smoke|shadows?|birds|lightning|"
+    r"thunder|storm|dawn|dusk|sunset|sunrise|beam|glow)\s+(?:[\w'-]+\s+){0,3}$",
+    re.IGNORECASE,
+)
+NIGHT_LIGHTS = (Lighting.NEON, Lighting.MOONLIGHT, Lighting.CANDLELIGHT, Lighting.FIRELIGHT)
 _NUMBER_NAMES = {2: "two", 3: "three", 4: "four", 5: "five", 6: "six", 7: "seven", 8: "eight", 9: "nine",
                  10: "ten", 11: "eleven", 12: "twelve"}
 _PLURALS = {"glass": "glasses", "bench": "benches", "shelf": "shelves", "fireplace": "fireplaces",
@@ -113,7 +121,8 @@ def _sources(ctx: SceneContext) -> tuple[_Text, list[_Text], list[_Text]]:
 def _mentions(text: str) -> list[scenery.PlaceMention]:
     out = []
     for m in scenery.place_mentions(text):
-        if m.strength == 2 and not m.moving and _LOOKING_AT.search(text[max(0, m.start - 60):m.start]):
+        window = text[max(0, m.start - 60):m.start]
+        if m.strength == 2 and not m.moving and (_LOOKING_AT.search(window) or _SCENERY_SUBJECT.search(window)):
             m = scenery.PlaceMention(m.kit, m.phrase, 1, m.start, area=m.area)  # looking at a place is not being there
         out.append(m)
     return out
@@ -218,7 +227,7 @@ def read_time(ctx: SceneContext, message: _Text, before: list[_Text], background
     return value, source
 
 
-_COMPATIBLE = {  # a message naming part of the weather already known keeps the whole of it
+COMPATIBLE_WEATHER = {  # a message naming part of the weather already known keeps the whole of it
     (Weather.WIND, Weather.STORM), (Weather.RAIN, Weather.STORM), (Weather.WIND, Weather.SNOW),
     (Weather.WIND, Weather.RAIN),
 }
@@ -237,9 +246,9 @@ def read_weather(ctx: SceneContext, message: _Text, before: list[_Text], backgro
         return None, "default"
     weather, source = found[0]
     for later, _later_source in found[1:]:
-        if (weather, later) in _COMPATIBLE:
+        if (weather, later) in COMPATIBLE_WEATHER:
             weather = later  # widened: the gust was part of the storm
-        elif later != weather and (later, weather) not in _COMPATIBLE:
+        elif later != weather and (later, weather) not in COMPATIBLE_WEATHER:
             break  # other weather, further back: it has changed since
     return weather, source
 
@@ -372,10 +381,11 @@ def scene_read(ctx: SceneContext) -> SceneReading:
     time_of_day, time_from = read_time(ctx, message, before, background)
     weather, weather_from = read_weather(ctx, message, before, background)
     background_kits = {m.kit for t in (*before, *background) for m in _mentions(t.narration) if m.strength}
-    source = read_light_source(message, before, background,
-                               carried_setting=setting_from != "message" or kit in background_kits)
-    if time_of_day is None and kit == "spaceship":
-        time_of_day, time_from = TimeOfDay.NIGHT, "place"  # space is dark
+    # the scene has not moved when the message stays where the story was (or the story never said where)
+    carried = setting_from != "message" or kit in background_kits or not background_kits
+    source = read_light_source(message, before, background, carried_setting=carried)
+    if time_of_day is None and (kit == "spaceship" or source in NIGHT_LIGHTS):
+        time_of_day, time_from = TimeOfDay.NIGHT, "light"  # space is dark; neon, candles and fires are night things
     action = _sentences_for_action(message.narration, ctx.persona_name)
     narrated = bool(action)
     speech = speech_line(message.speech)
