@@ -316,7 +316,7 @@ CHAT_REPLY_MAX_TOKENS = env.int("CHAT_REPLY_MAX_TOKENS", default=72)
 CHAT_TOP_P = env.float("CHAT_TOP_P", default=0.9)
 CHAT_MIN_P = env.float("CHAT_MIN_P", default=0.05)
 CHAT_REPETITION_PENALTY = env.float("CHAT_REPETITION_PENALTY", default=1.1)
-CHAT_TEMPERATURE_SCALE = env.float("CHAT_TEMPERATURE_SCALE", default=1.0)  # persona temperature × this
+CHAT_TEMPERATURE_SCALE = env.float("CHAT_TEMPERATURE_SCALE", default=1.0)  # persona temperature times this
 CHAT_MAX_TEMPERATURE = env.float("CHAT_MAX_TEMPERATURE", default=0.9)
 # A reply outlives its socket (reload, lost signal) up to this long; then it ends with what it has.
 CHAT_REPLY_TIME_LIMIT_S = env.float("CHAT_REPLY_TIME_LIMIT_S", default=120.0)
