@@ -146,7 +146,7 @@ def drafts_for_turns(*, conversation: Conversation, turns: Sequence[Message], na
         when = message.created_at
         caption = semantic.image_caption(message.extra)
         prior = previous.content if previous is not None and previous.role != message.role else ""
-        question = semantic.asked_question(prior)
+        question = semantic.asked_question(prior, message.content)
         drafts.append(Draft(
             layer=Memory.Layer.EPISODIC, kind=Memory.Kind.TURN, importance=EPISODE_IMPORTANCE, speaker=speaker,
             text=semantic.episode_text(message.content, speaker=speaker, caption=caption, answering=question,

@@ -133,8 +133,18 @@ def bm25_scores(model: bm25s.BM25, tokens: list[str]) -> np.ndarray:
     return model.get_scores_from_ids(ids)
 
 
+# A few verbs people use for the same speech act, one token for the lexical side.
+SYNONYMS = {"suggest": "recommend", "advis": "recommend", "advice": "recommend", "vow": "promise",
+            "swore": "promise", "swear": "promise"}
+
+
 def tokenize(text: str) -> list[str]:
-    return [stem(t) for t in _TOKEN.findall(text.lower().replace("'s ", " ")) if t not in _STOPWORDS]
+    out = []
+    for t in _TOKEN.findall(text.lower().replace("'s ", " ")):
+        if t not in _STOPWORDS:
+            t = stem(t)
+            out.append(SYNONYMS.get(t, t))
+    return out
 
 
 @dataclass

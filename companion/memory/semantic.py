@@ -327,7 +327,9 @@ def facts_from_message(
         annotated, spans = dates.annotate(rewritten, anchor=when)
         if len([w for w in words if w not in ("it", "that", "this", "them")]) < 3 and kept_previous:
             annotated = f"{kept_previous.rstrip('.!')}; {annotated[0].lower()}{annotated[1:]}"
-        if speaker not in annotated:
+        if _SUGGESTION.search(sentence) and not re.match(r"\s*i\b", sentence, re.I):
+            annotated = f"{speaker} recommends: {annotated}"  # who suggested it is the point
+        elif speaker not in annotated:
             annotated = f"{speaker}: {annotated}"
         annotated = annotated.rstrip()
         if annotated[-1] not in ".!?":
@@ -364,7 +366,21 @@ def episode_text(content: str, *, speaker: str, caption: str = "", answering: st
     return f"{speaker}: {body[:MAX_EPISODE_CHARS]}"
 
 
-def asked_question(previous: str) -> str:
-    """The question that closes the other speaker's last turn, if it ends with one."""
+REPLY_CONTEXT_WORDS = 12
+
+
+def asked_question(previous: str, reply: str = "") -> str:
+    """What a turn answers: the question that closes the other speaker's last turn, or — for a
+    short reply ("Waffles! I love that.") — that turn's last sentence."""
     parts = sentences(previous or "")
-    return parts[-1] if parts and parts[-1].rstrip().endswith("?") else ""
+    if not parts:
+        return ""
+    if parts[-1].rstrip().endswith("?"):
+        return parts[-1]
+    if reply and content_words(reply) and len(reply.split()) <= REPLY_CONTEXT_WORDS:
+        return parts[-1]
+    return ""
+
+
+_SUGGESTION = re.compile(r"\b(you should|you could|you might want to|why don'?t you|you have to try|you must try|"
+                         r"i recommend|i suggest|i'd recommend|i would recommend|give .{1,40} a try|try)\b", re.I)

@@ -88,7 +88,8 @@ def test_memory_panel_lists_edits_and_forgets(server):
             assert panel.is_hidden()
             page.get_by_role("button", name="Memory", exact=True).click()
             assert panel.is_visible()
-            name, sailing = "The user's name is Ada.", "The user loves sailing."
+            # Facts name the user by the name they gave ("Ada"), in the Facts tab (the default).
+            name, sailing = "The user's name is Ada.", "Ada loves sailing."
             _wait_for_memories(page, {name, sailing}, log)
 
             # Only Alice's memories: Bob's memory of the same persona is not listed.
@@ -104,7 +105,13 @@ def test_memory_panel_lists_edits_and_forgets(server):
             # Relationship stage and the timeline with the first meeting.
             page.wait_for_function("() => !document.querySelector('#memory-stage').textContent.startsWith('…')")
             stage = page.locator("#memory-stage").inner_text()
-            assert re.fullmatch(r"stranger · affinity -?\d\.\d\d · trust \d\.\d\d", stage), stage
+            assert re.fullmatch(r"Stranger · stage 1 of \d", stage), stage
+            # In words; the scores only on hover.
+            summary = page.locator("#memory-rel-summary")
+            assert "Mira is still getting to know you." in summary.inner_text()
+            assert not re.search(r"\d\.\d", summary.inner_text())
+            scores = summary.get_attribute("title")
+            assert re.fullmatch(r"affinity -?\d\.\d\d · trust -?\d\.\d\d · \d+ exchanges", scores), scores
             assert any(t.endswith("— First conversation") for t in
                        page.locator("#memory-timeline li").all_text_contents())
 
@@ -112,7 +119,7 @@ def test_memory_panel_lists_edits_and_forgets(server):
             panel.get_by_role("button", name=f"Edit memory: {sailing}").click()
             area = panel.get_by_label("Memory text")
             assert area.input_value() == sailing
-            area.fill("The user loves sailing small boats on the lake.")
+            area.fill("Ada loves sailing small boats on the lake.")
             panel.get_by_role("button", name="Save").click()
             edited = panel.locator(".memory-item", has_text="small boats on the lake")
             edited.wait_for()
@@ -131,9 +138,24 @@ def test_memory_panel_lists_edits_and_forgets(server):
             page.get_by_role("button", name="Memory", exact=True).click()
             page.wait_for_function(
                 "() => [...document.querySelectorAll('#memory-list .memory-item .text')]"
-                ".map(e => e.textContent).join('|') === 'The user loves sailing small boats on the lake.'"
+                ".map(e => e.textContent).join('|') === 'Ada loves sailing small boats on the lake.'"
             )
             assert page.locator("#memory-count").inner_text() == "(1)"
+
+            # The Turns tab: every message of both speakers, with who said it.
+            panel.get_by_role("tab", name="Turns").click()
+            page.wait_for_function(
+                "() => [...document.querySelectorAll('#memory-list .memory-item .text')]"
+                ".some(e => e.textContent.startsWith('Ada: My name is Ada'))"
+            )
+            assert all(t.startswith(("Ada", "Mira")) for t in _memory_texts(page))
+            # Ask memory: ranked results across layers, each with its layer and source turn.
+            panel.get_by_label("What should Mira recall?").fill("what does Ada enjoy doing?")
+            panel.get_by_role("button", name="Recall").click()
+            first = panel.locator("#memory-results .memory-item").first
+            first.wait_for()
+            assert "sailing" in first.inner_text().lower()
+            assert first.locator(".layer").inner_text() in ("fact", "turn", "session")
             assert errors == []
         finally:
             browser.close()
