@@ -79,7 +79,8 @@ PLACES: tuple[Place, ...] = (
           ambiguous=r"square|corner|road|town|village|market"),
     Place("field", r"fields?|meadows?|gardens?|park|farm(?:yard)?|countryside|prairie|plains|grassland|"
           r"vineyard|graveyard|cemetery|campsite|campground|courtyard|lawn|riverbank|lakeside|lake|river|"
-          r"pond|waterfall|bridge|ruins", False, ambiguous=r"camp|yard"),
+          r"pond|waterfall|bridge|ruins|fairground|funfair|carnival|amusement park|theme park|festival grounds?",
+          False, ambiguous=r"camp|yard"),
     Place("room", r"rooms?|living ?room|sitting room|lounge|kitchen|apartment|house|home|cabin|cottage|hut|"
           r"office|studio|classroom|school|hallway|hall|corridor|attic|cellar|basement|workshop|chamber|"
           r"castle|palace|throne room|great hall|mansion|manor|church|cathedral|chapel|temple|shrine|museum|"
@@ -368,7 +369,9 @@ TIME_CUES: tuple[tuple[re.Pattern[str], TimeOfDay], ...] = (
     (_re(r"\bnight\w*|\bmidnight\b|\btonight\b|\bmoon\w*|\bstars?\b|\bstarlit\b|\bstarry\b|\bdark(?:ness)? outside\b|"
          r"\bpitch[- ]dark\b|\bafter dark\b|\b(?:nine|ten|eleven|twelve|one|two|three) (?:o'clock )?at night\b|"
          r"\bfireflies\b|\bnocturnal\b|\bfireworks\b|\bbedtime\b|\bpast midnight\b|\bsmall hours\b|"
-         r"\b[1-4] ?a\.?m\.?\b|\bnightclub\b"), TimeOfDay.NIGHT),
+         r"\b[1-4] ?a\.?m\.?\b|\bnightclub\b|\bgood ?night\b|\bcity lights\b|\blights twinkl\w*|"
+         r"\bturn(?:s|ing)? off the lights?\b|\b(?:is|was|lies|sits) (?:pitch )?dark\b|\bin the dark(?:ness)?\b"),
+     TimeOfDay.NIGHT),
     (_re(r"\bmorning\b|\bnoon\b|\bmidday\b|\bafternoon\b|\bdaylight\b|\bdaytime\b|\bsunny\b|\bsunshine\b|"
          r"\bsunlight\b|\bsunlit\b|\bbright day\b|\bbreakfast\b|\blunch(?:time)?\b|\bblue sky\b|\bsun\b"),
      TimeOfDay.DAY),
@@ -431,7 +434,8 @@ PROPS: dict[str, re.Pattern[str]] = {
     "umbrella": _re(r"\bumbrellas?\b|\bparasols?\b"),
     "plant": _re(r"\bplants?\b|\bflowers?\b|\bbouquet\b|\bvase\b|\broses?\b|\btulips?\b|\blilies\b"),
     "clock": _re(r"\bclocks?\b"),
-    "painting": _re(r"\bpaintings?\b|\bpicture frames?\b|\bcanvas\b|\bposters?\b"),
+    "painting": _re(r"\b(?:a|an|the|her|his|old|oil|framed)\s+paintings?\b|\bpicture frames?\b|\bcanvas\b|"
+                    r"\bposters?\b"),
     "bed": _re(r"\bbeds?\b|\bpillows?\b|\bblankets?\b|\bduvet\b"),
     "fireplace": _re(r"\bfireplace\b|\bhearth\b|\bstove\b"),
     "campfire": _re(r"\bcampfire\b|\bbonfire\b|\bfire pit\b"),

@@ -23,7 +23,8 @@ def _re(pattern: str) -> re.Pattern[str]:
 # Light sources named in the story: they decide the lighting over time of day and weather.
 LIGHT_SOURCE_CUES: list[tuple[re.Pattern[str], Lighting]] = [
     (_re(r"\bcandle(?:s|lit|light)?\b|\bcandle-lit\b|\btealights?\b|\bcandelabra\b"), Lighting.CANDLELIGHT),
-    (_re(r"\bneon\b|\bholo(?:gram|graphic)s?\b|\bled signs?\b|\barcade lights\b"), Lighting.NEON),
+    (_re(r"\bneon\b|\bholo(?:gram|graphic)s?\b|\bled signs?\b|\barcade lights\b|\bnight ?club\b|\bstrob\w*|"
+         r"\bdisco\b|\blasers?\b|\bdance floor\b|\bcyberpunk\b"), Lighting.NEON),
     (_re(r"\b(?:camp|bon)?fire(?:light|place|side)?\b(?![- ](?:extinguisher|escape|alarm|exit|station|door|truck|"
          r"drill|fighter|brigade|hydrant))|\bhearth\b|\bembers\b|\btorch(?:es|light)\b|"
          r"\bflames?\b|\bwood ?stove\b"), Lighting.FIRELIGHT),
@@ -84,8 +85,11 @@ WIDE_CUES = _re(
 )
 
 MOOD_CUES: list[tuple[re.Pattern[str], str]] = [
+    (_re(r"\b(?:chas(?:e|es|ed|ing)|shout\w*|sprint\w*|flee\w*|escap\w*|alarms?|panic\w*|breathing hard|"
+         r"run(?:s|ning)? for)\b"), "urgent"),
     (_re(r"\b(?:tears?|cry\w*|cries|sad\w*|sorrow\w*|grie\w*|miss(?:es|ed)? you)\b"), "melancholic"),
-    (_re(r"\b(?:afraid|scared|fear\w*|trembl\w*|shadows?|danger\w*|tense\w*)\b"), "tense"),
+    (_re(r"\b(?:afraid|scared|fear\w*|trembl\w*|shadows?|danger\w*|tense\w*|footsteps|dagger|sword|"
+         r"creak\w*)\b"), "tense"),
     (_re(r"\b(?:angry|furious|rage|glar\w*)\b"), "intense"),
     (_re(r"\b(?:kiss\w*|love\w*|blush\w*|heart|romantic|darling)\b"), "romantic"),
     (_re(r"\b(?:laugh\w*|giggl\w*|grin\w*|joy\w*|happ(?:y|ily)|delight\w*)\b"), "joyful"),

@@ -31,10 +31,13 @@ MAX_ACTION = 300
 MAX_SPEECH = 160
 MAX_PROPS = 8
 _LOOKING_AT = re.compile(
-    r"\b(?:look|gaze|stare|glance|peer|watch|point|squint|nod|gesture|wave)\w*\s+(?:out\s+)?(?:at|toward|towards|over|"
-    r"across|to)\s+(?:the|a|an|her|his|their|our|your)?\s*(?:[\w'-]+\s+){0,2}$",
+    r"\b(?:look|gaze|stare|glance|peer|watch|point|squint|nod|gesture|wave)\w*\b[^.!?;]{0,40}?\b(?:at|toward|towards|"
+    r"over|across|to|out)\s+(?:the|a|an|her|his|their|our|your)?\s*(?:[\w'-]+\s+){0,2}$",
     re.IGNORECASE,
 )
+# Places without daylight: a torch or a lamp is the light there.
+_UNDERGROUND = re.compile(r"\b(?:dungeon|cave|cavern|cellar|basement|crypt|tomb|catacombs?|mine ?shaft|tunnel|"
+                          r"sewers?|vault|bunker)s?\b", re.IGNORECASE)
 # A locative in a clause about the sky or the weather places that, not the character:
 # "as the sun sets over the rooftops", "rain drums on the roof".
 _SCENERY_SUBJECT = re.compile(
@@ -384,6 +387,8 @@ def scene_read(ctx: SceneContext) -> SceneReading:
     # the scene has not moved when the message stays where the story was (or the story never said where)
     carried = setting_from != "message" or kit in background_kits or not background_kits
     source = read_light_source(message, before, background, carried_setting=carried)
+    if source is None and _UNDERGROUND.search(setting):
+        source = Lighting.FIRELIGHT
     if time_of_day is None and (kit == "spaceship" or source in NIGHT_LIGHTS):
         time_of_day, time_from = TimeOfDay.NIGHT, "light"  # space is dark; neon, candles and fires are night things
     action = _sentences_for_action(message.narration, ctx.persona_name)
