@@ -180,15 +180,16 @@ class Canvas:
 
     def clouds(self, box, *, dense: bool) -> None:
         x0, y0, x1, y1 = box
-        layer = Image.new("RGBA", self.size, (0, 0, 0, 0))
-        d = SafeDraw(layer)
+        k = 0.25  # soft shapes: drawn and blurred at a quarter of the size, then scaled up
+        small = Image.new("L", (max(4, int(self.w * k)), max(4, int(self.h * k))), 0)
+        d = SafeDraw(small)
         base = (70, 74, 86) if self.night else ((150, 154, 162) if dense else (246, 246, 250))
         for _ in range(14 if dense else 5):
-            cx, cy = self.rng.uniform(x0, x1), self.rng.uniform(y0, y0 + (y1 - y0) * 0.7)
-            rw, rh = self.rng.uniform(80, 220) * self.u, self.rng.uniform(18, 46) * self.u
-            d.ellipse((cx - rw, cy - rh, cx + rw, cy + rh), fill=(*base, 150 if dense else 190))
-        layer = layer.filter(ImageFilter.GaussianBlur(14 * self.u))
-        self.img.paste(layer, (0, 0), layer)
+            cx, cy = self.rng.uniform(x0, x1) * k, self.rng.uniform(y0, y0 + (y1 - y0) * 0.7) * k
+            rw, rh = self.rng.uniform(80, 220) * self.u * k, self.rng.uniform(18, 46) * self.u * k
+            d.ellipse((cx - rw, cy - rh, cx + rw, cy + rh), fill=150 if dense else 190)
+        cover = small.filter(ImageFilter.GaussianBlur(14 * self.u * k)).resize(self.size, Image.Resampling.BILINEAR)
+        self.img.paste(base, (0, 0, self.w, self.h), cover)
 
     def sea(self, y0: float, y1: float = 1.0) -> None:
         top, _ = SKIES[(TimeOfDay.NIGHT if self.night else self.time, self.overcast)]

@@ -76,9 +76,12 @@ def _tiled(tile: Image.Image) -> Image.Image:
 
 
 def _wrapped_line(draw: ImageDraw.ImageDraw, size, x, y, dx, dy, fill, width) -> None:
+    """A line on a tile that wraps around: drawn again shifted by a tile only where it crosses an edge."""
     w, h = size
-    for ox in (-w, 0, w):
-        for oy in (-h, 0, h):
+    xs = (0, -w) if max(x, x + dx) > w else ((0, w) if min(x, x + dx) < 0 else (0,))
+    ys = (0, -h) if max(y, y + dy) > h else ((0, h) if min(y, y + dy) < 0 else (0,))
+    for ox in xs:
+        for oy in ys:
             draw.line((x + ox, y + oy, x + dx + ox, y + dy + oy), fill=fill, width=width)
 
 
@@ -170,7 +173,9 @@ def bolt(size: tuple[int, int], rng: random.Random, sky: tuple[int, int, int, in
         x += (x1 - x0) * rng.uniform(-0.05, 0.05)
         points.append((x, y))
     d.line(points, fill=(235, 240, 255, 255), width=max(2, size[1] // 240))
-    glow = img.filter(ImageFilter.GaussianBlur(size[1] / 90))
+    k = 0.25  # the halo is soft: blurred at a quarter of the size
+    small = img.resize((max(4, int(size[0] * k)), max(4, int(size[1] * k))), Image.Resampling.BILINEAR)
+    glow = small.filter(ImageFilter.GaussianBlur(size[1] * k / 90)).resize(size, Image.Resampling.BILINEAR)
     glow.alpha_composite(img)
     return glow
 
