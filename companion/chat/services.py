@@ -293,11 +293,12 @@ def _stale_cutoff(stale_s: float | None = None) -> datetime:
 def reply_expire_stale(*, stale_s: float | None = None) -> list[Message]:
     """End every streaming reply whose owner died: ``interrupted``, the text so far kept.
 
-    A reply's runner touches its row at least every ``replies.HEARTBEAT_S``; a row
-    untouched for ``stale_s`` (default settings.SWEEP_STREAM_STALE_S) has no owner
-    any more (its process crashed). Each conversation is re-checked under its lock,
-    so a reply that finished meanwhile is left alone; open sockets get ``message.done``
-    (at most once: a client that misses it reconciles with history.sync).
+    A reply's runner touches its row at least every ``replies.HEARTBEAT_S`` (10 s),
+    so a row untouched for ``stale_s`` (default settings.SWEEP_STREAM_STALE_S, which
+    must stay above that) has no owner any more (its process crashed). Each
+    conversation is re-checked under its lock, so a reply that finished meanwhile
+    is left alone; open sockets get ``message.done`` (at most once: a client that
+    misses it reconciles with history.sync).
     """
     cutoff = _stale_cutoff(stale_s)
     conversation_ids = (

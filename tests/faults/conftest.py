@@ -13,7 +13,9 @@ FAST_SWEEP = {
     "SWEEP_HEARTBEAT_S": "0.5",
     "SWEEP_RENDER_STALE_S": "4",
     "SWEEP_QUEUED_LOST_S": "3",
-    "SWEEP_STREAM_STALE_S": "3",
+    # Above chat.replies.HEARTBEAT_S (10 s): a live reply touches its row at least that often, also
+    # while it waits for its first token; 3 s here swept live replies whose prompt took longer.
+    "SWEEP_STREAM_STALE_S": "15",
     "SWEEPER_IN_WORKERS": "1",
 }
 
