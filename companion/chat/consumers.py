@@ -277,8 +277,9 @@ class ConversationConsumer(AsyncWebsocketConsumer):
             user_payload, created, reply_payload = await db_thread(_begin_exchange)(
                 self.conversation, frame.text, frame.client_id
             )
-        except services.ChatError as exc:
-            if exc.code == "busy":  # refused and stored nothing: it must not use up the user's budget
+        except (services.ChatError, OperationalError) as exc:
+            # Refused (busy) or not stored (a locked database, retried once): no use of the user's budget.
+            if isinstance(exc, OperationalError) or exc.code == "busy":
                 await chat_rate_refund(self.user.pk)
             raise
         created_frame = {"type": "message.created", "message": user_payload, "client_id": frame.client_id}

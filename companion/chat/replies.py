@@ -58,6 +58,12 @@ HEARTBEAT_S = 10.0  # touch the row this often even without new text (see servic
 
 ErrorSink = Callable[[str, str], Awaitable[None]]
 
+# What the user reads when a reply fails (the backend's own message goes to the log only).
+USER_DETAIL = {
+    "backend_unavailable": "The chat model is unreachable right now; try again in a moment.",
+    "backend_error": "The chat model failed while answering; try again.",
+}
+
 
 def _query_text(reply_id: int) -> str:
     """The user message the reply answers: what the prompt's memory section will search for."""
@@ -308,14 +314,14 @@ async def reply_stream(
             error_detail = "The model took too long to answer; try again."
     except asyncio.CancelledError:
         status, cancelled = Message.Status.INTERRUPTED, True
-    except BackendError as exc:
+    except BackendError as exc:  # what went wrong stays in the log: it can name hosts and paths
         status, error = Message.Status.FAILED, exc.code
         logger.warning("reply %s failed: %s", reply_id, exc)
-        error_detail = str(exc)
-    except Exception as exc:  # a bug must still leave the row final and the socket usable
+        error_detail = USER_DETAIL.get(exc.code, USER_DETAIL["backend_error"])
+    except Exception:  # a bug must still leave the row final and the socket usable
         status, error = Message.Status.FAILED, "backend_error"
         logger.exception("reply %s crashed", reply_id)
-        error_detail = f"{type(exc).__name__}: {exc}"
+        error_detail = USER_DETAIL["backend_error"]
     finally:
         if saver is not None:
             saver.remove(reply_id)

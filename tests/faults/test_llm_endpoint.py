@@ -6,6 +6,7 @@ HTTP server the test controls; the chat runs in-process (in-memory layer).
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 
@@ -20,6 +21,7 @@ from companion.asgi import application
 from companion.chat import services as chat_services
 from companion.chat.models import Message
 from companion.llm.registry import set_backend
+from companion.memory.embeddings import get_model
 from tests.faults.fake_openai import FakeOpenAI
 from tests.web.factories import make_persona, make_user
 
@@ -51,6 +53,7 @@ async def _socket(conversation, user) -> WebsocketCommunicator:
         return client.cookies["sessionid"].value
 
     sessionid = await sync_to_async(session)()
+    await asyncio.to_thread(get_model)  # loaded before the first reply, as serve does at start
     comm = WebsocketCommunicator(
         application, f"/ws/conversations/{conversation.pk}/",
         headers=[(b"origin", b"http://testserver"), (b"host", b"testserver"),
