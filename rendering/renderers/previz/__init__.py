@@ -27,7 +27,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
-from PIL import Image, ImageChops, ImageDraw
+from PIL import Image, ImageChops, ImageDraw, ImageFilter
 
 from rendering.beat import Lighting, SceneBeat, TimeOfDay, Weather
 from rendering.errors import RenderCancelled
@@ -122,7 +122,7 @@ def previz_plan(ctx: RenderContext) -> PrevizPlan:
     # 1. the place
     canvas = kits.background(kit, size=(int(w * OVERSCAN), int(h * OVERSCAN)), time=time, weather=weather,
                              lighting=beat.lighting, props=props, rng=rng)
-    background = layers.grade(canvas.img, beat.lighting)
+    background = layers.grade(canvas.img, beat.lighting).filter(ImageFilter.GaussianBlur(0.7 * h / 480))
     background.paste((0, 0, 0), (0, 0, *background.size), layers.vignette(*background.size))  # moves with the set
     indoor = bool(canvas.windows) and scenery.is_indoor_kit(kit)
 
@@ -287,7 +287,9 @@ class PrevizRenderer(Renderer):
             if window_mask is not None:
                 mask = view(window_mask, bg_anchor, w / 2 + bx * w, h / 2 + by * h, bs, (w, h))
                 for particles in plan.far:  # indoors: the weather is seen through the windows
-                    frame.paste(particles.colour, (0, 0, w, h), ImageChops.multiply(particles.window(i, (w, h)), mask))
+                    drops = particles.window(i, (w, h))
+                    drops.putalpha(ImageChops.multiply(drops.getchannel("A"), mask))
+                    frame.paste(drops, (0, 0), drops)
             if plan.beam is not None:
                 _beam(frame, beam_colour, plan.beam, pose, bg.size, i, total)
             place = plan.subject[i]
@@ -295,13 +297,17 @@ class PrevizRenderer(Renderer):
                 composite(frame, part, anchor, place.cx, place.cy, 1.0 if subject_scale is not None else place.scale)
             if window_mask is None:
                 for particles in plan.far:  # a fog bank behind the persona
-                    frame.paste(particles.colour, (0, 0, w, h), particles.window(i, (w, h)))
+                    drops = particles.window(i, (w, h))
+                    frame.paste(drops, (0, 0), drops)
             outdoor = plan.near
             if outdoor:  # one paste for every particle layer: their coverage combined
-                cover = outdoor[0].window(i, (w, h))
-                for particles in outdoor[1:]:
-                    cover = ImageChops.lighter(cover, particles.window(i, (w, h)))
-                frame.paste(outdoor[0].colour, (0, 0, w, h), cover)
+                drops = outdoor[0].window(i, (w, h))
+                if len(outdoor) > 1:
+                    cover = drops.getchannel("A")
+                    for particles in outdoor[1:]:
+                        cover = ImageChops.lighter(cover, particles.window(i, (w, h)).getchannel("A"))
+                    drops.putalpha(cover)
+                frame.paste(drops, (0, 0), drops)
             if flash:
                 frame = Image.blend(frame, white, 0.32 * flash)
                 if mask is not None:

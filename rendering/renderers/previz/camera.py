@@ -189,11 +189,15 @@ def composite(frame: Image.Image, layer: Image.Image, anchor: tuple[float, float
 
 def view(layer: Image.Image, anchor: tuple[float, float], x: float, y: float, scale: float,
          size: tuple[int, int]) -> Image.Image:
-    """The frame-sized window of a layer that covers the frame (the background): one crop or one resize."""
+    """The frame-sized window of a layer that covers the frame (the background): one crop or one resize.
+
+    Scaled with NEAREST: an eighth of BILINEAR's cost (0.8 vs 6 ms a frame here), and the background
+    is drawn soft and 1.5x the frame's size, so no stair-steps show; the persona is resampled BILINEAR.
+    """
     fw, fh = size
     x0, y0 = x - anchor[0] * scale, y - anchor[1] * scale
     if abs(scale - 1.0) < 1e-6:
         ix, iy = round(x0), round(y0)
         return layer.crop((-ix, -iy, -ix + fw, -iy + fh))
     box = (-x0 / scale, -y0 / scale, (fw - x0) / scale, (fh - y0) / scale)
-    return layer.resize((fw, fh), Image.Resampling.BILINEAR, box=box)
+    return layer.resize((fw, fh), Image.Resampling.NEAREST, box=box)

@@ -49,15 +49,24 @@ def grade(img: Image.Image, lighting: Lighting, *, exposure: float = 1.0) -> Ima
 
 @dataclass
 class Particles:
-    """One colour through a tiling coverage texture (L), and how far it moves per frame (pixels, +x right,
-    +y down); a frame pastes the colour through a window of it (cheaper than an RGBA layer)."""
+    """One colour over a tiling coverage texture, and how far it moves per frame (pixels, +x right, +y down).
+
+    ``texture`` is RGBA (the colour, coverage as alpha): pasting an RGBA window costs half what pasting a
+    colour through an L mask does in PIL (1.7 vs 3.8 ms at 854x480 here).
+    """
 
     name: str
-    texture: Image.Image  # L, 2w x 2h: the w x h tile repeated, so any w x h window is seamless
+    texture: Image.Image  # RGBA, 2w x 2h: the w x h tile repeated, so any w x h window is seamless
     colour: tuple[int, int, int]
     vx: float
     vy: float
     wobble: float = 0.0  # sideways sway (snow), pixels
+
+    def __post_init__(self) -> None:
+        if self.texture.mode == "L":
+            rgba = Image.new("RGBA", self.texture.size, (*self.colour, 0))
+            rgba.putalpha(self.texture)
+            self.texture = rgba
 
     def window(self, frame_index: int, size: tuple[int, int]) -> Image.Image:
         w, h = size
