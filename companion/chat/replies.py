@@ -292,14 +292,16 @@ async def reply_stream(
     saver: _ProgressSaver | None = None
     cancelled = False
     try:
+        # Heartbeat from the start: preparing the prompt or waiting for the model can take longer
+        # than SWEEP_STREAM_STALE_S, and a live reply must not look abandoned meanwhile.
+        saver = _ProgressSaver.current()
+        saver.add(reply_id, parts)
         await asyncio.to_thread(prompt_warm, await db_thread(_query_text)(reply_id))  # models off the DB thread
         conversation, build = await db_thread(_build)(conversation_id, reply_id, backend)
         persona = conversation.persona
         params = sampling_for(persona, user_name=build.user_name, persona_name=persona.name, seed=seed)
         stream = backend.stream(build.turns, params=params, adapter=persona.llm_adapter or None)
         relay = _DeltaRelay(conversation_id, reply_id)
-        saver = _ProgressSaver.current()
-        saver.add(reply_id, parts)
         async with asyncio.timeout(settings.CHAT_REPLY_TIME_LIMIT_S):
             async for delta in stream:
                 if not delta:
