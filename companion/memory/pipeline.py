@@ -154,8 +154,14 @@ def exchange_process(
 
 
 def memory_sync_turns(*, conversation: Conversation) -> ExchangeOutcome:
-    """Index new turns and drop what deleted/replaced turns taught; counts no exchange."""
-    return exchange_process(conversation=conversation, user_message=None, use_llm=False)
+    """Index new turns and drop what deleted/replaced turns taught; counts no exchange.
+
+    A second pass writes again the turns whose items the first pass dropped (a reply that quoted a
+    deleted turn as its context)."""
+    outcome = exchange_process(conversation=conversation, user_message=None, use_llm=False)
+    if turns_pending(conversation=conversation):
+        outcome = exchange_process(conversation=conversation, user_message=None, use_llm=False)
+    return outcome
 
 
 def exchange_process_ids(*, conversation_id: int, user_message_id: int | None, reply_message_id: int | None,
@@ -196,15 +202,16 @@ def memory_reprocess_edited(*, conversation: Conversation, message: Message, use
     drafts = drafts_for_turns(conversation=conversation, turns=[message], names=names) if alive else []
     drafts_embed(drafts)
     embeddings_warm(texts=[text, *(c.text for c in candidates), *(op.text or "" for op in getattr(result, "ops", []))])
+    report = ReconcileReport()
     with transaction.atomic():
         memory_forget_source(user=user, persona=persona, message=message)
-        if not alive:
-            return ReconcileReport()
-        indexed = drafts_write(user=user, persona=persona, conversation=conversation, drafts=drafts)
-        report = memory_apply_exchange(
-            user=user, persona=persona, conversation=conversation, user_message=message,
-            candidates=candidates, result=result, shown_ids=[m.pk for m in shown], when=message.created_at,
-            name=names.speaker(message),
-        )
-        report.added += [m for m in indexed if m.layer == Memory.Layer.SEMANTIC]
-        return report
+        if alive:
+            indexed = drafts_write(user=user, persona=persona, conversation=conversation, drafts=drafts)
+            report = memory_apply_exchange(
+                user=user, persona=persona, conversation=conversation, user_message=message,
+                candidates=candidates, result=result, shown_ids=[m.pk for m in shown], when=message.created_at,
+                name=names.speaker(message),
+            )
+            report.added += [m for m in indexed if m.layer == Memory.Layer.SEMANTIC]
+    memory_sync_turns(conversation=conversation)  # the next turn, if it quoted the old text
+    return report

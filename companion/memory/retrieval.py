@@ -44,13 +44,15 @@ around the call only): at 10,000 x 384 a second OpenBLAS thread saves
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 import threading
 import time
 from collections import Counter, OrderedDict
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
 import bm25s
@@ -65,6 +67,7 @@ from companion.memory.models import Memory
 WEIGHTS = {"dense": 0.55, "bm25": 0.25, "recency": 0.05, "importance": 0.05, "time": 0.15, "speaker": 0.12}
 HALF_LIFE_DAYS = 30.0
 DENSE_CANDIDATES = 200
+LEXICAL_CANDIDATES = 200
 MAX_CACHED_PAIRS = 64
 LAYER_CODES = {"episodic": 0, "semantic": 1, "session": 2}
 LAYER_NAMES = {v: k for k, v in LAYER_CODES.items()}
@@ -77,6 +80,7 @@ _STOPWORDS = frozenset(
 )
 
 
+@lru_cache(maxsize=65536)
 def stem(word: str) -> str:
     """A light suffix strip ("paintings", "painted", "painting" → "paint"); names stay as they are."""
     if len(word) <= 4 or word.isdigit():
@@ -245,11 +249,16 @@ def _build(user_id: int, persona_id: int, version: int) -> PairIndex:
     speaker_list = sorted({r[8] for r in rows if r[8]})
     code_of = {name: i for i, name in enumerate(speaker_list)}
     _known_speakers.update(name for name in speaker_list if len(name) > 1)
+
+    @functools.cache
+    def month_year(hour: int) -> tuple[str, ...]:  # one time-zone conversion per hour, not per item
+        return tuple(date_tokens(datetime.fromtimestamp(hour * 3600, tz=UTC)))
+
     corpus = []
     for r in rows:
-        tokens = tokenize(r[4]) + date_tokens(r[2])
+        tokens = tokenize(r[4]) + list(month_year(int(r[2].timestamp() // 3600)))
         if r[7] is not None:
-            tokens += date_tokens(r[7])
+            tokens += list(month_year(int(r[7].timestamp() // 3600)))
         corpus.append(tokens)
     return PairIndex(
         version=version,
@@ -324,6 +333,8 @@ def score_candidates(index: PairIndex, *, query: str, query_vec: np.ndarray | No
         hits = np.flatnonzero(lexical > 0)
         if layers is not None and hits.size:
             hits = hits[layers[hits]]
+        if hits.size > LEXICAL_CANDIDATES:  # the best lexical matches, not every item sharing a common word
+            hits = hits[np.argpartition(-lexical[hits], LEXICAL_CANDIDATES - 1)[:LEXICAL_CANDIDATES]]
         if hits.size:
             cand = np.union1d(cand, hits)
     if layers is not None:
@@ -417,12 +428,14 @@ def rank(
     layers: list[str] | None = None,
     collapse: bool = True,
     parts_queries: list[tuple[str, np.ndarray | None]] | None = None,
-    hops: list[tuple[str, int]] | None = None,
+    hop: bool = False,
+    explain: dict | None = None,
 ) -> list[Scored]:
     """Top-k items for ``query`` (and its sub-questions in ``parts_queries``), best first.
 
-    ``hops``: second-hop queries ("<a name the first results mention> <query>") ranked with the
-    query's own vector; each keeps its best two items in the top k."""
+    ``hop``: after the first ranking, names its best results mention that the question does not are
+    ranked too (the name for the lexical side, the question's own vector), each keeping its best two
+    items in the top k."""
     if index.size == 0 or k <= 0:
         return []
     now_ts = now.timestamp() if now is not None else index.latest
@@ -432,54 +445,44 @@ def rank(
         mask = np.isin(index.layers, codes)
     queries = [(query, query_vec), *(parts_queries or [])]
     n_split = len(queries)
-    queries += [(text, query_vec) for text, _ in hops or []]
-    hop_from = [None] * n_split + [anchor for _, anchor in hops or []]
-    vecs = [v for _, v in queries[:n_split] if v is not None]
+    vecs = [v for _, v in queries if v is not None]
     dense_all = None
-    if len(vecs) == n_split and len(vecs) > 1:
+    if len(vecs) == n_split and n_split > 1:
         with _blas_controller().limit(limits=DENSE_BLAS_THREADS):
             dense_all = index.matrix @ np.stack(vecs).astype(np.float32).T  # (n, parts): one pass over the matrix
         np.clip(dense_all, 0.0, 1.0, out=dense_all)
-    elif query_vec is not None and len(queries) > 1:
+    elif query_vec is not None:
         dense_all = dense_scores(index.matrix, query_vec)[:, None]
     best: dict[int, tuple[float, dict[str, float]]] = {}
     per_part: list[list[int]] = []
     main_focus = focus_of(index, query)
-    for j, (text, vec) in enumerate(queries):
-        column = j if j < n_split else 0  # a hop reuses the query's own vector
-        dense = np.ascontiguousarray(dense_all[:, min(column, dense_all.shape[1] - 1)]) \
-            if dense_all is not None else None
-        focus = focus_of(index, text) if 0 < j < n_split else main_focus
+
+    def score_part(text: str, vec: np.ndarray | None, column: int, focus: int | None, exclude: set[int]) -> None:
+        dense = np.ascontiguousarray(dense_all[:, column]) if dense_all is not None else None
         cand, score, parts = score_candidates(index, query=text, query_vec=vec, k=k, now_ts=now_ts, window=window,
                                               dense=dense, layers=mask, focus=focus)
         order = np.argsort(-score, kind="stable")
-        rows = _pick(index, order, cand, k, collapse, set() if hop_from[j] is None else {hop_from[j]})
+        rows = _pick(index, order, cand, k, collapse, exclude)
         per_part.append([int(cand[i]) for i in rows])
         for i in order[: max(k * 4, 50)]:
             row = int(cand[i])
             if row not in best or score[i] > best[row][0]:
                 best[row] = (float(score[i]), {name: float(values[i]) for name, values in parts.items()})
-    rows_sorted = sorted(best, key=lambda r: -best[r][0])
-    arr = np.array(rows_sorted, dtype=np.int64)
-    chosen = [int(arr[i]) for i in _pick(index, np.arange(arr.size), arr, k, collapse, set())]
-    # Each sub-question keeps its own best items in the top k (else one part can take every slot).
-    if len(per_part) > 1:
-        split_quota = max(1, k // (2 * max(1, n_split - 1)))
-        quotas = [0] + [split_quota] * (n_split - 1) + [min(2, max(1, k // 4))] * (len(per_part) - n_split)
-        anchor_of = (lambda r: int(index.anchors[r])) if collapse else (lambda r: int(index.ids[r]))
-        protected = {r for p, q in zip(per_part, quotas, strict=True) for r in p[:q]}
-        for own, quota in zip(per_part[1:], quotas[1:], strict=True):
-            for row in own[:quota]:
-                if anchor_of(row) in {anchor_of(c) for c in chosen}:
-                    continue
-                if len(chosen) >= k:
-                    # Drop the lowest item that no part holds in its own quota.
-                    victim = next((c for c in reversed(chosen) if c not in protected), None)
-                    if victim is None:
-                        break
-                    chosen.remove(victim)
-                chosen.append(row)
-        chosen.sort(key=lambda r: -best[r][0] if r in best else 0.0)
+
+    for j, (text, vec) in enumerate(queries):
+        score_part(text, vec, j if dense_all is not None and j < dense_all.shape[1] else 0,
+                   focus_of(index, text) if j else main_focus, set())
+    quotas = [0] + [max(1, k // (2 * max(1, n_split - 1)))] * (n_split - 1)
+    chosen = _merge(index, best, per_part, quotas, k, collapse)
+    if hop:
+        hops = second_hops(index, chosen, query=query)
+        for name, anchor in hops:
+            score_part(name, query_vec, 0, main_focus, {anchor})
+            quotas.append(min(2, max(1, k // 4)))
+        if hops:
+            chosen = _merge(index, best, per_part, quotas, k, collapse)
+            if explain is not None:
+                explain["hops"] = [name for name, _ in hops]
     return [
         Scored(
             memory_id=int(index.ids[r]),
@@ -489,6 +492,34 @@ def rank(
         )
         for r in chosen
     ]
+
+
+def _merge(index: PairIndex, best: dict[int, tuple[float, dict[str, float]]], per_part: list[list[int]],
+           quotas: list[int], k: int, collapse: bool) -> list[int]:
+    """The top k rows by best score over all parts, one per source turn; each part keeps its first
+    ``quota`` rows in (else one part can take every slot)."""
+    rows_sorted = sorted(best, key=lambda r: -best[r][0])
+    arr = np.array(rows_sorted, dtype=np.int64)
+    chosen = [int(arr[i]) for i in _pick(index, np.arange(arr.size), arr, k, collapse, set())]
+    if len(per_part) > 1:
+        anchor_of = (lambda r: int(index.anchors[r])) if collapse else (lambda r: int(index.ids[r]))
+        protected = {r for p, q in zip(per_part, quotas, strict=True) for r in p[:q]}
+        taken = {anchor_of(c) for c in chosen}
+        for own, quota in zip(per_part[1:], quotas[1:], strict=True):
+            for row in own[:quota]:
+                if anchor_of(row) in taken:
+                    continue
+                if len(chosen) >= k:
+                    # Drop the lowest item that no part holds in its own quota.
+                    victim = next((c for c in reversed(chosen) if c not in protected), None)
+                    if victim is None:
+                        break
+                    chosen.remove(victim)
+                    taken.discard(anchor_of(victim))
+                chosen.append(row)
+                taken.add(anchor_of(row))
+        chosen.sort(key=lambda r: -best[r][0] if r in best else 0.0)
+    return chosen
 
 
 def query_warm(query: str) -> None:
@@ -555,33 +586,25 @@ def search(*, user_id: int, persona_id: int, query: str, k: int = 8, now: dateti
     if not vecs:
         return rank(index, query=query, query_vec=None, k=k, now=now, window=window, layers=layers,
                     collapse=collapse)
-    parts_queries = list(zip(texts[1:], vecs[1:], strict=True))
-    first = rank(index, query=texts[0], query_vec=vecs[0], k=k, now=now, window=window, layers=layers,
-                 collapse=collapse, parts_queries=parts_queries)
-    hops = second_hops(index, first, query=texts[0]) if split else []
-    if not hops:
-        return first
-    if explain is not None:
-        explain["hops"] = [name for name, _ in hops]
     return rank(index, query=texts[0], query_vec=vecs[0], k=k, now=now, window=window, layers=layers,
-                collapse=collapse, parts_queries=parts_queries, hops=hops)
+                collapse=collapse, parts_queries=list(zip(texts[1:], vecs[1:], strict=True)), hop=split,
+                explain=explain)
 
 
 MAX_HOPS = 2
 _HOP_NAME = re.compile(r"(?<![.!?:]\s)(?<!^)\b([A-Z][a-z]{2,20})\b")
 
 
-def second_hops(index: PairIndex, first: list[Scored], *, query: str) -> list[tuple[str, int]]:
+def second_hops(index: PairIndex, rows: list[int], *, query: str) -> list[tuple[str, int]]:
     """Names the best first results mention that the question does not ("my uncle … moved to Kyoto"
-    names Oskar; "Oskar started teaching" is the second hop): one query per name, with the question."""
+    names Oskar; "Oskar started teaching" is the second hop), with the turn each came from."""
     from companion.memory.query import _CAPS_SKIP
 
     asked = {w.lower() for w in _TOKEN.findall(query.lower())}
     skip = {s.lower() for s in index.speakers} | asked
     found: list[tuple[str, int]] = []
-    for scored in first[:3]:
-        row = int(np.searchsorted(index.ids, scored.memory_id))  # ids are in pk order
-        if row >= index.size or index.ids[row] != scored.memory_id or index.layers[row] == LAYER_CODES["session"]:
+    for row in rows[:3]:
+        if index.layers[row] == LAYER_CODES["session"]:
             continue
         text = index.texts[row].split(": ", 1)[-1]
         anchor = int(index.anchors[row])
@@ -590,8 +613,3 @@ def second_hops(index: PairIndex, first: list[Scored], *, query: str) -> list[tu
                 continue
             found.append((name, anchor))
     return found[:MAX_HOPS]
-
-
-def describe_weights() -> dict[str, Any]:
-    return {"weights": dict(WEIGHTS), "half_life_days": HALF_LIFE_DAYS,
-            "recency_from": "the pair's latest item (conversation time, not wall-clock time)"}

@@ -127,6 +127,17 @@ def memory_forget_source(*, user: Any, persona: Any, message: Any) -> list[int]:
         else:
             deleted.append(memory.pk)
             memory_delete(memory=memory)
+    # The next turn's episodic item may quote this one as context ("Mira (to Ada's "…"): …"): it goes
+    # too, and is written again from what is there now by the next sync (pipeline.memory_sync_turns).
+    from companion.chat.models import Message
+
+    after = Message.objects.filter(conversation_id=message.conversation_id, seq__gt=message.seq,
+                                   kind=Message.Kind.TEXT).order_by("seq").values_list("pk", flat=True).first()
+    if after is not None:
+        for memory in Memory.objects.filter(message_id=after, layer=Memory.Layer.EPISODIC, edited_by_user=False,
+                                            text__contains=" (to "):
+            deleted.append(memory.pk)
+            memory_delete(memory=memory)
     return deleted
 
 
