@@ -318,6 +318,12 @@ CHAT_MIN_P = env.float("CHAT_MIN_P", default=0.05)
 CHAT_REPETITION_PENALTY = env.float("CHAT_REPETITION_PENALTY", default=1.1)
 CHAT_TEMPERATURE_SCALE = env.float("CHAT_TEMPERATURE_SCALE", default=1.0)  # persona temperature times this
 CHAT_MAX_TEMPERATURE = env.float("CHAT_MAX_TEMPERATURE", default=0.9)
+# Closes the persona card in every prompt ({{char}}/{{user}} macros); empty: none (companion/chat/prompt.py).
+CHAT_REPLY_GUIDE = env(
+    "CHAT_REPLY_GUIDE",
+    default="You are {{char}}, talking with {{user}}. Call them {{user}}. Reply as {{char}} only, "
+    "in one to three short sentences, in character. Never write {{user}}'s lines.",
+)
 # A reply outlives its socket (reload, lost signal) up to this long; then it ends with what it has.
 CHAT_REPLY_TIME_LIMIT_S = env.float("CHAT_REPLY_TIME_LIMIT_S", default=120.0)
 

@@ -61,13 +61,24 @@ def test_persona_card_carries_every_field_with_macros_resolved(conversation):
     assert build.turns[-1].content == "Answer as Mira in two sentences at most."
 
 
+def test_reply_guide_closes_the_card_and_names_the_user(conversation, settings):
+    system = prompt_build(conversation=conversation, backend=WordCounter(), budget_tokens=1000).turns[0].content
+    guide = "You are Mira, talking with Alice. Call them Alice. Reply as Mira only"
+    assert guide in system and "Never write Alice's lines." in system
+    assert system.index("Mind the stairs.") < system.index(guide)  # after the card's own fields
+
+    settings.CHAT_REPLY_GUIDE = ""
+    system = prompt_build(conversation=conversation, backend=WordCounter(), budget_tokens=1000).turns[0].content
+    assert "Call them Alice" not in system
+
+
 def test_system_prompt_field_replaces_the_default(conversation, persona):
     persona.system_prompt = "Write {{char}}'s next reply to {{user}}."
     persona.save()
     conversation.refresh_from_db()
     system = prompt_build(conversation=conversation, backend=WordCounter(), budget_tokens=1000).turns[0].content
     assert system.startswith("Write Mira's next reply to Alice.")
-    assert "You are Mira" not in system
+    assert "Stay in character and reply as Mira" not in system  # the default opening line is gone
 
 
 def test_budget_keeps_newest_turns_and_drops_oldest_first(conversation):
