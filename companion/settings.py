@@ -316,7 +316,8 @@ CHAT_REPLY_MAX_TOKENS = env.int("CHAT_REPLY_MAX_TOKENS", default=72)
 CHAT_TOP_P = env.float("CHAT_TOP_P", default=0.9)
 CHAT_MIN_P = env.float("CHAT_MIN_P", default=0.05)
 CHAT_REPETITION_PENALTY = env.float("CHAT_REPETITION_PENALTY", default=1.1)
-CHAT_TEMPERATURE_SCALE = env.float("CHAT_TEMPERATURE_SCALE", default=1.0)  # persona temperature times this
+# Persona temperature times this (set 1 for a bigger model), then capped.
+CHAT_TEMPERATURE_SCALE = env.float("CHAT_TEMPERATURE_SCALE", default=0.4)
 CHAT_MAX_TEMPERATURE = env.float("CHAT_MAX_TEMPERATURE", default=0.9)
 # Closes the persona card in every prompt ({{char}}/{{user}} macros); empty: none (companion/chat/prompt.py).
 CHAT_REPLY_GUIDE = env(
