@@ -17,7 +17,7 @@ def test_valid_model_output_is_used(say, scripted_backend, persona):
     msg = say("persona", "Let's sit by the old harbour wall and watch the boats come in.")
     scripted_backend.json_replies = [
         {
-            "setting": "a stone harbour wall at dusk, fishing boats returning",
+            "setting": "a stone harbour wall, fishing boats returning",
             "action": "Mira sits on the harbour wall and points at the boats",
             "camera": "crane_up",
             "framing": "wide",
@@ -29,13 +29,15 @@ def test_valid_model_output_is_used(say, scripted_backend, persona):
     beat = scene_extract(message=msg, direction=None)
 
     assert isinstance(beat, SceneBeat)
-    assert beat.setting == "a stone harbour wall at dusk, fishing boats returning"
+    assert beat.setting == "a stone harbour wall, fishing boats returning"  # richer, same place
     # no narration in the message: the model's action (a full sentence) shows what happens
     assert beat.action == "Mira sits on the harbour wall and points at the boats."
-    assert (beat.camera, beat.framing, beat.lighting) == (CameraMove.CRANE_UP, Framing.WIDE, Lighting.GOLDEN_HOUR)
+    assert (beat.camera, beat.framing) == (CameraMove.CRANE_UP, Framing.WIDE)
+    # light, time and weather come from the story's words, never the model's: nothing says dusk here
+    assert (beat.lighting, beat.time_of_day, beat.weather) == (Lighting.DAYLIGHT, TimeOfDay.DAY, Weather.CLEAR)
     assert beat.mood == "wistful"
     assert beat.duration_s == 6
-    assert "golden-hour" in beat.prompt and "crane" in beat.prompt
+    assert "crane" in beat.prompt
     assert beat.speech.startswith("Let's sit by the old harbour wall")  # what is said is the subtitle
     # The model was asked with a schema and given the story and the persona's look.
     call = scripted_backend.calls[-1]
@@ -404,3 +406,13 @@ def test_an_edit_keeps_what_it_does_not_name(say, persona):
     snowy = beat_from_edit(message=msg, edit=BeatEdit(setting="a snowy mountain pass", action="Mira climbs"),
                            direction=None)
     assert snowy.weather == Weather.SNOW
+
+
+def test_a_model_inventing_weather_or_a_mood_word_is_not_believed(say, scripted_backend):
+    msg = say("persona", "*Theo slides a latte across the counter with a heart drawn in the foam.*")
+    scripted_backend.json_replies = [{"setting": "a rainy café", "weather": "rain", "lighting": "rainy_night",
+                                      "time_of_day": "night", "mood": "morning"}]
+    beat = scene_extract(message=msg)
+    assert (beat.weather, beat.time_of_day, beat.lighting) == (Weather.CLEAR, TimeOfDay.DAY, Lighting.DAYLIGHT)
+    assert beat.mood != "morning"  # not a mood
+    assert "rain" not in beat.setting  # nor does its setting phrase bring the rain back in

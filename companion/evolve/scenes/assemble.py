@@ -10,8 +10,11 @@ field and the story has no stronger evidence of its own:
   conversation itself names;
 - action: only when the message has no narration of its own (the narration is
   what happens), and then third person, visual, not a copy of the speech;
-- lighting, time of day, weather: only when nothing in the story says;
-- camera, framing: only when the narration has no cue; mood: one or two words.
+- lighting, time of day, weather: never (the story's words or the defaults: a
+  model that invents a storm cannot be checked; the 135M embedded model did so
+  on a quarter of the cases with no weather in them);
+- camera, framing: only when the narration has no cue; mood: a mood word
+  (``lexicon.MOOD_WORDS``), when the message itself names none.
 
 Whatever comes out is validated (``beat_problems``): a visual action, a
 setting that names a place, a mood of a word or two, no placeholder anywhere.
@@ -119,6 +122,9 @@ def model_setting(value: str | None, rules: SceneReading, story: str) -> str | N
     text = _text(value, MAX_SETTING)
     if text is None or not scenery.names_a_place(text):
         return None
+    weather, time = scenery.weather_in(text), scenery.time_in(text)
+    if (weather and weather != rules.weather) or (time and time != rules.time_of_day):
+        return None  # "a rainy café" when nothing says it rains: the phrase would smuggle weather into the picture
     kit = scenery.place_kit(text)
     if rules.setting_strength == 2:
         return text if kit == rules.kit else None
@@ -148,13 +154,16 @@ def model_action(value: str | None, *, ctx: SceneContext, speech: str) -> str | 
     return text if text[-1] in ".!?" else f"{text}."
 
 
-def model_mood(value: str | None) -> str | None:
+def model_mood(value: str | None, *, vocabulary: bool = True) -> str | None:
+    """One or two words naming a mood ("wistful", "quietly tense"); anything else is None."""
     text = _text(value, 40)
     if text is None:
         return None
     words = text.lower().strip(".!").split()
     if not 1 <= len(words) <= 2 or not all(w.isalpha() for w in words):
         return None
+    if vocabulary and words[-1] not in lexicon.MOOD_WORDS:
+        return None  # "morning", "fog", "narrative": not a mood
     return " ".join(words)
 
 
@@ -245,14 +254,9 @@ def beat_assemble(
         action = rules.action
     else:
         action = model_action(model.action, ctx=ctx, speech=rules.speech) or rules.action
-    evidence_light = rules.light_source is not None or rules.time_of_day is not None or rules.weather is not None
-    time_of_day = rules.time_of_day or (model.time_of_day if model else None) or TimeOfDay.DAY
-    weather = rules.weather or (model.weather if model else None) or Weather.CLEAR
-    if evidence_light or model is None or model.lighting is None:
-        lighting = lexicon.lighting_for(source=rules.light_source, time=time_of_day, weather=weather,
-                                        indoor=rules.indoor, lamps=rules.lamps, overcast=rules.overcast)
-    else:
-        lighting = model.lighting
+    time_of_day = rules.time_of_day or TimeOfDay.DAY
+    weather = rules.weather or Weather.CLEAR
+    lighting = rules.lighting
     camera = rules.camera or (model.camera if model else None) or CameraMove.STATIC
     framing = rules.framing or (model.framing if model else None) or Framing.MEDIUM
     mood = (rules.mood if rules.mood_from == "message" else None) or (model_mood(model.mood) if model else None)
@@ -264,7 +268,7 @@ def beat_assemble(
         setting = _text(edit.setting, 1000) or setting
         action = _text(edit.action, 1000) or action
         camera, framing, lighting = edit.camera, edit.framing, edit.lighting
-        mood = model_mood(edit.mood) or (_text(edit.mood, 200) or mood)
+        mood = model_mood(edit.mood, vocabulary=False) or mood
         duration = edit.duration_s
         edited = f"{edit.setting} {edit.action}"
         time_of_day = scenery.time_in(edited) or time_of_day
@@ -307,8 +311,8 @@ def beat_fields_validate(fields: dict[str, Any], rules: SceneReading) -> dict[st
         out["setting"] = rules.setting if scenery.names_a_place(rules.setting) else lexicon.DEFAULT_SETTING
     if lexicon.is_placeholder(out["action"]) or not _content_words(out["action"]):
         out["action"] = rules.action
-    mood = model_mood(out["mood"]) if out["mood"] else None
-    out["mood"] = mood or (rules.mood if model_mood(rules.mood) else lexicon.DEFAULT_MOOD)
+    mood = model_mood(out["mood"], vocabulary=False) if out["mood"] else None
+    out["mood"] = mood or (rules.mood if model_mood(rules.mood, vocabulary=False) else lexicon.DEFAULT_MOOD)
     out["props"] = [p for p in out["props"] if not lexicon.is_placeholder(p)][:12]
     out["setting"] = out["setting"][:1000]
     out["action"] = out["action"][:1000]

@@ -134,6 +134,21 @@ FRAMING_PHRASES = {
     Framing.MEDIUM: "medium shot",
     Framing.WIDE: "wide shot",
 }
+# What a mood is called: the model's word for it must be one of these (its "morning" or "narrative" is not).
+MOOD_WORDS = frozenset("""
+    calm serene tense romantic joyful playful tender melancholic melancholy mysterious nervous cosy cozy curious
+    wistful determined brooding urgent happy sad angry excited peaceful warm gloomy eerie hopeful lonely cheerful
+    dreamy intimate festive somber sombre solemn relaxed anxious fearful bittersweet nostalgic whimsical triumphant
+    quiet lively energetic flirty flirtatious shy awkward heartfelt reflective pensive thoughtful contemplative
+    adventurous suspenseful ominous menacing dark hopeless desperate tired weary sleepy lazy content contented
+    grateful proud confident bold fierce intense passionate sensual loving affectionate sweet gentle soft friendly
+    welcoming inviting homely comforting hopeful uneasy worried restless eager giddy silly funny humorous wry dry
+    sarcastic teasing mischievous bored frustrated irritated furious bitter grim tragic mournful grieving lost
+    nostalgic magical enchanted surreal strange uncanny spooky creepy haunting haunted tranquil still focused
+    busy hectic chaotic frantic exhilarated thrilled elated euphoric ecstatic blissful relieved surprised shocked
+    stunned awed amazed wonder wondrous majestic epic heroic dramatic cinematic moody atmospheric
+""".split())
+
 WEATHER_PHRASES = {
     Weather.CLEAR: "",
     Weather.RAIN: "rain falling",

@@ -18,7 +18,7 @@ from companion.evolve.scenes.context import SceneContext
 from companion.llm.base import ChatTurn, SamplingParams
 from companion.llm.guard import ModelCallForbidden
 from companion.llm.registry import get_backend
-from rendering.beat import CameraMove, Framing, Lighting, TimeOfDay, Weather
+from rendering.beat import CameraMove, Framing
 
 log = logging.getLogger(__name__)
 
@@ -27,16 +27,15 @@ class ExtractedScene(BaseModel):
     """What the model is asked to fill (its JSON schema drives constrained decoding).
 
     Every field may be null: the model says "no idea" rather than inventing,
-    and the rules fill the gap.
+    and the rules fill the gap. Time of day, weather and light are not asked:
+    they come from the story's own words (a model that invents a storm cannot
+    be checked against anything), see ``assemble``.
     """
 
     setting: str | None = Field(default=None, description="Where the scene happens, a short visual phrase.")
     action: str | None = Field(default=None, description="What the persona visibly does, one sentence.")
     camera: CameraMove | None = None
     framing: Framing | None = None
-    lighting: Lighting | None = None
-    time_of_day: TimeOfDay | None = None
-    weather: Weather | None = None
     mood: str | None = Field(default=None, description="One or two words.")
     duration_s: float | None = Field(default=None, ge=1.0, le=10.0)
 
@@ -46,8 +45,8 @@ SYSTEM_PROMPT = (
     "Describe only what is visible. The main character is {name}; the viewer is {user}. Use only places, actions "
     "and details present in the conversation; do not invent other people. Every person on screen is an adult. "
     "Answer with JSON: setting (the place, a short phrase), action ({name}'s visible action, third person, one "
-    "sentence, not the dialogue), camera ({cameras}), framing ({framings}), lighting ({lightings}), time_of_day "
-    "({times}), weather ({weathers}), mood (one or two words), duration_s (1-10)."
+    "sentence, not the dialogue), camera ({cameras}), framing ({framings}), mood (one or two words), "
+    "duration_s (1-10)."
 )
 
 
@@ -87,9 +86,6 @@ def scene_turns(ctx: SceneContext) -> list[ChatTurn]:
         user=ctx.user_name or "the user",
         cameras=", ".join(c.value for c in CameraMove),
         framings=", ".join(f.value for f in Framing),
-        lightings=", ".join(x.value for x in Lighting),
-        times=", ".join(t.value for t in TimeOfDay),
-        weathers=", ".join(w.value for w in Weather),
     )
     return [ChatTurn("system", system), ChatTurn("user", "\n".join(lines))]
 
