@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from companion.chat.models import Conversation, Message
+from tests.rendering.test_safety_model import guard  # noqa: F401  (the scripted guard-model server, as SAFETY_MODEL)
 
 
 @pytest.fixture

@@ -142,32 +142,21 @@ def test_new_renders_are_rate_limited_but_repeats_are_free(user, say, settings):
 
 
 # --- the guard model, asked when the request is made (before anything is queued) ----------
+# ``guard``: the scripted OpenAI-format guard server of the rendering tests, configured as SAFETY_MODEL.
 
 
-@pytest.fixture
-def guard_model(settings):
-    from tests.rendering.test_safety_model import GuardServer
-
-    server = GuardServer()
-    settings.SAFETY_MODEL = "llama-guard"
-    settings.SAFETY_MODEL_BASE_URL = server.url
-    settings.SAFETY_MODEL_TIMEOUT_S = 1.0
-    yield server
-    server.stop()
-
-
-def test_a_guard_model_refusal_at_request_time_queues_nothing_and_tells_the_chat(user, say, guard_model):
+def test_a_guard_refusal_at_request_time_queues_nothing_and_tells_the_chat(user, say, guard):
     msg = say("persona", BEACH)
-    guard_model.script = ["unsafe\nS4"]
+    guard.script = ["unsafe\nS4"]
     with pytest.raises(EvolveError) as refused:
         evolve_request(user=user, message=msg, client_id="g1")
     assert refused.value.code == "refused" and refused.value.notice is not None
     assert RenderJob.objects.count() == 0
-    assert len(guard_model.bodies) == 1  # it read the final prompt once, before queueing
-    assert "moonlit beach" in json.dumps(guard_model.bodies[0])
+    assert len(guard.bodies) == 1  # it read the final prompt once, before queueing
+    assert "moonlit beach" in json.dumps(guard.bodies[0])
 
 
-def test_a_guard_model_that_is_down_answers_unavailable_without_a_refusal(user, say, guard_model, settings):
+def test_a_guard_that_is_down_answers_unavailable_without_a_refusal(user, say, guard, settings):
     from tests.llm.openai_server import free_port
 
     msg = say("persona", BEACH)
@@ -178,7 +167,7 @@ def test_a_guard_model_that_is_down_answers_unavailable_without_a_refusal(user, 
     assert RenderJob.objects.count() == 0 and SafetyRefusal.objects.count() == 0
 
 
-def test_a_guard_model_that_allows_lets_the_job_queue(user, say, guard_model):
+def test_a_guard_that_allows_lets_the_job_queue(user, say, guard):
     msg = say("persona", BEACH)
     job, created = evolve_request(user=user, message=msg, client_id="g3")
     assert created and job.status == JobStatus.QUEUED
