@@ -79,15 +79,16 @@ PLACES: tuple[Place, ...] = (
           ambiguous=r"square|corner|road|town|village|market"),
     Place("field", r"fields?|meadows?|gardens?|park|farm(?:yard)?|countryside|prairie|plains|grassland|"
           r"vineyard|graveyard|cemetery|campsite|campground|courtyard|lawn|riverbank|lakeside|lake|river|"
-          r"pond|waterfall|bridge|ruins|fairground|funfair|carnival|amusement park|theme park|festival grounds?",
-          False, ambiguous=r"camp|yard"),
+          r"pond|waterfall|bridge|ruins|fairground|funfair|carnival|amusement park|theme park|festival grounds?|"
+          r"stadium|arena|ballpark|football pitch|sports field", False, ambiguous=r"camp|yard|grass|pitch|stands"),
     Place("room", r"rooms?|living ?room|sitting room|lounge|kitchen|apartment|house|home|cabin|cottage|hut|"
           r"office|studio|classroom|school|hallway|hall|corridor|attic|cellar|basement|workshop|chamber|"
           r"castle|palace|throne room|great hall|mansion|manor|church|cathedral|chapel|temple|shrine|museum|"
           r"art gallery|hotel|lobby|shop|store|hospital|infirmary|lab(?:oratory)?|tent|barn|greenhouse|"
           r"observatory|theat(?:re|er)|ballroom|dungeon|cave|cavern|tower|dojo|gym|staircase|stairwell|"
           r"bathroom|dining room|parlou?r|conservatory|bunker|stable|mill|forge|smithy|"
-          r"warehouse|garage|nursery|salon|boutique|arcade|cinema", True,
+          r"warehouse|garage|nursery|salon|boutique|arcade|cinema|airport|terminal|arrivals hall|departure lounge|"
+          r"waiting room|hospital room|concert hall|opera house|gym", True,
           ambiguous=r"indoors|inside|cell|den|keep|stage|ward|flat", outside="field"),
 )
 PLACE_BY_KIT = {p.kit: p for p in PLACES}
@@ -108,7 +109,8 @@ NOT_PLACE_AFTER = _re(
     r"boy|girl|man|woman|rat|fever|party|music|game|games|money|bill|talk|gossip)\b"
 )
 _LOCATIVES = (r"out of|in front of|on top of|next to|in|inside|within|at|on|onto|upon|into|across|along|through|"
-              r"by|near|beside|under|beneath|underneath|over|around|outside|behind|among|amid|throughout|past|"
+              r"by|near|beside|under|beneath|underneath|over|above|below|beyond|opposite|around|outside|behind|among|"
+              r"amid|throughout|past|"
               r"against|atop|aboard|alongside|toward|towards|to|from|off|up|down")
 _BEFORE_NOUN = _re(
     rf"\b({_LOCATIVES})\s+((?:(?:the|a|an|her|his|my|your|our|their|this|that|its|some|one of the)\s+)?"
@@ -370,7 +372,8 @@ TIME_CUES: tuple[tuple[re.Pattern[str], TimeOfDay], ...] = (
          r"\bpitch[- ]dark\b|\bafter dark\b|\b(?:nine|ten|eleven|twelve|one|two|three) (?:o'clock )?at night\b|"
          r"\bfireflies\b|\bnocturnal\b|\bfireworks\b|\bbedtime\b|\bpast midnight\b|\bsmall hours\b|"
          r"\b[1-4] ?a\.?m\.?\b|\bnightclub\b|\bgood ?night\b|\bcity lights\b|\blights twinkl\w*|"
-         r"\bturn(?:s|ing)? off the lights?\b|\b(?:is|was|lies|sits) (?:pitch )?dark\b|\bin the dark(?:ness)?\b"),
+         r"\bturn(?:s|ing)? off the lights?\b|\bconstellations?\b|\bfloodlights?\b|"
+         r"\b(?:is|was|lies|sits) (?:pitch )?dark\b|\bin the dark(?:ness)?\b"),
      TimeOfDay.NIGHT),
     (_re(r"\bmorning\b|\bnoon\b|\bmidday\b|\bafternoon\b|\bdaylight\b|\bdaytime\b|\bsunny\b|\bsunshine\b|"
          r"\bsunlight\b|\bsunlit\b|\bbright day\b|\bbreakfast\b|\blunch(?:time)?\b|\bblue sky\b|\bsun\b"),

@@ -94,7 +94,7 @@ MOOD_CUES: list[tuple[re.Pattern[str], str]] = [
     (_re(r"\b(?:kiss\w*|love\w*|blush\w*|heart|romantic|darling)\b"), "romantic"),
     (_re(r"\b(?:laugh\w*|giggl\w*|grin\w*|joy\w*|happ(?:y|ily)|delight\w*)\b"), "joyful"),
     (_re(r"\b(?:danc\w*|twirl\w*|play\w*|tease\w*|wink\w*|excit\w*)\b"), "playful"),
-    (_re(r"\b(?:whisper\w*|soft\w*|gentl\w*|tender\w*|hold\w*|hug\w*)\b"), "tender"),
+    (_re(r"\b(?:whisper\w*|soft\w*|gentl\w*|tender\w*|holds? (?:you|your|her|his)|hug\w*|cuddl\w*)\b"), "tender"),
     (_re(r"\b(?:calm\w*|peace\w*|quiet\w*|stillness|serene|relax\w*)\b"), "serene"),
     (_re(r"\b(?:mysterious|secret\w*|myster\w*|whispers? of|strange|eerie|uncanny)\b"), "mysterious"),
     (_re(r"\b(?:nervous\w*|anxious\w*|fidget\w*|worried|worry|uneasy)\b"), "nervous"),

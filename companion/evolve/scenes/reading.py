@@ -229,7 +229,8 @@ def resolve_people(text: str, *, persona: str, user: str, persona_pronoun: str =
             continue
         elif low == "you":
             emit(user)
-            pending_subject = bool(_SUBJECT_BEFORE.search(before))
+            # "you walk" agrees like "Sam walks"; "Aria and you huddle" is plural and stays
+            pending_subject = bool(_SUBJECT_BEFORE.search(before)) and not re.search(r"\w\s+and\s+$", before)
             i += 1
             continue
         elif low in ("me",):
