@@ -168,21 +168,23 @@ def bench_sizes(sizes: list[int], n_queries: int) -> list[dict]:
         index_build_s = time.perf_counter() - t0
 
         embeddings.query_cache_clear()
-        recall_ms = []
+        recall_ms, recall_cpu = [], []
         for q in queries:
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             memories_recall(user=user, persona=persona, query=q, k=8)
             recall_ms.append((time.perf_counter() - t0) * 1000)
+            recall_cpu.append((time.process_time() - c0) * 1000)
         # The same queries after the prompt warm-up embedded them (retrieval.query_warm, which the chat
         # runs off the DB thread before each build): ranking, the query plan and the row fetch, without
         # the encoder (which does not grow with n).
         for q in queries:
             retrieval.query_warm(q)
-        ranking_ms = []
+        ranking_ms, ranking_cpu = [], []
         for q in queries:
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             memories_recall(user=user, persona=persona, query=q, k=8)
             ranking_ms.append((time.perf_counter() - t0) * 1000)
+            ranking_cpu.append((time.process_time() - c0) * 1000)
         embeddings.query_cache_clear()
         prompt_ms = []
         for q in queries:
@@ -198,7 +200,11 @@ def bench_sizes(sizes: list[int], n_queries: int) -> list[dict]:
             "index_build_s": round(index_build_s, 3),
             "loadavg": [round(x, 2) for x in os.getloadavg()],
             "retrieval": summary(recall_ms),
+            # CPU time of this process per query: what the work costs on a core of its own (the
+            # wall-clock numbers on a shared, overloaded machine are mostly waiting for a core).
+            "retrieval_cpu": summary(recall_cpu),
             "retrieval_without_query_embedding": summary(ranking_ms),
+            "retrieval_without_query_embedding_cpu": summary(ranking_cpu),
             "prompt_assembly_with_retrieval": summary(prompt_ms),
         })
         print(json.dumps(results[-1]), file=sys.stderr)

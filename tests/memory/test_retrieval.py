@@ -161,3 +161,33 @@ def test_dense_part_is_the_cosine_of_the_stored_vectors(user, persona):
     stored = embeddings.from_bytes(Memory.objects.get(pk=memory.pk).embedding)
     expected = float(np.clip(stored @ embeddings.embed_one("gardening at home"), 0, 1))
     assert found[0].parts["dense"] == pytest.approx(expected, abs=1e-4)
+
+
+def test_the_ivf_stage_at_scale_finds_what_the_full_scan_finds():
+    """Above IVF_MIN_ROWS the dense stage probes the nearest clusters only; a stored item's own vector
+    (a little noise added) must still come first, and a word match outside the probed clusters counts."""
+    import numpy as np
+
+    from companion.memory import retrieval
+
+    rng = np.random.default_rng(1)
+    n = retrieval.IVF_MIN_ROWS + 5000
+    centres = rng.normal(size=(60, 384)).astype(np.float32)
+    matrix = centres[rng.integers(0, 60, n)] + 0.3 * rng.normal(size=(n, 384)).astype(np.float32)
+    matrix /= np.linalg.norm(matrix, axis=1, keepdims=True)
+    texts = [f"note {i}" for i in range(n)]
+    texts[123] = "the lighthouse keeper's zanzibar story"
+    index = retrieval.PairIndex(
+        version=1, ids=np.arange(1, n + 1), matrix=matrix, created=np.full(n, 1.7e9),
+        importance=np.zeros(n, np.float32),
+        bm25=retrieval.bm25_build([retrieval.tokenize(t) for t in texts]), layers=np.ones(n, np.int8),
+        anchors=np.arange(1, n + 1), ended=np.full(n, 1.7e9), texts=texts,
+        **dict(zip(("centroids", "members"), retrieval.ivf_build(matrix), strict=True)),
+    )
+    for row in (7, 9_999, n - 1):
+        query = matrix[row] + 0.05 * rng.normal(size=384).astype(np.float32)
+        query /= np.linalg.norm(query)
+        assert retrieval.rank(index, query="", query_vec=query, k=3)[0].memory_id == row + 1
+    elsewhere = rng.normal(size=384).astype(np.float32)
+    found = retrieval.rank(index, query="zanzibar", query_vec=elsewhere / np.linalg.norm(elsewhere), k=5)
+    assert found[0].memory_id == 124 and found[0].parts["bm25"] == 1.0
