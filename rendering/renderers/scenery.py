@@ -57,7 +57,7 @@ PLACES: tuple[Place, ...] = (
           outside="street"),
     Place("cafe", r"caf[eé]s?|coffee ?shop|coffee ?house|tea ?(?:house|shop|room)|pub|tavern|inn|restaurant|"
           r"diner|bistro|bakery|saloon|night ?club|cocktail lounge|speakeasy|izakaya|brewery|canteen",
-          True, ambiguous=r"bar|club|counter|booth", inside_of=("room",), outside="street"),
+          True, ambiguous=r"bar|club|counter|booth", outside="street"),
     Place("rooftop", r"roof ?tops?|roof terrace|rooftop terrace|balcony|fire escape|penthouse terrace|terrace",
           False, ambiguous=r"roof"),
     Place("lighthouse", r"light ?house|beacon tower", False, ambiguous=r"gallery", interior="lamp_room"),
@@ -124,6 +124,13 @@ _MOTION = _re(
     r"welcome)\b[^.!?]{0,30}$"
 )
 _LEAVING = {"from", "out of", "off"}
+# "onto the dance floor of the nightclub", "in the corner of the library": the place is where the part is.
+_PART_OF = _re(
+    rf"\b({_LOCATIVES})\s+(?:the|a|an|her|his|their|its)\s+(?:[\w'-]+\s+){{0,2}}?"
+    r"(?:floor|dance floor|corner|edge|middle|centre|center|top|bottom|end|back|front|side|heart|depths|door|"
+    r"doorway|steps|entrance|window|roof|far side|other side)\s+of\s+"
+    r"((?:(?:the|a|an|her|his|my|your|our|their|this|that|its)\s+)?(?:[\w'\u2019-]+\s+){0,2})$"
+)
 # "walks the wet streets", "enters the café", "leaves the bar": a verb whose object is the place itself
 _CROSSING = _re(r"\b(walk\w*|wander\w*|roam\w*|stroll\w*|cross\w*|explor\w*|enter\w*|leav(?:e|es|ing)|left|"
                 r"climb\w*|patrol\w*|sail\w*|hik(?:e|es|ed|ing))\s+(?:the|a|an|her|his|their|our|my|your)\s+"
@@ -247,11 +254,11 @@ def place_mentions(text: str) -> list[PlaceMention]:
             place, ambiguous = PLACE_BY_KIT["spaceship"], False  # "the bridge" of a ship in space
         elif place.kit == "spaceship" and ambiguous and space:
             ambiguous = False
-        before = _BEFORE_NOUN.search(text[max(0, start - 80):start])
+        before = _PART_OF.search(text[max(0, start - 80):start]) or _BEFORE_NOUN.search(text[max(0, start - 80):start])
         prep = before.group(1).lower() if before else ""
         possessive = bool(_POSSESSIVE.search(text[max(0, start - 40):start]))
-        if ambiguous and not prep and not possessive:
-            continue
+        if ambiguous and ((not prep and not possessive) or re.match(r"\s+of\b", text[end:])):
+            continue  # "the corner of the library" is the library
         moving = False
         crossing = _CROSSING.search(text[max(0, start - 40):start])
         if not prep and crossing:
