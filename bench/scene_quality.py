@@ -97,6 +97,17 @@ PERSONAS: dict[str, dict] = {
     "ivy": dict(name="Ivy", appearance="adult woman, dungarees, tattoos",
                 scenario="{{char}}'s rooftop garden above the city, on a warm afternoon."),
     "nell": dict(name="Nell", appearance="adult woman, apron, flour on her cheek", scenario=""),
+    "marco": dict(name="Marco", appearance="adult man, chef whites, tattooed forearms",
+                  scenario="The kitchen of {{char}}'s trattoria in Naples, Friday night rush."),
+    "selene": dict(name="Selene", appearance="adult woman, star-patterned robe, long dark hair",
+                   scenario="{{char}} is an astronomer; the observatory dome on a clear mountain night."),
+    "dex": dict(name="Dex", appearance="adult man, cyberpunk jacket, neon-lit visor",
+                scenario="Neo-Kowloon, 2089. Endless rain, holograms, noodle stalls."),
+    "aoife": dict(name="Aoife", appearance="adult woman, red hair, wool sweater",
+                  scenario="A fishing village on the west coast of Ireland."),
+    "gideon": dict(name="Gideon", appearance="adult man, knight's armour, scarred cheek", scenario=""),
+    "pip": dict(name="Pip", appearance="adult woman, overalls, paint-splattered",
+                scenario="{{char}}'s art studio in a converted warehouse."),
 }
 
 NIGHT_INDOOR = {"candlelight", "moonlight", "firelight"}
@@ -315,6 +326,72 @@ CASES: list[dict] = [
 ]
 
 
+# Held out: written after the rules were fitted to CASES, and run once before any change: rules path
+# setting 96 %, lighting 83 %, time 75 %, weather and action 100 % (2026-11-29). The misses were then
+# fixed by general rules (neon and fires are night things, a light source in the scenario lights a scene
+# that never left it, a locative in a clause about the sun places the sun); these cases are reported apart
+# but are no longer unseen.
+HELD_OUT: list[dict] = [
+    case("marco", "*Marco flips the pan, flames leaping up from the stove, and shouts an order over his shoulder.*",
+         kits={"room", "cafe"}, lighting="firelight", time="night", action=["flips", "pan"]),
+    case("marco", "Taste this. *He holds out a wooden spoon of sauce, cupping his hand under it.*",
+         kits={"room", "cafe"}, lighting={"firelight", "candlelight", "moonlight"}, time="night",
+         action=["holds out", "spoon"]),
+    case("marco", "*After closing, he sets a single candle between two plates at the last table by the window.*",
+         kits={"cafe", "room"}, lighting="candlelight", time="night", action=["candle", "plates"]),
+    case("selene", "*Selene adjusts the brass telescope and steps back so you can look.* \"Jupiter. See the "
+         "moons?\"", kits={"room", "mountain"}, lighting="moonlight", time="night",
+         action=["adjusts", "telescope"]),
+    case("selene", "*The dome groans open and a cold wind rushes in. Selene pulls her robe tighter.*",
+         kits={"room", "mountain"}, lighting="moonlight", time="night", weather="wind",
+         action=["pulls", "robe"]),
+    case("selene", "Look! A shooting star! Make a wish, quick!", kits={"room", "mountain"}, lighting="moonlight",
+         time="night", action=["selene"]),
+    case("dex", "*Dex ducks under a flickering hologram and slips into a noodle bar, rain dripping off his "
+         "visor.*", kits={"cafe", "street"}, lighting="neon", time="night", weather="rain",
+         action=["ducks", "hologram"]),
+    case("dex", "*He slaps a credit chip on the counter.* \"Two bowls, extra spicy. My friend's paying.\"",
+         kits={"cafe"}, lighting="neon", time="night", weather="rain", action=["slaps", "chip", "counter"]),
+    case("dex", "Stay close. The drones sweep this alley every ten minutes.", kits={"street"}, lighting="neon",
+         time="night", weather="rain", action=["dex"]),
+    case("aoife", "*Aoife hauls the lobster pots onto the pier, her red hair whipped about by the wind.*",
+         kits={"harbour"}, lighting={"daylight", "overcast"}, time="day", weather="wind",
+         action=["hauls", "pots"]),
+    case("aoife", "*She hands you a steaming mug of tea in the little pub by the harbour as the rain comes down "
+         "outside.*", kits={"cafe"}, lighting={"overcast", "rainy_night"}, time="day", weather="rain",
+         action=["hands", "mug", "tea"]),
+    case("aoife", "*At dusk she walks you along the cliffs, the Atlantic crashing far below.*",
+         kits={"mountain", "beach"}, lighting="golden_hour", time="dusk", action=["walks", "cliffs"]),
+    case("gideon", "*Gideon draws his sword and steps in front of you as the wolves circle the campfire.*",
+         kits={"field", "forest"}, lighting="firelight", time="night", action=["draws", "sword"]),
+    case("gideon", "*He kneels before the queen in the great hall, torches flickering along the stone walls.*",
+         kits={"room"}, lighting="firelight", time="night", action=["kneels", "queen"]),
+    case("gideon", "*The knight leads his horse across the snowy pass at first light.*",
+         kits={"mountain"}, lighting={"golden_hour", "overcast"}, time="dawn", weather="snow",
+         action=["leads", "horse"]),
+    case("pip", "*Pip flicks a brush at the canvas, spattering blue paint across your shirt.* \"Oops.\"",
+         kits={"room"}, lighting={"daylight", "studio"}, time="day", action=["flicks", "brush", "canvas"]),
+    case("pip", "*She drags two chairs up to the big window and hands you a sketchbook as the sun sets over "
+         "the rooftops.*", kits={"room"}, lighting="golden_hour", time="dusk", action=["drags", "chairs"]),
+    case("pip", "Don't move! The light on your face is perfect right now.", kits={"room"},
+         lighting={"daylight", "studio"}, time="day", action=["pip"]),
+    case("kit", "*She pulls you onto the dance floor of the crowded nightclub, lights strobing overhead.*",
+         kits={"cafe"}, lighting="neon", time="night", action=["pulls", "dance floor"]),
+    case("rosa", "*Rosa lies back on her towel and shades her eyes against the midday sun.*",
+         kits={"beach"}, lighting="daylight", time="day", action=["lies back", "towel"],
+         before=[("user", "Beach day!")]),
+    case("hana", "*The train rattles through a tunnel and the lights flicker. Hana grabs your arm.*",
+         kits={"train"}, lighting={"moonlight", "candlelight"}, time="night", action=["grabs", "arm"]),
+    case("wren", "*She lets you in through the back door; the empty library is dark except for her torch "
+         "beam.*", kits={"library"}, lighting={"moonlight", "candlelight", "firelight"}, time="night",
+         weather="snow", action=["lets", "door"]),
+    case("oona", "*Thunder rolls. Oona stands at the top of the tower stairs, her dress billowing.*",
+         kits={"room"}, lighting="rainy_night", time="night", weather="storm", action=["stands", "stairs"]),
+    case("ivy", "*Ivy waters the ferns on her balcony in the morning drizzle, humming to herself.*",
+         kits={"rooftop"}, lighting="overcast", time="day", weather="rain", action=["waters", "ferns"]),
+]
+
+
 FIELDS = ("setting", "lighting", "time", "weather", "on_screen", "action_words", "placeholders")
 TARGETS = {"setting": 0.9, "lighting": 0.9, "action_words": 0.8}
 
@@ -374,20 +451,28 @@ def main() -> None:
     parser.add_argument("--paths", default="rules,model", help="comma-separated: rules, model")
     parser.add_argument("--json", type=Path)
     parser.add_argument("--show", action="store_true", help="print every beat and what it missed")
+    parser.add_argument("--timeout", type=float, default=60.0,
+                        help="seconds the model may take per beat (the app uses EVOLVE_EXTRACT_TIMEOUT_S; the "
+                             "benchmark measures what the model reads, so it waits longer on a loaded machine)")
+    parser.add_argument("--set", dest="which", choices=("fitted", "held-out", "all"), default="all",
+                        help="the cases the rules were fitted to, the held-out ones, or both (reported apart)")
     args = parser.parse_args()
     paths = [p.strip() for p in args.paths.split(",") if p.strip()]
 
+    settings.EVOLVE_EXTRACT_TIMEOUT_S = args.timeout
     call_command("migrate", verbosity=0)
     user = get_user_model().objects.create_user("alex", password="pw-bench-123", first_name="Alex")
     from companion.accounts.services import profile_set_display_name
 
     profile_set_display_name(user=user, display_name="Alex")
     personas = _personas()
-    cases = CASES[: args.limit] if args.limit else CASES
+    cases = [("fitted", c) for c in CASES] if args.which in ("fitted", "all") else []
+    cases += [("held-out", c) for c in HELD_OUT] if args.which in ("held-out", "all") else []
+    cases = cases[: args.limit] if args.limit else cases
     rows: dict[str, list[dict]] = {p: [] for p in paths}
     seconds: dict[str, float] = {p: 0.0 for p in paths}
     model_answers = 0
-    for index, case in enumerate(cases):
+    for index, (which, case) in enumerate(cases):
         persona = personas[case["persona"]]
         message = _conversation(user, persona, case)
         ctx = gather_context(message)
@@ -400,20 +485,23 @@ def main() -> None:
             beat = beat_assemble(ctx=ctx, model_scene=model_scene)
             seconds[path] += time.perf_counter() - t0
             row = score(beat, case, persona.name)
+            row["set"] = which
             rows[path].append(row)
             if args.show:
                 missed = [f for f in ("setting", "lighting", "time", "weather", "on_screen") if not row[f]]
                 if row["action_words"][0] < row["action_words"][1]:
                     missed.append("action")
                 flag = "  MISSED " + ", ".join(missed) if missed else ""
-                print(f"[{path} {index:02d} {case['persona']}] {beat.setting!r} ({row['kit']}) | "
+                print(f"[{path} {which} {index:02d} {case['persona']}] {beat.setting!r} ({row['kit']}) | "
                       f"{beat.time_of_day.value}/{beat.weather.value}/{beat.lighting.value} | {beat.action!r} | "
                       f"speech={beat.speech[:40]!r} | mood={beat.mood!r}{flag}")
+    sets = sorted({which for which, _ in cases}, reverse=True)
     report = {
         "backend": settings.LLM_BACKEND,
         "cases": len(cases),
         "paths": {p: {**summarise(rows[p]), "seconds_per_case": round(seconds[p] / max(1, len(cases)), 3)}
                   for p in paths},
+        "by_set": {p: {w: summarise([r for r in rows[p] if r["set"] == w]) for w in sets} for p in paths},
         "load_average": [round(x, 2) for x in os.getloadavg()],
     }
     if "model" in paths:
@@ -422,9 +510,9 @@ def main() -> None:
     print("\n| path | cases | setting | lighting | time | weather | on screen | action words | placeholders |")
     print("|---|---|---|---|---|---|---|---|---|")
     for p in paths:
-        s = report["paths"][p]
-        print(f"| {p} | {s['cases']} | {s['setting']:.0%} | {s['lighting']:.0%} | {s['time']:.0%} | "
-              f"{s['weather']:.0%} | {s['on_screen']:.0%} | {s['action_words']:.0%} | {s['placeholders']} |")
+        for label, s in [("all", report["paths"][p]), *report["by_set"][p].items()]:
+            print(f"| {p} ({label}) | {s['cases']} | {s['setting']:.0%} | {s['lighting']:.0%} | {s['time']:.0%} | "
+                  f"{s['weather']:.0%} | {s['on_screen']:.0%} | {s['action_words']:.0%} | {s['placeholders']} |")
     if args.json:
         args.json.write_text(json.dumps({"report": report, "rows": rows}, indent=2, default=str))
     failed = [f"{p}.{f}" for p in paths for f, target in TARGETS.items() if report["paths"][p][f] < target]
