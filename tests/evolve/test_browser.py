@@ -65,7 +65,7 @@ def test_click_evolve_see_progress_and_the_clip_plays(server):
     with playwright_api.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
         try:
-            context = browser.new_context(viewport={"width": 1100, "height": 900})
+            context = browser.new_context(viewport={"width": 1100, "height": 900}, bypass_csp=True)
             context.set_default_timeout(30_000)
             page = context.new_page()
             errors: list[str] = []
@@ -136,7 +136,7 @@ def test_progress_survives_a_reload_then_the_clip_arrives(server, render_hold):
         with playwright_api.sync_playwright() as p:
             browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
             try:
-                context = browser.new_context(viewport={"width": 1100, "height": 900})
+                context = browser.new_context(viewport={"width": 1100, "height": 900}, bypass_csp=True)
                 context.set_default_timeout(30_000)
                 page = context.new_page()
                 errors: list[str] = []
@@ -201,7 +201,7 @@ def test_a_render_that_finished_while_disconnected_leaves_no_stale_bar(server, r
         with playwright_api.sync_playwright() as p:
             browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
             try:
-                context = browser.new_context(viewport={"width": 1100, "height": 900})
+                context = browser.new_context(viewport={"width": 1100, "height": 900}, bypass_csp=True)
                 context.set_default_timeout(30_000)
                 page = context.new_page()
                 errors: list[str] = []
