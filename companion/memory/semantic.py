@@ -377,7 +377,7 @@ def asked_question(previous: str, reply: str = "") -> str:
         return ""
     if parts[-1].rstrip().endswith("?"):
         return parts[-1]
-    if reply and content_words(reply) and len(reply.split()) <= REPLY_CONTEXT_WORDS:
+    if reply and any(w not in PHATIC for w in content_words(reply)) and len(reply.split()) <= REPLY_CONTEXT_WORDS:
         return parts[-1]
     return ""
 
