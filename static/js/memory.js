@@ -232,10 +232,12 @@
 
   toggle.addEventListener("click", () => setOpen(panel.hidden));
   for (const tab of layerTabs) tab.addEventListener("click", () => selectLayer(tab.dataset.layer));
-  searchForm.addEventListener("submit", (event) => {
-    event.preventDefault();
-    recall(searchInput.value);
-  });
+  if (searchForm && searchInput && results) {
+    searchForm.addEventListener("submit", (event) => {
+      event.preventDefault();
+      recall(searchInput.value);
+    });
+  }
   document.getElementById("memory-close").addEventListener("click", () => setOpen(false));
   document.addEventListener("keydown", (event) => {
     if (event.key === "Escape" && !panel.hidden) setOpen(false);
