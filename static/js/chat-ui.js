@@ -24,6 +24,13 @@
 
   const viewport = window.visualViewport;
   function fit() {
+    if (Math.abs(viewport.scale - 1) > 0.01) {
+      // Pinch-zoomed: the visual viewport is a magnifier, not the keyboard. Leave the layout alone.
+      root.style.removeProperty("--app-height");
+      root.style.removeProperty("--app-top");
+      document.body.classList.remove("vv-offset");
+      return;
+    }
     root.style.setProperty("--app-height", `${Math.round(viewport.height)}px`);
     const top = Math.max(0, Math.round(viewport.offsetTop));
     root.style.setProperty("--app-top", `${top}px`);
