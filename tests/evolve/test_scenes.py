@@ -416,3 +416,20 @@ def test_a_model_inventing_weather_or_a_mood_word_is_not_believed(say, scripted_
     assert (beat.weather, beat.time_of_day, beat.lighting) == (Weather.CLEAR, TimeOfDay.DAY, Lighting.DAYLIGHT)
     assert beat.mood != "morning"  # not a mood
     assert "rain" not in beat.setting  # nor does its setting phrase bring the rain back in
+
+
+@pytest.mark.parametrize(
+    ("text", "camera", "framing"),
+    [
+        ("Hello there, traveller!", CameraMove.STATIC, Framing.MEDIUM),  # talk: a held medium shot
+        ("*She kisses your forehead softly.*", CameraMove.DOLLY_IN, Framing.CLOSE_UP),  # tender: push in, close
+        ("*Mira shouts a warning as the guards chase her through the market.*", CameraMove.HANDHELD_TRACKING,
+         Framing.MEDIUM),
+        ("*Mira walks along the beach, the tide at her heels.*", CameraMove.PAN_RIGHT, Framing.WIDE),
+        ("*She looks up from the map.*", CameraMove.TILT_UP, Framing.MEDIUM),  # a cue in the verbs wins
+        ("*She waves at you from across the room.*", CameraMove.STATIC, Framing.WIDE),  # distance words
+    ],
+)
+def test_camera_and_framing_follow_the_verbs_else_what_the_action_is(say, text, camera, framing):
+    beat = scene_extract(message=say("persona", text), use_model=False)
+    assert (beat.camera, beat.framing) == (camera, framing)

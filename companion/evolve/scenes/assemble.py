@@ -32,9 +32,7 @@ from companion.evolve.scenes.context import SceneContext
 from companion.evolve.scenes.model import ExtractedScene
 from companion.evolve.scenes.rules import COMPATIBLE_WEATHER, MAX_ACTION, SceneReading, read_props, scene_read
 from rendering.beat import (
-    CameraMove,
     CharacterRef,
-    Framing,
     RenderDirection,
     SceneBeat,
     TimeOfDay,
@@ -257,8 +255,8 @@ def beat_assemble(
     time_of_day = rules.time_of_day or TimeOfDay.DAY
     weather = rules.weather or Weather.CLEAR
     lighting = rules.lighting
-    camera = rules.camera or (model.camera if model else None) or CameraMove.STATIC
-    framing = rules.framing or (model.framing if model else None) or Framing.MEDIUM
+    camera = rules.camera or (model.camera if model else None) or rules.default_camera
+    framing = rules.framing or (model.framing if model else None) or rules.default_framing
     mood = (rules.mood if rules.mood_from == "message" else None) or (model_mood(model.mood) if model else None)
     mood = mood or rules.mood
     duration = (model.duration_s if model else None) or DEFAULT_DURATION_S

@@ -70,13 +70,15 @@ class SceneReading:
     weather_from: str
     light_source: Lighting | None
     lighting: Lighting
-    camera: CameraMove | None  # None: no cue (the default applies)
+    camera: CameraMove | None  # None: no cue (a model's choice, else the default below)
     framing: Framing | None
     mood: str
     mood_from: str
     props: list[str] = field(default_factory=list)
     overcast: bool = False
     lamps: bool = False
+    default_camera: CameraMove = CameraMove.STATIC  # by what the action is, when nothing cues a move
+    default_framing: Framing = Framing.MEDIUM
 
     @property
     def indoor(self) -> bool:
@@ -373,6 +375,20 @@ def read_camera(narration: str) -> tuple[CameraMove | None, Framing | None]:
     return camera, framing
 
 
+def default_shot(*, narrated: bool, mood: str, indoor: bool, action: str) -> tuple[CameraMove, Framing]:
+    """The shot when nothing in the narration cues one, by what the action is: talk is a held medium shot,
+    tension is handheld, tenderness a slow push in, a walk outdoors a wide tracking shot."""
+    if not narrated:
+        return CameraMove.STATIC, Framing.MEDIUM
+    if mood in ("urgent", "tense"):
+        return CameraMove.HANDHELD_TRACKING, Framing.MEDIUM
+    if mood in ("romantic", "tender"):
+        return CameraMove.DOLLY_IN, Framing.MEDIUM
+    if not indoor and re.search(r"\b(?:walks?|strolls?|wanders?|rides?|hikes?|paddles?|sails?|drives?)\b", action):
+        return CameraMove.PAN_RIGHT, Framing.WIDE
+    return CameraMove.STATIC, Framing.MEDIUM
+
+
 # --- the reading ---------------------------------------------------------------------------------------
 
 
@@ -406,7 +422,10 @@ def scene_read(ctx: SceneContext) -> SceneReading:
         source=source, time=time_of_day or TimeOfDay.DAY, weather=weather or Weather.CLEAR,
         indoor=scenery.is_indoor_kit(kit), lamps=lamps, overcast=overcast,
     )
+    default_camera, default_framing = default_shot(narrated=narrated, mood=mood, indoor=scenery.is_indoor_kit(kit),
+                                                   action=action)
     return SceneReading(
+        default_camera=default_camera, default_framing=default_framing,
         setting=setting, kit=kit, setting_from=setting_from, setting_strength=strength,
         action=action, narrated=narrated, speech=speech,
         time_of_day=time_of_day, time_from=time_from, weather=weather, weather_from=weather_from,
