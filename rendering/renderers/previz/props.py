@@ -80,7 +80,7 @@ def surface_layer(kind: str, colour: RGB, *, size: tuple[int, int], top: int, pr
     return img, lights
 
 
-SMALL_PROPS = ("chart", "letter", "mug", "glass", "bottle", "candle", "lamp", "lantern", "book", "plant",
+SMALL_PROPS = ("chart", "letter", "campfire", "mug", "glass", "bottle", "candle", "lamp", "lantern", "book", "plant",
                "telescope", "guitar")
 
 
@@ -154,6 +154,15 @@ def _props_on(d: ImageDraw.ImageDraw, props: dict[str, int], *, top: int, width:
                     d.ellipse((x + math.cos(a) * 30 * u - 10 * u, y - 30 * u - math.sin(a) * 40 * u - 10 * u,
                                x + math.cos(a) * 30 * u + 10 * u, y - 30 * u - math.sin(a) * 40 * u + 10 * u),
                               fill=(*rng.choice([(220, 80, 90), (250, 200, 80), (90, 160, 80)]), 255))
+            elif name == "campfire":
+                for k in range(3):  # logs, then flames
+                    d.line((x - 40 * u, y - 4 * u + k * 3 * u, x + 40 * u, y - 10 * u - k * 3 * u),
+                           fill=(90, 60, 40, 255), width=max(2, round(8 * u)))
+                for k, (fw, fh, col) in enumerate(((34, 70, (255, 120, 30)), (22, 52, (255, 190, 60)),
+                                                    (10, 30, (255, 240, 170)))):
+                    d.polygon([(x - fw * u, y - 8 * u), (x + fw * u, y - 8 * u), (x + 4 * u * (k - 1), y - fh * u)],
+                              fill=(*col, 255))
+                lights.append(Light(x, y - 30 * u, 260 * u, (255, 140, 60), 0.85))
             elif name == "telescope":
                 d.line((x - 50 * u, y - 10 * u, x + 50 * u, y - 40 * u), fill=(170, 130, 60, 255),
                        width=max(2, round(12 * u)))
