@@ -18,7 +18,7 @@ Two modes:
 * default: what the app ships — ``companion.chat.sampling.sampling_for`` and the
   reply pipeline from ``companion.chat.reply_quality`` (cut the user's turn, trim
   to a sentence at the token limit, clean; a reply failing review is generated
-  once more with a new seed, then replaced by the fallback line);
+  once more with ``sampling_for_retry``, then replaced by the fallback line);
 * ``--baseline``: the sampling the app had before (persona temperature,
   top_p 0.95, no min_p, 200 tokens, one stop string) and the raw text.
 
@@ -471,7 +471,7 @@ def finish(raw: str, *, hit_limit: bool, user_name: str, persona_name: str) -> s
 
 
 def reply_for(backend, build, persona: Persona, reply: Reply, *, baseline: bool, seed: int) -> None:
-    from companion.chat.sampling import sampling_for
+    from companion.chat.sampling import sampling_for, sampling_for_retry
 
     user_name, persona_name = build.user_name, persona.name
     context = "\n".join(t.content for t in build.turns)
@@ -482,6 +482,8 @@ def reply_for(backend, build, persona: Persona, reply: Reply, *, baseline: bool,
             params = legacy_sampling(persona, user_name=user_name, seed=attempt_seed)
         else:
             params = sampling_for(persona, user_name=user_name, persona_name=persona_name, seed=attempt_seed)
+            if attempt:
+                params = sampling_for_retry(params, seed=attempt_seed)
         text, ttft, decode = asyncio.run(_generate(backend, build.turns, params))
         hit = _hit_limit(backend, text, params)
         tokens = backend.count_tokens(text) if text else 0

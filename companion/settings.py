@@ -319,6 +319,7 @@ CHAT_REPETITION_PENALTY = env.float("CHAT_REPETITION_PENALTY", default=1.1)
 # Persona temperature times this (set 1 for a bigger model), then capped.
 CHAT_TEMPERATURE_SCALE = env.float("CHAT_TEMPERATURE_SCALE", default=0.4)
 CHAT_MAX_TEMPERATURE = env.float("CHAT_MAX_TEMPERATURE", default=0.9)
+CHAT_RETRY_MIN_TEMPERATURE = env.float("CHAT_RETRY_MIN_TEMPERATURE", default=0.7)  # a reply's second try
 # Closes the persona card in every prompt ({{char}}/{{user}} macros); empty: none (companion/chat/prompt.py).
 CHAT_REPLY_GUIDE = env(
     "CHAT_REPLY_GUIDE",

@@ -14,6 +14,7 @@ model.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from django.conf import settings
@@ -34,3 +35,12 @@ def sampling_for(persona: Any, *, user_name: str, persona_name: str, seed: int |
         stop=stop_strings(user_name=user_name, persona_name=persona_name),
         seed=seed,
     )
+
+
+def sampling_for_retry(params: SamplingParams, *, seed: int) -> SamplingParams:
+    """The second try after a reply failed review: a fresh seed and at least
+    ``CHAT_RETRY_MIN_TEMPERATURE``. At the scaled-down temperatures most failed
+    first tries had repeated an earlier reply, and a second try at the same
+    temperature mostly repeated it again (bench/README.md)."""
+    temperature = max(params.temperature, min(settings.CHAT_RETRY_MIN_TEMPERATURE, settings.CHAT_MAX_TEMPERATURE))
+    return replace(params, seed=seed, temperature=temperature)

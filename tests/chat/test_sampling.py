@@ -6,7 +6,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from companion.chat.sampling import sampling_for
+from companion.chat.sampling import sampling_for, sampling_for_retry
 
 
 def test_sampling_takes_the_persona_temperature_the_settings_and_the_seed(settings):
@@ -32,3 +32,14 @@ def test_temperature_scale_keeps_the_personas_apart(settings):
         for t in (0.5, 1.0)
     )
     assert (calm, lively) == pytest.approx((0.2, 0.4))
+
+
+def test_the_retry_gets_a_new_seed_and_a_livelier_temperature(settings):
+    settings.CHAT_TEMPERATURE_SCALE, settings.CHAT_MAX_TEMPERATURE, settings.CHAT_RETRY_MIN_TEMPERATURE = 0.4, 0.9, 0.7
+    first = sampling_for(SimpleNamespace(temperature=0.8), user_name="Sam", persona_name="Mira", seed=1)
+    retry = sampling_for_retry(first, seed=2)
+    assert (retry.seed, retry.temperature) == (2, 0.7)
+    assert (retry.stop, retry.max_tokens, retry.min_p) == (first.stop, first.max_tokens, first.min_p)
+    hot = sampling_for_retry(sampling_for(SimpleNamespace(temperature=3.0), user_name="Sam", persona_name="Mira",
+                                          seed=1), seed=3)
+    assert hot.temperature == 0.9  # never above the cap
