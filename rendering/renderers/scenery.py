@@ -4,7 +4,9 @@ One table per kind, shared by the CPU previz (which maps a beat's free text to
 what it draws) and by companion's scene extractor (which reads a conversation
 with the same tables, so every setting it writes is one the previz can draw).
 Patterns are plain regular expressions over lower-cased English; order
-matters where noted: more specific entries come first.
+matters where noted: more specific entries come first. Over 400 lines because
+it is mostly word tables, kept in one place on purpose (issue 12: one source
+for the scene vocabulary).
 """
 
 from __future__ import annotations

@@ -14,6 +14,7 @@ room", "along the beach", "walks down to the harbour"); a place only named
 ("the harbour road is closed", "looks out at the harbour") is weaker evidence
 and is used only when nothing stronger is known. So a conversation that has been
 at a lighthouse on a stormy night stays there until the story moves.
+(A little over 400 lines: one reader per field, each short, read best together.)
 """
 
 from __future__ import annotations
