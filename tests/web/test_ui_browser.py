@@ -252,6 +252,9 @@ def _axe(page, what: str) -> list[str]:
     page.wait_for_timeout(150)  # settle transitions (reduced motion keeps them at ~0)
     results = AXE.run(page, options=AXE_OPTIONS).response
     found = []
+    text = page.locator("body").inner_text()
+    if "{#" in text or "{%" in text:  # template syntax shown as text (a two-line {# #}); {{user}} is content
+        found.append(f"{what}: template syntax in the page text")
     for violation in results["violations"]:
         if violation["impact"] in BLOCKING:
             targets = [" ".join(map(str, n["target"])) + ": " + n.get("failureSummary", "")[:160]
