@@ -111,7 +111,7 @@ def llm_summary(*, previous: str, messages: list[Message], user_name: str, perso
     try:
         result = model_call_sync(
             "summary", get_backend().complete_json,
-            turns, schema=SummarySchema, params=SamplingParams(temperature=0.0, max_tokens=400),
+            turns, schema=SummarySchema, params=SamplingParams(temperature=0.0, max_tokens=400, background=True),
             timeout_s=settings.MEMORY_EXTRACT_TIMEOUT_S,
         )
     except ModelCallForbidden:
