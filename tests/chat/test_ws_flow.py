@@ -17,7 +17,7 @@ async def _messages(conversation) -> list[Message]:
     return [m async for m in Message.objects.filter(conversation=conversation).order_by("seq")]
 
 
-async def test_send_streams_a_reply_token_by_token_and_stores_both(conversation, user, login, scripted_backend):
+async def test_send_streams_a_reply_token_by_token_and_stores_both(conversation, user, login, scripted_backend, settings):
     scripted_backend.replies = ["The tea is strong tonight, Alice."]
     received = []
     exchange_completed.connect(lambda **kw: received.append(kw), weak=False, dispatch_uid="t1")
@@ -63,7 +63,9 @@ async def test_send_streams_a_reply_token_by_token_and_stores_both(conversation,
 
     call = scripted_backend.calls[0]
     assert call["adapter"] == "mira-lora"
-    assert call["params"].temperature == 0.55
+    # the persona's temperature, scaled for the packaged model and capped (companion/chat/sampling.py)
+    expected = min(0.55 * settings.CHAT_TEMPERATURE_SCALE, settings.CHAT_MAX_TEMPERATURE)
+    assert call["params"].temperature == pytest.approx(expected)
     assert call["turns"][0].role == "system" and "lighthouse keeper" in call["turns"][0].content
     assert [t.role for t in call["turns"][1:]] == ["assistant", "user", "system"]
     assert call["turns"][2].content == "Hello Mira"
