@@ -1,0 +1,392 @@
+"""Lorebook activation: which entries of a Character Card ``character_book`` fire, and where they go.
+
+Pure (no Django, no database): the chat's prompt assembly and the scene
+extractor hand it card-shaped books and the recent messages; it returns the
+entries that fired, why, and where each goes. It reads the V2/V3 spec fields
+and the SillyTavern ``extensions`` other apps write, so a card behaves as it
+did there:
+
+- keys match plain and case-insensitive by default; ``case_sensitive``;
+  whole words with ``extensions.match_whole_words``; a key written ``/…/flags``
+  is a regular expression (as in SillyTavern), and with V3 ``use_regex`` every
+  key is one.
+- ``selective`` secondary keys with ``extensions.selectiveLogic``: 0 AND ANY
+  (default), 1 NOT ALL, 2 NOT ANY, 3 AND ALL.
+- ``constant`` entries always fire; ``enabled: false`` never.
+- ``position`` before/after the character definition, or at a depth in the
+  history (``extensions.position`` 4 with ``extensions.depth``, or V3's
+  ``@@depth N`` decorator).
+- ``scan_depth``: how many recent messages are scanned (book, or the entry's
+  ``extensions.scan_depth`` / ``@@scan_depth``).
+- token budget: the book's ``token_budget`` and the caller's overall budget;
+  higher ``priority`` is kept first, ties go to direct hits over recursive ones,
+  then to lower ``insertion_order``.
+- recursion (``recursive_scanning``): an entry's text may fire others, up to
+  ``max_recursion`` steps; ``extensions.exclude_recursion`` (not fired by other
+  entries) and ``prevent_recursion`` (its text fires nothing) are honoured.
+
+V3 decorators at the start of ``content`` (``@@activate``, ``@@dont_activate``,
+``@@depth``, ``@@scan_depth``, ``@@position``, ``@@additional_keys``,
+``@@exclude_keys``) are read and stripped from the inserted text; others are
+stripped and ignored. Building 200 entries against 10 messages costs well under
+a millisecond per entry (bench/lorebook.py).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any, Literal
+
+Position = Literal["before_char", "after_char", "at_depth"]
+LOGIC_AND_ANY, LOGIC_NOT_ALL, LOGIC_NOT_ANY, LOGIC_AND_ALL = 0, 1, 2, 3
+LOGIC_NAMES = {LOGIC_AND_ANY: "AND ANY", LOGIC_NOT_ALL: "NOT ALL", LOGIC_NOT_ANY: "NOT ANY", LOGIC_AND_ALL: "AND ALL"}
+DEFAULT_SCAN_DEPTH = 4  # messages, when neither the book nor the entry says
+DEFAULT_DEPTH = 4  # SillyTavern's default depth for "at depth" entries
+# SillyTavern's extensions.position: 0 before char, 1 after char, 2/3 author's note top/bottom, 4 at depth
+_ST_POSITION = {0: "before_char", 1: "after_char", 2: "after_char", 3: "after_char", 4: "at_depth"}
+_DECORATOR = re.compile(r"^@@(\w+)(?:[ \t]+(.*))?$")
+_REGEX_KEY = re.compile(r"^/(.+)/([a-z]*)$", re.DOTALL)
+
+
+@dataclass(frozen=True)
+class ScanMessage:
+    """One message of the scanned history (newest first when handed to ``lore_activate``)."""
+
+    id: Any
+    text: str
+
+
+@dataclass(frozen=True)
+class Entry:
+    uid: str  # "<book key>#<index in the book>": shown in the prompt debug view
+    name: str
+    content: str  # decorators stripped
+    keys: tuple[str, ...]
+    secondary_keys: tuple[str, ...] = ()
+    exclude_keys: tuple[str, ...] = ()
+    selective: bool = False
+    logic: int = LOGIC_AND_ANY
+    constant: bool = False
+    never: bool = False  # @@dont_activate
+    case_sensitive: bool = False
+    whole_words: bool = False
+    use_regex: bool = False
+    insertion_order: int = 100
+    priority: int = 0
+    position: Position = "before_char"
+    depth: int = DEFAULT_DEPTH
+    scan_depth: int | None = None
+    exclude_recursion: bool = False
+    prevent_recursion: bool = False
+    book: str = ""  # the book's key
+
+
+@dataclass(frozen=True)
+class Book:
+    key: str  # unique among the books of one build ("persona", "world:12")
+    name: str
+    entries: tuple[Entry, ...]
+    scan_depth: int | None = None
+    token_budget: int | None = None
+    recursive_scanning: bool = False
+
+
+@dataclass
+class Fired:
+    """An entry that fired, why, and whether it fit the budget."""
+
+    entry: Entry
+    why: dict[str, Any]  # {"constant": True} | {"key", "message_id", "secondary"?} | {"key", "recursion", "from"}
+    step: int = 0  # 0: direct; n: fired by another entry's text at recursion step n
+    tokens: int = 0
+    included: bool = True
+    dropped: str = ""  # "budget" or "book budget" when not included
+
+    def describe(self) -> dict[str, Any]:
+        e = self.entry
+        out = {"entry": e.uid, "name": e.name, "book": e.book, "position": e.position, "tokens": self.tokens,
+               "included": self.included, "why": self.why}
+        if e.position == "at_depth":
+            out["depth"] = e.depth
+        if self.dropped:
+            out["dropped"] = self.dropped
+        return out
+
+
+@dataclass
+class LoreResult:
+    fired: list[Fired] = field(default_factory=list)
+
+    def included(self, position: Position | None = None) -> list[Fired]:
+        """Entries that made it into the prompt, in insertion order (lower ``insertion_order`` first)."""
+        chosen = [f for f in self.fired if f.included and (position is None or f.entry.position == position)]
+        return sorted(chosen, key=lambda f: (f.entry.insertion_order, f.entry.uid))
+
+    def text(self, position: Position) -> str:
+        return "\n".join(f.entry.content for f in self.included(position))
+
+    def at_depth(self) -> dict[int, str]:
+        """depth -> the text inserted that many messages from the end of the history."""
+        by_depth: dict[int, list[str]] = {}
+        for f in self.included("at_depth"):
+            by_depth.setdefault(f.entry.depth, []).append(f.entry.content)
+        return {d: "\n".join(texts) for d, texts in by_depth.items()}
+
+    @property
+    def tokens(self) -> int:
+        return sum(f.tokens for f in self.fired if f.included)
+
+
+# --- reading a card-shaped book --------------------------------------------------------------
+
+
+def as_int(value: Any, default: int | None) -> int | None:
+    if isinstance(value, bool):
+        return default
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        return int(value.strip())
+    return default
+
+
+def as_strings(value: Any) -> tuple[str, ...]:
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list):
+        return ()
+    return tuple(s.strip() for s in value if isinstance(s, str) and s.strip())
+
+
+def split_decorators(content: str) -> tuple[dict[str, str], str]:
+    """V3 decorators (``@@name value`` lines at the start of the content) and the text after them."""
+    decorators: dict[str, str] = {}
+    lines = (content or "").split("\n")
+    i = 0
+    while i < len(lines):
+        m = _DECORATOR.match(lines[i].strip())
+        if not m:
+            break
+        decorators[m.group(1).lower()] = (m.group(2) or "").strip()
+        i += 1
+    return decorators, "\n".join(lines[i:]).strip()
+
+
+def entry_from_card(raw: dict[str, Any], *, uid: str, book: str = "") -> Entry | None:
+    """An Entry from a card's entry dict, or None when it can never fire (disabled, empty)."""
+    if not isinstance(raw, dict) or raw.get("enabled", True) is False:
+        return None
+    ext = raw.get("extensions") if isinstance(raw.get("extensions"), dict) else {}
+    deco, content = split_decorators(str(raw.get("content") or ""))
+    if not content:
+        return None
+    position: Position = "after_char" if raw.get("position") == "after_char" else "before_char"
+    st_position = as_int(ext.get("position"), None)
+    if st_position in _ST_POSITION:
+        position = _ST_POSITION[st_position]  # type: ignore[assignment]
+    depth = as_int(ext.get("depth"), DEFAULT_DEPTH)
+    if "depth" in deco and as_int(deco["depth"], None) is not None:
+        position, depth = "at_depth", as_int(deco["depth"], DEFAULT_DEPTH)
+    if deco.get("position") in ("before_desc", "before_char"):
+        position = "before_char"
+    elif deco.get("position") in ("after_desc", "after_char"):
+        position = "after_char"
+    logic = as_int(ext.get("selectiveLogic"), LOGIC_AND_ANY)
+    keys = as_strings(raw.get("keys") if "keys" in raw else raw.get("key"))
+    case_sensitive = raw.get("case_sensitive")
+    if case_sensitive is None:
+        case_sensitive = ext.get("case_sensitive")
+    return Entry(
+        uid=uid,
+        name=str(raw.get("name") or raw.get("comment") or uid),
+        content=content,
+        keys=keys + as_strings([k for k in deco.get("additional_keys", "").split(",")]),
+        secondary_keys=as_strings(raw.get("secondary_keys")),
+        exclude_keys=as_strings([k for k in deco.get("exclude_keys", "").split(",")]),
+        selective=bool(raw.get("selective")),
+        logic=logic if logic in LOGIC_NAMES else LOGIC_AND_ANY,
+        constant=bool(raw.get("constant")) or "activate" in deco,
+        never="dont_activate" in deco,
+        case_sensitive=bool(case_sensitive),
+        whole_words=bool(ext.get("match_whole_words")),
+        use_regex=bool(raw.get("use_regex")),
+        insertion_order=as_int(raw.get("insertion_order"), 100) or 0,
+        priority=as_int(raw.get("priority"), 0) or 0,
+        position=position,
+        depth=max(0, depth or 0),
+        scan_depth=as_int(deco["scan_depth"] if "scan_depth" in deco else ext.get("scan_depth"), None),
+        exclude_recursion=bool(ext.get("exclude_recursion")),
+        prevent_recursion=bool(ext.get("prevent_recursion")),
+        book=book,
+    )
+
+
+def book_from_card(raw: Any, *, key: str) -> Book | None:
+    """A Book from a card's ``character_book`` dict (None when there is none); ``key`` names it in uids."""
+    if not isinstance(raw, dict):
+        return None
+    entries = []
+    for i, item in enumerate(raw.get("entries") or []):
+        entry = entry_from_card(item, uid=f"{key}#{i}", book=key)
+        if entry is not None:
+            entries.append(entry)
+    return Book(
+        key=key,
+        name=str(raw.get("name") or key),
+        entries=tuple(entries),
+        scan_depth=as_int(raw.get("scan_depth"), None),
+        token_budget=as_int(raw.get("token_budget"), None),
+        recursive_scanning=bool(raw.get("recursive_scanning")),
+    )
+
+
+# --- matching ------------------------------------------------------------------------------------
+
+_FLAGS = {"i": re.IGNORECASE, "m": re.MULTILINE, "s": re.DOTALL, "u": 0, "g": 0, "y": 0}
+
+
+@lru_cache(maxsize=4096)
+def _matcher(key: str, case_sensitive: bool, whole_words: bool, use_regex: bool) -> re.Pattern[str] | None:
+    """The compiled pattern for a key (cached: 200 entries are matched on every reply)."""
+    m = _REGEX_KEY.match(key)
+    try:
+        if m and all(c in _FLAGS for c in m.group(2)):
+            flags = 0
+            for c in m.group(2):
+                flags |= _FLAGS[c]
+            return re.compile(m.group(1), flags)
+        if use_regex:
+            return re.compile(key, 0 if case_sensitive else re.IGNORECASE)
+    except re.error:
+        return None  # a broken pattern matches nothing rather than failing the reply
+    body = re.escape(key)
+    if whole_words:
+        body = rf"(?<!\w){body}(?!\w)"
+    return re.compile(body, 0 if case_sensitive else re.IGNORECASE)
+
+
+def _key_hit(entry: Entry, key: str, text: str) -> bool:
+    pattern = _matcher(key, entry.case_sensitive, entry.whole_words, entry.use_regex)
+    return pattern is not None and pattern.search(text) is not None
+
+
+def _first_hit(entry: Entry, keys: Sequence[str], texts: Sequence[ScanMessage]) -> tuple[str, Any] | None:
+    """(key, message id) of the first key found, newest message first."""
+    for message in texts:
+        for key in keys:
+            if _key_hit(entry, key, message.text):
+                return key, message.id
+    return None
+
+
+def _secondary_ok(entry: Entry, texts: Sequence[ScanMessage]) -> tuple[bool, list[str]]:
+    if not entry.selective or not entry.secondary_keys:
+        return True, []
+    joined = "\n".join(m.text for m in texts)
+    hits = [k for k in entry.secondary_keys if _key_hit(entry, k, joined)]
+    n, total = len(hits), len(entry.secondary_keys)
+    ok = {
+        LOGIC_AND_ANY: n > 0,
+        LOGIC_NOT_ALL: n < total,
+        LOGIC_NOT_ANY: n == 0,
+        LOGIC_AND_ALL: n == total,
+    }[entry.logic]
+    return ok, hits
+
+
+def _match(entry: Entry, texts: Sequence[ScanMessage]) -> dict[str, Any] | None:
+    """Why the entry fires on these texts, or None."""
+    if entry.never:
+        return None
+    if entry.constant:
+        return {"constant": True}
+    hit = _first_hit(entry, entry.keys, texts)
+    if hit is None:
+        return None
+    if entry.exclude_keys and _first_hit(entry, entry.exclude_keys, texts) is not None:
+        return None
+    ok, secondary = _secondary_ok(entry, texts)
+    if not ok:
+        return None
+    why: dict[str, Any] = {"key": hit[0], "message_id": hit[1]}
+    if entry.selective and entry.secondary_keys:
+        why["logic"] = LOGIC_NAMES[entry.logic]
+        why["secondary"] = secondary
+    return why
+
+
+# --- activation ------------------------------------------------------------------------------------
+
+
+def lore_activate(
+    books: Sequence[Book],
+    messages: Sequence[ScanMessage],
+    *,
+    count_tokens: Callable[[str], int],
+    token_budget: int | None = None,
+    max_recursion: int = 3,
+    default_scan_depth: int = DEFAULT_SCAN_DEPTH,
+) -> LoreResult:
+    """The entries of ``books`` that ``messages`` (newest first) fire, budgeted.
+
+    ``token_budget`` caps all books together (each book's own ``token_budget``
+    applies inside it); ``max_recursion`` bounds how many times fired text is
+    scanned again, for books with ``recursive_scanning``.
+    """
+    fired: dict[str, Fired] = {}
+    for book in books:
+        book_depth = book.scan_depth if book.scan_depth is not None else default_scan_depth
+        for entry in book.entries:
+            depth = entry.scan_depth if entry.scan_depth is not None else book_depth
+            why = _match(entry, messages[: max(0, depth)])
+            if why is not None:
+                fired[entry.uid] = Fired(entry, why)
+
+    recursive = [b for b in books if b.recursive_scanning]
+    frontier = [f for f in fired.values() if not f.entry.prevent_recursion]
+    for step in range(1, max_recursion + 1):
+        if not recursive or not frontier:
+            break
+        sources = [ScanMessage(f.entry.uid, f.entry.content) for f in frontier]
+        frontier = []
+        for book in recursive:
+            for entry in book.entries:
+                if entry.uid in fired or entry.exclude_recursion or entry.constant:
+                    continue
+                why = _match(entry, sources)
+                if why is not None:
+                    origin = why.pop("message_id")
+                    found = Fired(entry, {**why, "recursion": step, "from": origin}, step=step)
+                    fired[entry.uid] = found
+                    if not entry.prevent_recursion:
+                        frontier.append(found)
+
+    result = LoreResult(fired=list(fired.values()))
+    _apply_budget(result, books, count_tokens, token_budget)
+    return result
+
+
+def _apply_budget(
+    result: LoreResult, books: Sequence[Book], count_tokens: Callable[[str], int], token_budget: int | None
+) -> None:
+    # Keep order: higher priority first, then direct hits before recursive ones, then insertion order.
+    order = sorted(result.fired, key=lambda f: (-f.entry.priority, f.step, f.entry.insertion_order, f.entry.uid))
+    book_budget = {b.key: b.token_budget for b in books if b.token_budget is not None and b.token_budget > 0}
+    used_total, used_book = 0, {name: 0 for name in book_budget}
+    for f in order:
+        f.tokens = count_tokens(f.entry.content)
+        name = f.entry.book
+        if name in book_budget and used_book[name] + f.tokens > book_budget[name]:
+            f.included, f.dropped = False, "book budget"
+            continue
+        if token_budget is not None and used_total + f.tokens > token_budget:
+            f.included, f.dropped = False, "budget"
+            continue
+        used_total += f.tokens
+        if name in used_book:
+            used_book[name] += f.tokens
