@@ -58,7 +58,6 @@ INSTALLED_APPS = [
     "django_dramatiq",
     "personas",
     "rendering",
-    "companion",
     "companion.accounts",
     "companion.chat",
     "companion.memory",

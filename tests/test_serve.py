@@ -72,7 +72,7 @@ def test_serve_brings_up_the_embedded_default_with_the_demo_persona(tmp_path):
 
 
 def test_demo_login_is_stable_across_runs(db, settings, tmp_path):
-    from companion.demo import demo_user_ensure
+    from companion.accounts.demo import demo_user_ensure
 
     settings.VAR_DIR = tmp_path
     first = demo_user_ensure()

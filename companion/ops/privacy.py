@@ -25,6 +25,7 @@ from django.db import transaction
 from django.urls import NoReverseMatch
 from django.utils import timezone
 
+from companion.accounts.models import SignupAttestation
 from companion.accounts.selectors import profile_get
 
 EXPORT_FORMAT_VERSION = 1
@@ -94,8 +95,6 @@ def _export_data(user: Any) -> dict[str, Any]:
          "personality": p.personality, "scenario": p.scenario, "greeting": p.greeting, "appearance": p.appearance}
         for p in Persona.objects.filter(owner=user, visibility=Visibility.PRIVATE)
     ]
-    from companion.models import SignupAttestation
-
     attestation = SignupAttestation.objects.filter(user=user).first()
     profile = profile_get(user=user)
     return {

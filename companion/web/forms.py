@@ -7,9 +7,8 @@ from django.contrib.auth.forms import UserCreationForm
 from django.db import transaction
 from django.utils import timezone
 
-from companion.accounts.models import DISPLAY_NAME_MAX_CHARS
+from companion.accounts.models import DISPLAY_NAME_MAX_CHARS, SignupAttestation
 from companion.accounts.services import display_name_clean, profile_set_display_name
-from companion.models import SignupAttestation
 
 
 class DisplayNameField(forms.CharField):

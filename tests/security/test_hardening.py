@@ -9,8 +9,8 @@ from django.contrib.auth import get_user_model
 from django.core.cache import cache
 from django.test import Client
 
+from companion.accounts.models import SignupAttestation
 from companion.chat import services as chat_services
-from companion.models import SignupAttestation
 from companion.ops.ratelimit import render_rate_exceeded
 from tests.web.factories import PASSWORD, make_persona, make_user, say
 

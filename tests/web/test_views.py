@@ -11,9 +11,9 @@ from django.contrib.auth import get_user_model
 from django.urls import reverse
 from django.utils import timezone
 
+from companion.accounts.models import SignupAttestation
 from companion.chat import services
 from companion.chat.models import Conversation
-from companion.models import SignupAttestation
 from tests.web.factories import PASSWORD, make_persona, say
 
 pytestmark = pytest.mark.django_db

@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from companion.models import SignupAttestation
+from companion.accounts.models import SignupAttestation
 
 
 @admin.register(SignupAttestation)

@@ -13,7 +13,7 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandParser
 
-from companion.demo import demo_user_ensure
+from companion.accounts.demo import demo_user_ensure
 
 
 class Command(BaseCommand):
