@@ -9,7 +9,6 @@ shape.  Every variable is listed in README.md.
 
 from __future__ import annotations
 
-import os
 import secrets
 import sys
 from pathlib import Path
@@ -21,21 +20,19 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 env = environ.Env()
 environ.Env.read_env(BASE_DIR / ".env", overwrite=False)  # optional, never required
 
+# Importing settings writes nothing: var/, STATIC_ROOT and var/secret_key are made by
+# companion.ops.files.var_dir_prepare, which manage.py calls before every command (and `serve` again).
 VAR_DIR = Path(env("COMPANION_VAR_DIR", default=str(BASE_DIR / "var")))
-VAR_DIR.mkdir(parents=True, exist_ok=True)
-
-
-def _embedded_secret_key() -> str:
-    """A per-install secret kept in var/ so sessions survive restarts."""
-    path = VAR_DIR / "secret_key"
-    if not path.exists():
-        path.write_text(secrets.token_urlsafe(50))
-        path.chmod(0o600)
-    return path.read_text().strip()
-
 
 DEBUG = env.bool("DEBUG", default=False)
-SECRET_KEY = env("SECRET_KEY", default=None) or _embedded_secret_key()
+SECRET_KEY = env("SECRET_KEY", default="")
+# No SECRET_KEY in the environment: a per-install key kept in var/ so sessions survive restarts.
+SECRET_KEY_FILE = None if SECRET_KEY else VAR_DIR / "secret_key"
+if SECRET_KEY_FILE is not None:
+    try:
+        SECRET_KEY = SECRET_KEY_FILE.read_text().strip()
+    except FileNotFoundError:  # the very first command: var_dir_prepare saves this key for every later one
+        SECRET_KEY = secrets.token_urlsafe(50)
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]", "testserver"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
@@ -121,11 +118,6 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
             "transaction_mode": "IMMEDIATE",
         }
     )
-    # Tests use a file too, not Django's shared-cache in-memory database: its
-    # table locks fail at once ("table is locked") where a file waits out the
-    # busy timeout, so worker threads are tested the way they run. One file per
-    # process keeps concurrent test runs apart.
-    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / f"test-{os.getpid()}.sqlite3")}
 else:
     DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=60))
     DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", True)
@@ -249,8 +241,8 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
+# Made by var_dir_prepare (companion.ops.files): whitenoise warns on every request without it.
 STATIC_ROOT = Path(env("STATIC_ROOT", default=str(VAR_DIR / "static")))
-STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # whitenoise warns on every request otherwise
 MEDIA_URL = "media/"
 MEDIA_ROOT = Path(env("MEDIA_ROOT", default=str(VAR_DIR / "media")))
 STORAGES = {
@@ -347,6 +339,10 @@ LLM_JSON_TIMEOUT_S = env.float("LLM_JSON_TIMEOUT_S", default=20.0)
 MEMORY_LLM_EXTRACTION = env.bool("MEMORY_LLM_EXTRACTION", default=LLM_BACKEND != "embedded")
 MEMORY_EXTRACT_TIMEOUT_S = env.float("MEMORY_EXTRACT_TIMEOUT_S", default=30.0)  # memory extraction and summaries
 EVOLVE_EXTRACT_TIMEOUT_S = env.float("EVOLVE_EXTRACT_TIMEOUT_S", default=15.0)  # scene extraction (user waits)
+# Memory sessions (companion/memory/sessions.py): a gap this long between turns starts a new session, and
+# a session is closed after this many turns; each closed session gets its summary.
+MEMORY_SESSION_GAP_HOURS = env.float("MEMORY_SESSION_GAP_HOURS", default=4.0)
+MEMORY_SESSION_MAX_TURNS = env.int("MEMORY_SESSION_MAX_TURNS", default=60)
 # A model call inside a transaction or on the shared DB thread: "raise" (DEBUG, tests) or "log" (production).
 MODEL_CALL_GUARD = env("MODEL_CALL_GUARD", default="raise" if DEBUG or "pytest" in sys.modules else "log")
 LLM_CONNECT_RETRIES = env.int("LLM_CONNECT_RETRIES", default=2)

@@ -59,18 +59,12 @@ APP_FIELDS = (
 V1_FIELDS = ("name", "description", "personality", "scenario", "first_mes", "mes_example")
 
 
-# Limits on a card file (settings override them); field lengths are personas.limits.
-DEFAULT_CARD_MAX_UPLOAD_BYTES = 8 * 1024**2  # the whole file: a PNG portrait plus its card
-DEFAULT_CARD_MAX_JSON_BYTES = 1024**2  # the card itself (JSON, or decoded from the PNG chunk)
-DEFAULT_CARD_MAX_PIXELS = 4096 * 4096  # the PNG, judged from its header before decoding
-
-
 def card_limits() -> tuple[int, int, int]:
     """(file bytes, card JSON bytes, PNG pixels) from CARD_MAX_UPLOAD_BYTES, CARD_MAX_JSON_BYTES, CARD_MAX_PIXELS."""
     return (
-        getattr(settings, "CARD_MAX_UPLOAD_BYTES", DEFAULT_CARD_MAX_UPLOAD_BYTES),
-        getattr(settings, "CARD_MAX_JSON_BYTES", DEFAULT_CARD_MAX_JSON_BYTES),
-        getattr(settings, "CARD_MAX_PIXELS", DEFAULT_CARD_MAX_PIXELS),
+        settings.CARD_MAX_UPLOAD_BYTES,  # the whole file: a PNG portrait plus its card
+        settings.CARD_MAX_JSON_BYTES,  # the card itself (JSON, or decoded from the PNG chunk)
+        settings.CARD_MAX_PIXELS,  # the PNG, judged from its header before decoding
     )
 
 

@@ -16,15 +16,13 @@ from typing import Any
 
 from django.conf import settings
 
-DEFAULT_MAX_DEPTH = 32
-
 
 class JSONTooDeep(ValueError):
     pass
 
 
 def max_depth_setting() -> int:
-    return int(getattr(settings, "JSON_MAX_DEPTH", DEFAULT_MAX_DEPTH))
+    return settings.JSON_MAX_DEPTH
 
 
 def depth_exceeds(value: Any, max_depth: int) -> bool:

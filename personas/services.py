@@ -45,7 +45,7 @@ def persona_import_card(*, data: bytes, filename: str, owner: Any = None, publis
     portrait = None
     if parsed.image is not None:
         try:
-            portrait = portrait_png(parsed.image, max_side=getattr(settings, "PORTRAIT_MAX_SIDE", 1024))
+            portrait = portrait_png(parsed.image, max_side=settings.PORTRAIT_MAX_SIDE)
         except PngCardError as exc:
             raise CardError(str(exc)) from None
     with transaction.atomic():

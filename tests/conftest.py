@@ -15,6 +15,7 @@ import pytest
 from companion.chat import services
 from companion.llm.registry import set_backend
 from companion.llm.scripted import ScriptedBackend
+from companion.ops.files import var_dir_prepare
 from tests.web.factories import make_persona, make_user
 
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
@@ -56,6 +57,12 @@ def redis_url() -> str:
 def postgres_url() -> str:
     require_service("PostgreSQL", "127.0.0.1", 5432)
     return POSTGRES_URL
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _var_dir() -> None:
+    """var/ (the test database's folder) and STATIC_ROOT, as a manage.py command would make them."""
+    var_dir_prepare()
 
 
 @pytest.fixture(autouse=True)

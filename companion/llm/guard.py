@@ -84,7 +84,7 @@ def model_call_guard(what: str) -> None:
     if problem is None:
         return
     message = f"{what} called {problem}: read and commit first, call the model, then write"
-    if getattr(settings, "MODEL_CALL_GUARD", "raise") == "raise":
+    if settings.MODEL_CALL_GUARD == "raise":
         raise ModelCallForbidden(message)
     log.error(message, stack_info=True)
 

@@ -29,7 +29,7 @@ _requantize_lock = threading.Lock()
 
 def embedded_gguf_path() -> Path:
     """The GGUF file to load: settings.EMBEDDED_LLM_GGUF, else the packaged SmolLM2."""
-    configured = getattr(settings, "EMBEDDED_LLM_GGUF", "")
+    configured = settings.EMBEDDED_LLM_GGUF
     if configured:
         path = Path(configured).expanduser()
         if not path.is_file():

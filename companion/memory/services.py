@@ -321,7 +321,7 @@ class Reconciler:
 
 
 def use_llm_extraction() -> bool:
-    return bool(getattr(settings, "MEMORY_LLM_EXTRACTION", True))
+    return settings.MEMORY_LLM_EXTRACTION
 
 
 EXTRACTION_SYSTEM = (

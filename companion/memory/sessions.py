@@ -46,11 +46,11 @@ TOPIC_WORDS = 8
 
 
 def gap_hours() -> float:
-    return float(getattr(settings, "MEMORY_SESSION_GAP_HOURS", 4.0))
+    return settings.MEMORY_SESSION_GAP_HOURS
 
 
 def max_turns() -> int:
-    return int(getattr(settings, "MEMORY_SESSION_MAX_TURNS", 60))
+    return settings.MEMORY_SESSION_MAX_TURNS
 
 
 @dataclass

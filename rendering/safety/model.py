@@ -53,7 +53,7 @@ class Verdict:
 
 
 def safety_model_name() -> str:
-    return (getattr(settings, "SAFETY_MODEL", "") or "").strip()
+    return settings.SAFETY_MODEL.strip()
 
 
 def safety_model_configured() -> bool:
@@ -79,7 +79,7 @@ def _check_not_in_transaction() -> None:
         blocks = getattr(connection, "atomic_blocks", [])
         if any(not getattr(block, "_from_testcase", False) for block in blocks):
             message = f"safety model called inside a transaction on {alias!r}: commit first, then call the model"
-            if getattr(settings, "MODEL_CALL_GUARD", "raise") == "raise":
+            if settings.MODEL_CALL_GUARD == "raise":
                 raise ModelCallInTransaction(message)
             log.error(message, stack_info=True)
             return
@@ -88,9 +88,9 @@ def _check_not_in_transaction() -> None:
 def _client():
     from openai import AsyncOpenAI
 
-    base_url = getattr(settings, "SAFETY_MODEL_BASE_URL", "") or getattr(settings, "LLM_BASE_URL", "")
-    api_key = getattr(settings, "SAFETY_MODEL_API_KEY", "") or getattr(settings, "LLM_API_KEY", "") or "EMPTY"
-    timeout = float(getattr(settings, "SAFETY_MODEL_TIMEOUT_S", 10.0))
+    base_url = settings.SAFETY_MODEL_BASE_URL or settings.LLM_BASE_URL
+    api_key = settings.SAFETY_MODEL_API_KEY or settings.LLM_API_KEY or "EMPTY"
+    timeout = settings.SAFETY_MODEL_TIMEOUT_S
     return AsyncOpenAI(base_url=base_url, api_key=api_key, timeout=timeout, max_retries=0)
 
 
@@ -101,10 +101,10 @@ async def safety_model_verdict(prompt: str) -> Verdict:
         return Verdict(ALLOW, "no safety model configured")
     _check_not_in_transaction()
     messages = []
-    if instructions := (getattr(settings, "SAFETY_MODEL_INSTRUCTIONS", "") or "").strip():
+    if instructions := settings.SAFETY_MODEL_INSTRUCTIONS.strip():
         messages.append({"role": "system", "content": instructions})
     messages.append({"role": "user", "content": prompt})
-    timeout = float(getattr(settings, "SAFETY_MODEL_TIMEOUT_S", 10.0))
+    timeout = settings.SAFETY_MODEL_TIMEOUT_S
     client = _client()
     try:
         response = await asyncio.wait_for(

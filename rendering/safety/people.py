@@ -79,7 +79,7 @@ def parse_people(text: str) -> list[RealPerson]:
 
 
 def _extra_files() -> tuple[str, ...]:
-    value = getattr(settings, "RENDER_REAL_PEOPLE_FILE", "") or ""
+    value = settings.RENDER_REAL_PEOPLE_FILE
     paths = value if isinstance(value, list | tuple) else str(value).split(",")
     return tuple(p.strip() for p in paths if p and p.strip())
 
@@ -228,7 +228,7 @@ def _build(files: tuple[tuple[str, float], ...], extra_names: tuple[str, ...]) -
 
 def matcher() -> _Matcher:
     files = [str(PACKAGED_LIST), *_extra_files()]
-    extra = getattr(settings, "RENDER_REAL_PERSON_NAMES", []) or []
+    extra = settings.RENDER_REAL_PERSON_NAMES
     if isinstance(extra, str):
         extra = extra.split(",")
     return _build(tuple((f, _mtime(f)) for f in files), tuple(extra))

@@ -1,6 +1,6 @@
 """`manage.py serve`: the embedded default in one command.
 
-Migrates, creates the demo persona and login (idempotently), starts the
+Prepares var/ (companion.ops.files), migrates, creates the demo persona and login (idempotently), starts the
 in-process render/memory worker when no external broker is configured, then
 serves HTTP and websockets with Daphne.
 """
@@ -14,6 +14,7 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandParser
 
 from companion.accounts.demo import demo_user_ensure
+from companion.ops.files import var_dir_prepare
 
 
 class Command(BaseCommand):
@@ -24,6 +25,7 @@ class Command(BaseCommand):
         parser.add_argument("--no-demo", action="store_true", help="Do not create the demo persona and login.")
 
     def handle(self, *args, addrport: str, no_demo: bool, **options) -> None:
+        var_dir_prepare()  # var/: the SQLite file, the secret key, the demo password (also under call_command)
         call_command("migrate", interactive=False, verbosity=1)
         if not no_demo:
             from personas.demo import ensure_demo_persona
