@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/scene_quality.py [--limit N] [--paths rules,model] [--json out.json] [--show]
 
-Runs the cases of bench/scene_cases.py (persona messages from varied genres,
+Runs the cases below (CASES and the held-out ones: persona messages from varied genres,
 written for the test, plus the demo persona's greetings) through the app's own
 scene pipeline on a throwaway SQLite database with the real migrations:
 ``gather_context`` over the stored conversation, then ``beat_assemble`` with

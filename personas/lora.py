@@ -87,12 +87,6 @@ class LoraInfo:
         return asdict(self)
 
 
-def inspect_lora_path(path: str | Path) -> LoraInfo:
-    path = Path(path)
-    with path.open("rb") as fh:
-        return inspect_lora(fh, filename=path.name, size=path.stat().st_size)
-
-
 def inspect_lora(fh: IO[bytes], *, filename: str, size: int) -> LoraInfo:
     """Validate a LoRA safetensors stream and describe it; raises LoraValidationError."""
     _check_name_and_size(filename, size)

@@ -26,11 +26,3 @@ def start_inprocess_worker() -> dramatiq.Worker:
             _worker.start()
             log.info("in-process task worker started on %s", type(broker).__name__)
         return _worker
-
-
-def stop_inprocess_worker() -> None:
-    global _worker
-    with _lock:
-        if _worker is not None:
-            _worker.stop()
-            _worker = None

@@ -1,4 +1,4 @@
-"""Client → server websocket frames (GUIDE.md §2, README "Websocket protocol").
+"""Client → server websocket frames (companion/chat/PROTOCOL.md, README "Websocket protocol").
 
 Parsing is two-step so every bad frame gets a specific error code: JSON
 (``bad_json``), then ``type`` (``unknown_type``), then the fields

@@ -147,13 +147,6 @@ def message_create(
 
 
 @transaction.atomic
-def message_touch(*, message: Message, **fields: Any) -> Message:
-    """Update ``fields`` on a message and bump its changed_seq (so history.sync sees it)."""
-    locked = _locked(message.conversation_id)
-    return _bump(locked, message, **fields)
-
-
-@transaction.atomic
 def message_post_user(*, conversation: Conversation, text: str, client_id: str) -> tuple[Message, bool]:
     """Store what the user typed. Returns (message, created).
 

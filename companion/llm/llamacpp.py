@@ -610,8 +610,3 @@ def _threadsafe_put(loop: asyncio.AbstractEventLoop, queue: asyncio.Queue, recor
             record.stop.set()
 
     return deliver
-
-
-def loaded_models() -> dict[Path, LoadedLlama]:
-    """The models this process has loaded (bench, llm_check)."""
-    return dict(_models)

@@ -126,11 +126,6 @@ def rate_check(scope: str, who: object) -> None:
         raise RateLimited(scope, _window(scope, who).retry_after_s)
 
 
-async def arate_check(scope: str, who: object) -> None:
-    if await arate_hit(scope, who):
-        raise RateLimited(scope, _window(scope, who).retry_after_s)
-
-
 def rate_refund(scope: str, who: object) -> None:
     """Give back one hit (the counted action was refused for another reason and did nothing)."""
     try:

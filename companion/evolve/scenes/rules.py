@@ -209,12 +209,6 @@ def _first_in(texts: list[tuple[str, str]], find) -> tuple[object | None, str]:
     return None, "default"
 
 
-def _carried_texts(ctx: SceneContext, before: list[_Text], background: list[_Text]) -> list[tuple[str, str]]:
-    texts = [(t.source, t.raw) for t in before]
-    texts += [("beat", f"{b.get('setting') or ''}") for b in ctx.previous_beats]
-    return texts + [(t.source, t.raw) for t in background]
-
-
 def _beat_value(ctx: SceneContext, key: str, enum):
     for beat in ctx.previous_beats:
         try:
