@@ -14,7 +14,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
 from companion.chat.frames import frame_handler
-from companion.core.errors import ApplicationError
+from companion.core.errors import ApplicationError, validation_detail
 
 ClientId = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
 MessageId = Annotated[int, Field(ge=1)]
@@ -111,5 +111,4 @@ def parse_frame(raw: str | bytes | None) -> tuple[Frame, dict[str, Any]]:
     try:
         return model.model_validate(data), data
     except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'frame'}: {e['msg']}" for e in exc.errors())
-        raise FrameError("invalid_frame", problems[:500]) from None
+        raise FrameError("invalid_frame", validation_detail(exc)) from None

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+from pydantic import ValidationError
+
 # The HTTP status for a code; anything else is a 400.
 HTTP_STATUS: dict[str, int] = {
     "not_found": 404,
@@ -35,3 +37,9 @@ class ApplicationError(Exception):
     @property
     def http_status(self) -> int:
         return HTTP_STATUS.get(self.code, 400)
+
+
+def validation_detail(exc: ValidationError, *, root: str = "frame") -> str:
+    """pydantic's errors as one ``detail`` line, ``field.path: message; ...``: the one place they are
+    formatted (websocket frames, and the contract objects inside REST bodies)."""
+    return "; ".join(f"{'.'.join(map(str, e['loc'])) or root}: {e['msg']}" for e in exc.errors())[:500]

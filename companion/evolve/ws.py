@@ -26,6 +26,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
+from companion.core.errors import validation_detail
 from companion.evolve import scenes, services
 from companion.evolve.payloads import job_payload
 from companion.llm.guard import db_thread
@@ -56,10 +57,6 @@ class RenderPreviewFrame(_Frame):
 class RenderCancelFrame(_Frame):
     type: Literal["render.cancel"]
     job_id: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
-
-
-def _problems(exc: ValidationError) -> str:
-    return "; ".join(f"{'.'.join(map(str, e['loc'])) or 'frame'}: {e['msg']}" for e in exc.errors())[:500]
 
 
 def _in_this_conversation(consumer: Any, message_id: int) -> bool:
@@ -104,7 +101,7 @@ async def _run(consumer: Any, raw: dict[str, Any], model: type[_Frame], work: Ca
     try:
         frame = model.model_validate(raw)
     except ValidationError as exc:
-        await consumer.send_error("invalid_frame", _problems(exc))
+        await consumer.send_error("invalid_frame", validation_detail(exc))
         return
     try:
         await work(frame)
