@@ -33,7 +33,8 @@ class RenderJob(models.Model):
     requested_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="render_jobs"
     )
-    # Opaque to rendering: the requester's own reference, e.g. "chat.message:<id>".
+    # A free-form label for people (admin search, the refusal log), never parsed: a requester that needs
+    # to find its jobs again keeps its own link to them (render_job_request(link=...)).
     source = models.CharField(max_length=200, blank=True, db_index=True)
     idempotency_key = models.CharField(max_length=200, unique=True)
     kind = models.CharField(max_length=8, choices=JobKind.choices, default=JobKind.CLIP)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
@@ -58,8 +59,14 @@ def render_job_request(
     source: str,
     idempotency_key: str,
     model_verdict: Verdict | None = None,
+    link: Callable[[RenderJob], Any] | None = None,
 ) -> tuple[RenderJob, bool]:
     """Queue a clip for ``beat``; returns (job, created). The same idempotency_key returns the first job.
+
+    ``source`` is a free-form label for people (admin search, the refusal log); nothing parses it.
+    ``link(job)`` runs in the transaction that creates the job, before ``queued`` is sent and the
+    worker can see it: the requester stores there what the job belongs to on its side, so every
+    job event already finds that.
 
     The safety gate runs first: raises ``rendering.safety.RenderRefused`` (after logging a
     SafetyRefusal) when it refuses. ``model_verdict`` is the guard model's verdict on the final
@@ -86,14 +93,20 @@ def render_job_request(
                 progress_total=0,
                 phase="queued",
             )
+            if link is not None:
+                link(job)
     except IntegrityError:  # a concurrent double-click won the race
         return RenderJob.objects.get(idempotency_key=idempotency_key), False
     _queue_on_commit(job)
     return job, True
 
 
-def reel_request(*, jobs: list[RenderJob], requested_by, source: str, idempotency_key: str) -> tuple[RenderJob, bool]:
-    """Queue a reel that concatenates the given succeeded clips, in the given order."""
+def reel_request(
+    *, jobs: list[RenderJob], requested_by, source: str, idempotency_key: str,
+    link: Callable[[RenderJob], Any] | None = None,
+) -> tuple[RenderJob, bool]:
+    """Queue a reel that concatenates the given succeeded clips, in the given order (``source``, ``link``:
+    as for ``render_job_request``)."""
     existing = RenderJob.objects.filter(idempotency_key=idempotency_key).first()
     if existing is not None:
         return existing, False
@@ -114,6 +127,8 @@ def reel_request(*, jobs: list[RenderJob], requested_by, source: str, idempotenc
                 parts=[str(part.id) for part in jobs],
                 phase="queued",
             )
+            if link is not None:
+                link(job)
     except IntegrityError:
         return RenderJob.objects.get(idempotency_key=idempotency_key), False
     _queue_on_commit(job)

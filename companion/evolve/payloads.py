@@ -6,6 +6,7 @@ from typing import Any
 
 from django.urls import reverse
 
+from companion.evolve.selectors import clip_of
 from rendering.models import JobStatus, RenderJob
 
 
@@ -31,14 +32,13 @@ def public_label(job: RenderJob) -> dict[str, Any]:
 
 
 def job_payload(job: RenderJob) -> dict[str, Any]:
-    from companion.evolve.services import source_conversation_id, source_message_id
-
+    clip = clip_of(job)
     return {
         "id": str(job.pk),
         "kind": job.kind,
         "status": job.status,
-        "message_id": source_message_id(job.source),
-        "conversation_id": source_conversation_id(job.source),
+        "message_id": clip.message_id if clip else None,
+        "conversation_id": clip.conversation_id if clip else None,
         "progress_step": job.progress_step,
         "progress_total": job.progress_total,
         "phase": job.phase,

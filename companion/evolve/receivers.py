@@ -2,8 +2,8 @@
 
 ``rendering.signals.job_updated`` is sent from whichever process changed the
 job (the web process for queued/cancelled, a Dramatiq worker for the rest).
-For jobs that came from a chat (source ``chat.message:<id>`` or
-``chat.reel:<conversation id>``) this broadcasts ``render.*`` frames to the
+For jobs that came from a chat (those with a ``Clip`` row: a message's clip
+or a conversation's reel) this broadcasts ``render.*`` frames to the
 conversation's group through the channel layer (Redis in production, so it
 reaches every web process), and stores the outcome as a chat message (a clip
 message on success, a notice on failure) so a client that was offline sees it
@@ -36,22 +36,20 @@ def on_job_updated(sender: Any, job: RenderJob, event: str, **kwargs: Any) -> No
 
 
 def job_event_to_chat(*, job: RenderJob, event: str) -> None:
-    from companion.evolve.services import source_conversation_id
+    from companion.evolve.selectors import clip_of
 
-    conversation_id = source_conversation_id(job.source or "")
-    if conversation_id is None:
+    clip = clip_of(job)
+    if clip is None:
         return  # not a chat job (admin, benchmark, another app)
-    for frame in frames_for(job=job, event=event, conversation_id=conversation_id):
-        conversation_broadcast_sync(conversation_id, frame)
+    for frame in frames_for(job=job, event=event, conversation_id=clip.conversation_id):
+        conversation_broadcast_sync(clip.conversation_id, frame)
 
 
 def frames_for(*, job: RenderJob, event: str, conversation_id: int) -> list[dict[str, Any]]:
     """The frames (and, for done/failed, the stored chat message) for one job event."""
     from companion.evolve.payloads import job_payload
-    from companion.evolve.services import source_message_id
 
-    message_id = source_message_id(job.source)
-    base = {"job_id": str(job.pk), "message_id": message_id}
+    base = {"job_id": str(job.pk), "message_id": job_source_message(job)}
     if event == "progress":
         return [
             {
@@ -152,6 +150,8 @@ def failure_notice_create(*, job: RenderJob, conversation_id: int):
 
 
 def job_source_message(job: RenderJob) -> int | None:
-    from companion.evolve.services import source_message_id
+    """The message a clip evolves (None for a reel or a job not made in a chat)."""
+    from companion.evolve.selectors import clip_of
 
-    return source_message_id(job.source)
+    clip = clip_of(job)
+    return clip.message_id if clip else None

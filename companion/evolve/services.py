@@ -21,13 +21,15 @@ from companion.chat.groups import conversation_broadcast_sync
 from companion.chat.models import Conversation, Message
 from companion.core.errors import ApplicationError
 from companion.evolve import scenes
+from companion.evolve.models import Clip
+from companion.evolve.selectors import clip_of
 from companion.llm.guard import model_call_sync
 from rendering.beat import CameraMove, Framing, Lighting, RenderDirection, SceneBeat, TimeOfDay, Weather
 from rendering.models import JobKind, JobStatus, RenderJob
 
 log = logging.getLogger(__name__)
 
-MESSAGE_SOURCE = "chat.message:"
+MESSAGE_SOURCE = "chat.message:"  # RenderJob.source labels (see source_label)
 REEL_SOURCE = "chat.reel:"
 REEL_MAX_CLIPS = 20
 
@@ -66,30 +68,10 @@ class BeatEdit(BaseModel):
 # --- lookups -----------------------------------------------------------------------
 
 
-def message_source(message: Message) -> str:
+def source_label(message: Message) -> str:
+    """RenderJob.source for a clip: a label for people (admin search, the refusal log), never parsed;
+    the link itself is the job's ``Clip`` row."""
     return f"{MESSAGE_SOURCE}{message.pk}"
-
-
-def source_message_id(source: str) -> int | None:
-    if not source.startswith(MESSAGE_SOURCE):
-        return None
-    try:
-        return int(source[len(MESSAGE_SOURCE) :])
-    except ValueError:
-        return None
-
-
-def source_conversation_id(source: str) -> int | None:
-    """The conversation a chat-originated job belongs to (clip: via its message; reel: directly)."""
-    if source.startswith(REEL_SOURCE):
-        try:
-            return int(source[len(REEL_SOURCE) :].split(":", 1)[0])
-        except ValueError:
-            return None
-    message_id = source_message_id(source)
-    if message_id is None:
-        return None
-    return Message.objects.filter(pk=message_id).values_list("conversation_id", flat=True).first()
 
 
 def evolvable_message_get(*, user: Any, message_id: Any) -> Message:
@@ -126,7 +108,8 @@ def job_get_for(*, user: Any, job_id: Any) -> RenderJob:
         raise EvolveError("not_found", "No such render job.") from None
     job = None
     if getattr(user, "is_authenticated", False):
-        job = RenderJob.objects.select_related("persona").filter(pk=job_uuid, requested_by=user).first()
+        job = (RenderJob.objects.select_related("persona", "chat_clip")
+               .filter(pk=job_uuid, requested_by=user).first())
     if job is None:
         raise EvolveError("not_found", "No such render job.")
     return job
@@ -174,11 +157,11 @@ def _digest(value: Any) -> str:
     return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
-def _active_twin(*, user: Any, source: str, beat: SceneBeat) -> RenderJob | None:
+def _active_twin(*, user: Any, message: Message, beat: SceneBeat) -> RenderJob | None:
     """A queued/running job of this user for the same message and the same beat (a double-click)."""
     wanted = beat.model_dump(mode="json")
     for job in RenderJob.objects.filter(
-        source=source, requested_by=user, status__in=[JobStatus.QUEUED, JobStatus.RUNNING]
+        chat_clip__message=message, requested_by=user, status__in=[JobStatus.QUEUED, JobStatus.RUNNING]
     ):
         if job.beat == wanted:
             return job
@@ -228,7 +211,7 @@ def evolve_plan(
         edit = beat_override if isinstance(beat_override, BeatEdit) else BeatEdit.model_validate(beat_override)
     key = f"evolve:{message.pk}:{_digest(direction or {})}:{_digest(edit or {})}:{client_id[:64]}"[:200]
     plan = EvolvePlan(message=message, ctx=scenes.gather_context(message), direction=direction, edit=edit,
-                      source=message_source(message), key=key)
+                      source=source_label(message), key=key)
     plan.existing = RenderJob.objects.filter(idempotency_key=key).first()
     if plan.existing is None:
         _rate_check("render", user)
@@ -263,7 +246,7 @@ def evolve_commit(
     if plan.existing is not None:
         return plan.existing, False
     beat = beat or evolve_beat(plan=plan, model_scene=model_scene)
-    twin = _active_twin(user=user, source=plan.source, beat=beat)
+    twin = _active_twin(user=user, message=plan.message, beat=beat)
     if twin is not None:
         return twin, False  # a double-click while the first is still rendering
     try:
@@ -274,6 +257,8 @@ def evolve_commit(
             source=plan.source,
             idempotency_key=plan.key,
             model_verdict=model_verdict,
+            link=lambda job: Clip.objects.create(job=job, conversation_id=plan.message.conversation_id,
+                                                 message=plan.message),
         )
     except SafetyCheckUnavailable as unavailable:
         raise EvolveError("unavailable", unavailable.reason) from unavailable
@@ -335,11 +320,11 @@ def reel_create(
         raise EvolveError("invalid", f"A reel can hold at most {REEL_MAX_CLIPS} clips.")
     if len({str(j).lower() for j in job_ids}) != len(job_ids):
         raise EvolveError("invalid", "Each clip can appear in a reel only once.")
-    message_ids = set(conversation.messages.values_list("pk", flat=True))
     jobs = []
     for job_id in job_ids:
         job = job_get_for(user=user, job_id=job_id)
-        if job.kind != JobKind.CLIP or source_message_id(job.source) not in message_ids:
+        clip = clip_of(job)
+        if job.kind != JobKind.CLIP or clip is None or clip.conversation_id != conversation.pk:
             raise EvolveError("not_found", "A chosen clip is not part of this conversation.")
         jobs.append(job)
     key = f"reel:{conversation.pk}:{_digest([str(j.pk) for j in jobs])}:{client_id[:64]}"
@@ -347,7 +332,8 @@ def reel_create(
         _rate_check("reel", user)
     try:
         return reel_request(
-            jobs=jobs, requested_by=user, source=f"{REEL_SOURCE}{conversation.pk}", idempotency_key=key
+            jobs=jobs, requested_by=user, source=f"{REEL_SOURCE}{conversation.pk}", idempotency_key=key,
+            link=lambda job: Clip.objects.create(job=job, conversation=conversation),
         )
     except ReelInvalid as exc:
         raise EvolveError("invalid", str(exc)) from exc

@@ -29,6 +29,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, Validation
 from companion.core.errors import validation_detail
 from companion.evolve import scenes, services
 from companion.evolve.payloads import job_payload
+from companion.evolve.selectors import clip_of
 from companion.llm.guard import db_thread
 from rendering.beat import RenderDirection
 from rendering.safety import render_request_verdict
@@ -87,7 +88,8 @@ def _preview_context(consumer: Any, frame: RenderPreviewFrame) -> scenes.SceneCo
 
 def _cancel(consumer: Any, frame: RenderCancelFrame) -> tuple[dict[str, Any], bool]:
     job = services.job_get_for(user=consumer.user, job_id=frame.job_id)
-    if services.source_conversation_id(job.source) != getattr(consumer.conversation, "pk", None):
+    clip = clip_of(job)
+    if clip is None or clip.conversation_id != getattr(consumer.conversation, "pk", None):
         raise services.EvolveError("not_found", "No such render job in this conversation.")
     was_running = not job.is_finished
     job = services.evolve_cancel(user=consumer.user, job_id=job.pk)

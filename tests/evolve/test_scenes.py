@@ -346,13 +346,14 @@ def test_the_story_moves_when_the_narration_says_so(say, persona):
 
 def test_earlier_beats_carry_the_setting(say, persona, user):
     from personas.models import Persona
-    from rendering.models import JobKind, RenderJob
+    from rendering.models import JobKind
+    from tests.web.factories import make_clip_job
 
     first = say("persona", "*sits on the harbour wall at dusk, watching the boats*")
     beat = scene_extract(message=first)
     assert "harbour" in beat.setting and beat.time_of_day == TimeOfDay.DUSK
-    RenderJob.objects.create(kind=JobKind.CLIP, persona=Persona.objects.get(pk=persona.pk), requested_by=user,
-                             source=f"chat.message:{first.pk}", beat=beat.model_dump(mode="json"))
+    make_clip_job(first, kind=JobKind.CLIP, persona=Persona.objects.get(pk=persona.pk), requested_by=user,
+                  beat=beat.model_dump(mode="json"))
     say("user", "tell me more")
     say("persona", "It was a long time ago.")
     say("user", "go on")

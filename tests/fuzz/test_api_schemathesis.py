@@ -25,8 +25,8 @@ def api_token(django_db_setup, django_db_blocker, settings):
 
     from companion.chat import services as chat_services
     from companion.memory.models import Memory
-    from rendering.models import JobStatus, RenderJob
-    from tests.web.factories import make_persona, make_user, say
+    from rendering.models import JobStatus
+    from tests.web.factories import make_clip_job, make_persona, make_user, say
 
     settings.CHAT_RATE_LIMIT = "100000/m"
     settings.RENDER_RATE_LIMIT = "100000/m"
@@ -36,8 +36,7 @@ def api_token(django_db_setup, django_db_blocker, settings):
         conversation = chat_services.conversation_start(owner=user, persona=persona)
         _, reply = say(conversation, "We walk along the beach at sunset.")
         Memory.objects.create(user=user, persona=persona, conversation=conversation, text="Walks at sunset.")
-        RenderJob.objects.create(persona=persona, requested_by=user, idempotency_key="s1",
-                                 status=JobStatus.SUCCEEDED, source=f"chat.message:{reply.pk}")
+        make_clip_job(reply, persona=persona, requested_by=user, idempotency_key="s1", status=JobStatus.SUCCEEDED)
         token = Token.objects.create(user=user).key
     yield token
 

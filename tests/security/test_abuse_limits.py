@@ -24,7 +24,7 @@ from companion.chat.models import Message
 from companion.evolve.ranges import RangeNotSatisfiable, parse_range
 from personas.lora import LoraValidationError, inspect_lora
 from rendering.models import JobKind, JobStatus, RenderJob
-from tests.web.factories import PASSWORD, make_persona, make_user, say
+from tests.web.factories import PASSWORD, make_clip_job, make_persona, make_user, say
 
 pytestmark = pytest.mark.django_db
 
@@ -89,9 +89,9 @@ def test_scene_previews_are_rate_limited_with_429(chat, settings):
 
 
 def _finished_clip(user, reply, key: str) -> RenderJob:
-    return RenderJob.objects.create(
-        persona=reply.conversation.persona, requested_by=user, idempotency_key=key, status=JobStatus.SUCCEEDED,
-        kind=JobKind.CLIP, source=f"chat.message:{reply.pk}", clip=f"renders/clips/{key}.mp4",
+    return make_clip_job(
+        reply, requested_by=user, idempotency_key=key, status=JobStatus.SUCCEEDED,
+        kind=JobKind.CLIP, clip=f"renders/clips/{key}.mp4",
     )
 
 
@@ -248,8 +248,7 @@ def test_a_renderer_crash_shows_the_user_no_internal_text(chat):
     from rendering import actors
 
     alice, _, reply = chat
-    job = RenderJob.objects.create(persona=reply.conversation.persona, requested_by=alice, idempotency_key="crash",
-                                   source=f"chat.message:{reply.pk}", beat={})
+    job = make_clip_job(reply, requested_by=alice, idempotency_key="crash", beat={})
 
     def crash(job, reporter):
         raise KeyError("/srv/models/secret-path/unet.safetensors")

@@ -24,7 +24,7 @@ from companion.chat import services as chat_services
 from companion.chat.models import Conversation, Message
 from companion.memory.models import Memory, RelationshipState
 from rendering.models import JobStatus, RenderJob
-from tests.web.factories import PASSWORD, make_persona, make_user, say
+from tests.web.factories import PASSWORD, make_clip_job, make_persona, make_user, say
 
 pytestmark = pytest.mark.django_db
 
@@ -66,16 +66,15 @@ def world(settings):
     memory = Memory.objects.create(user=alice, persona=public, conversation=conv, text="Alice walks at sunset.")
     Memory.objects.create(user=bob, persona=public, conversation=bob_conv, text="Bob's secret memory.")
     RelationshipState.objects.create(user=alice, persona=public, stage="friend")
-    job = RenderJob.objects.create(
-        persona=public, requested_by=alice, idempotency_key="alice-1", status=JobStatus.SUCCEEDED,
-        source=f"chat.message:{reply.pk}", beat={"prompt": "beach"},
+    job = make_clip_job(
+        reply, persona=public, requested_by=alice, idempotency_key="alice-1", status=JobStatus.SUCCEEDED,
+        beat={"prompt": "beach"},
     )
     job.clip.save(f"{job.pk}.mp4", ContentFile(b"\x00\x00\x00\x18ftypmp42" + b"\x00" * 64), save=False)
     job.poster.save(f"{job.pk}.jpg", ContentFile(b"\xff\xd8\xff\xe0" + b"\x00" * 32), save=False)
     job.save()
-    running = RenderJob.objects.create(
-        persona=public, requested_by=alice, idempotency_key="alice-2", status=JobStatus.QUEUED,
-        source=f"chat.message:{reply.pk}",
+    running = make_clip_job(
+        reply, persona=public, requested_by=alice, idempotency_key="alice-2", status=JobStatus.QUEUED,
     )
     return {
         "users": {"owner": alice, "other": bob, "staff": staff},

@@ -15,7 +15,7 @@ from companion.chat.models import Conversation, Message
 from companion.memory.models import Memory, RelationshipState
 from personas.models import Persona
 from rendering.models import JobStatus, RenderJob
-from tests.web.factories import PASSWORD, make_persona, make_user, say
+from tests.web.factories import PASSWORD, make_clip_job, make_persona, make_user, say
 
 pytestmark = pytest.mark.django_db
 
@@ -36,9 +36,9 @@ def world():
     Memory.objects.create(user=alice, persona=public, conversation=alice_conv, text="Alice's cat is Tofu.")
     Memory.objects.create(user=bob, persona=public, conversation=bob_conv, text="Bob likes tea.")
     RelationshipState.objects.create(user=alice, persona=public, stage="friend")
-    job = RenderJob.objects.create(
-        persona=public, requested_by=alice, idempotency_key="a1", status=JobStatus.SUCCEEDED,
-        source=f"chat.message:{alice_conv.messages.last().pk}",
+    job = make_clip_job(
+        alice_conv.messages.last(), persona=public, requested_by=alice, idempotency_key="a1",
+        status=JobStatus.SUCCEEDED,
     )
     job.clip.save(f"{job.pk}.mp4", ContentFile(b"\x00\x00\x00\x18ftypmp42"), save=False)
     job.poster.save(f"{job.pk}.jpg", ContentFile(b"\xff\xd8\xff"), save=False)

@@ -20,7 +20,7 @@ from companion.asgi import application
 from companion.chat import services as chat_services
 from companion.chat.models import Message
 from rendering.models import JobStatus, RenderJob
-from tests.web.factories import make_persona, make_user, say
+from tests.web.factories import make_clip_job, make_persona, make_user, say
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -43,9 +43,7 @@ def world(settings):
     conv = chat_services.conversation_start(owner=alice, persona=persona)
     bob_conv = chat_services.conversation_start(owner=bob, persona=persona)
     bob_user_msg, bob_reply = say(bob_conv, "Bob's private words.")
-    bob_job = RenderJob.objects.create(
-        persona=persona, requested_by=bob, idempotency_key="bob-1", source=f"chat.message:{bob_reply.pk}"
-    )
+    bob_job = make_clip_job(bob_reply, persona=persona, requested_by=bob, idempotency_key="bob-1")
     return {"alice": alice, "bob": bob, "staff": staff, "conv": conv, "bob_conv": bob_conv,
             "bob_user_msg": bob_user_msg, "bob_reply": bob_reply, "bob_job": bob_job}
 

@@ -10,7 +10,9 @@ from PIL import Image
 
 from companion.chat import services
 from companion.chat.models import Message
+from companion.evolve.models import Clip
 from personas.models import Persona, Visibility
+from rendering.models import RenderJob
 
 PASSWORD = "correct horse battery staple"
 
@@ -50,3 +52,12 @@ def say(conversation, text: str, reply: str | None = None) -> list[Message]:
             )
         )
     return made
+
+
+def make_clip_job(message: Message, **fields) -> RenderJob:
+    """A render job of ``message`` linked to its chat the way Evolve links one (a Clip row)."""
+    fields.setdefault("persona", message.conversation.persona)
+    fields.setdefault("source", f"chat.message:{message.pk}")  # the label people see; never parsed
+    job = RenderJob.objects.create(**fields)
+    Clip.objects.create(job=job, conversation_id=message.conversation_id, message=message)
+    return job

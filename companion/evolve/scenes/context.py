@@ -26,8 +26,6 @@ CONTEXT_BEFORE = 6  # turns before the chosen message
 MEMORY_K = 5
 BEATS_BACK = 40  # earlier persona messages searched for clips (the setting so far)
 LORE_MAX = 4
-# The clip <-> message link (RenderJob.source); evolve.services writes it.
-MESSAGE_SOURCE = "chat.message:"
 _MACRO_RE = re.compile(r"\{\{\s*(char|user|bot)\s*\}\}|<(BOT|USER|CHAR)>", re.IGNORECASE)
 
 
@@ -144,14 +142,14 @@ def _previous_beats(message: Message) -> list[dict[str, Any]]:
     )
     if not earlier:
         return []
-    seq_of = {f"{MESSAGE_SOURCE}{pk}": seq for pk, seq in earlier}
-    jobs = RenderJob.objects.filter(kind=JobKind.CLIP, source__in=list(seq_of)).order_by("-queued_at")
-    beats: dict[str, dict[str, Any]] = {}
-    for source, beat in jobs.values_list("source", "beat"):
-        if source in beats or not isinstance(beat, dict):
+    seq_of = dict(earlier)
+    jobs = RenderJob.objects.filter(kind=JobKind.CLIP, chat_clip__message__in=list(seq_of)).order_by("-queued_at")
+    beats: dict[int, dict[str, Any]] = {}
+    for message_id, beat in jobs.values_list("chat_clip__message_id", "beat"):
+        if message_id in beats or not isinstance(beat, dict):
             continue  # the newest clip of each message
-        beats[source] = {key: beat.get(key) for key in ("setting", "time_of_day", "weather", "lighting")}
-        beats[source]["seq"] = seq_of[source]
+        beats[message_id] = {key: beat.get(key) for key in ("setting", "time_of_day", "weather", "lighting")}
+        beats[message_id]["seq"] = seq_of[message_id]
     return sorted(beats.values(), key=lambda b: -b["seq"])
 
 
