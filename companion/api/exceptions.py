@@ -3,7 +3,9 @@
 ``ApplicationError`` (chat, evolve, memory, the rate limiter, the model
 backends) carries its code and status; DRF's own exceptions (authentication,
 permissions, parse errors, throttles) get a code too, so a client reads one
-shape everywhere.
+shape everywhere. A serializer's validation errors keep their per-field lists
+(``{"persona": ["No such persona."]}``) and gain ``code: invalid`` and a one-line
+``detail`` (``field: message; ...``) like every other refusal.
 """
 
 from __future__ import annotations
@@ -24,7 +26,22 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
             response["Retry-After"] = str(exc.retry_after_s)
         return response
     response = exception_handler(exc, context)
+    if response is not None and isinstance(exc, exceptions.ValidationError):
+        fields = response.data if isinstance(response.data, dict) else {}
+        response.data = {**fields, "code": "invalid", "detail": "; ".join(_problems(response.data))[:500]}
+        return response
     if response is not None and isinstance(exc, exceptions.APIException) and isinstance(response.data, dict):
         code = "rate_limited" if response.status_code == status.HTTP_429_TOO_MANY_REQUESTS else exc.default_code
         response.data.setdefault("code", code)
     return response
+
+
+def _problems(errors: Any, path: tuple[str, ...] = ()) -> list[str]:
+    """DRF's nested error lists/dicts as ``field.path: message`` lines (non-field errors unprefixed)."""
+    if isinstance(errors, dict):
+        return [line for key, value in errors.items()
+                for line in _problems(value, path if key == "non_field_errors" else (*path, str(key)))]
+    if isinstance(errors, list):
+        return [line for index, value in enumerate(errors)
+                for line in _problems(value, (*path, str(index)) if isinstance(value, dict | list) else path)]
+    return [f"{'.'.join(path)}: {errors}" if path else str(errors)]

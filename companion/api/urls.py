@@ -14,7 +14,7 @@ router.register("conversations", views.ConversationViewSet, basename="api-conver
 urlpatterns = [
     # Open on the embedded default; signed-in users only in production (API_DOCS_PUBLIC).
     path("schema/", SpectacularAPIView.as_view(permission_classes=[views.DocsPermission]), name="api-schema"),
-    path("evolve/", include("companion.evolve.api_urls")),
+    path("evolve/", include("companion.evolve.api.urls")),
     path("memory/", include("companion.memory.api.urls")),
     # The split view serves Swagger UI's start-up script as a file (no inline script); its page
     # template still carries a small inline <style>, allowed on this page only.

@@ -1,0 +1,1 @@
+"""Evolve's REST API: request serializers, views, routes (mounted at /api/evolve/)."""
