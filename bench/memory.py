@@ -105,7 +105,7 @@ def fill_pair(user, persona, n: int, pool_vecs: np.ndarray, pool_texts: list[str
     from django.utils import timezone
 
     from companion.memory.models import Memory
-    from companion.memory.retrieval import pair_invalidate
+    from companion.memory.recall_index import pair_invalidate
 
     rng = np.random.default_rng(n)
     now = timezone.now()

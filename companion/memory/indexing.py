@@ -30,7 +30,7 @@ from django.db.models import Exists, OuterRef, Q
 from companion.chat.models import Conversation, Message
 from companion.memory import embeddings, semantic
 from companion.memory.models import Memory
-from companion.memory.retrieval import pair_invalidate
+from companion.memory.recall_index import pair_invalidate
 
 EPISODE_IMPORTANCE = 0.3
 ZERO = np.zeros(embeddings.DIM, dtype=np.float32)

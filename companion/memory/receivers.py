@@ -12,7 +12,7 @@ from django.dispatch import receiver
 from companion.chat.models import Message
 from companion.chat.signals import exchange_completed, message_edited
 from companion.memory.models import Memory
-from companion.memory.retrieval import pair_invalidate
+from companion.memory.recall_index import pair_invalidate
 
 log = logging.getLogger(__name__)
 

@@ -27,7 +27,7 @@ from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
 
-from companion.memory import embeddings
+from companion.memory import embeddings, recall_index
 from companion.memory.extraction import Candidate, ExtractionResult, MemoryOp, has_retraction_cue, normalise
 from companion.memory.models import Memory
 
@@ -202,19 +202,17 @@ class Reconciler:
         """The stored fact this one repeats: the same normalised text, or (semantic layer only) a
         near-identical vector. Vectors come from the pair's retrieval index (one matrix product),
         not a scan of every row, plus the items added in this exchange."""
-        from companion.memory import retrieval
-
         key = normalise(text)
         pair = self._pair().filter(layer=Memory.Layer.SEMANTIC)
         for m in [*self.report.added, *pair.filter(text__iexact=text.strip())[:5]]:
             if m.layer == Memory.Layer.SEMANTIC and normalise(m.text) == key:
                 return m
         # Possibly a version behind (this transaction's own writes): what it lacks is in report.added.
-        index = retrieval.pair_index(getattr(self.user, "pk", self.user), getattr(self.persona, "pk", self.persona),
+        index = recall_index.pair_index(getattr(self.user, "pk", self.user), getattr(self.persona, "pk", self.persona),
                                      allow_stale=True)
         if index.size:
-            sims = retrieval.dense_scores(index.matrix, vec)
-            sims[index.layers != retrieval.LAYER_CODES[Memory.Layer.SEMANTIC]] = 0.0
+            sims = recall_index.dense_scores(index.matrix, vec)
+            sims[index.layers != recall_index.LAYER_CODES[Memory.Layer.SEMANTIC]] = 0.0
             best = int(np.argmax(sims))
             if sims[best] >= DUPLICATE_SIMILARITY:
                 found = pair.filter(pk=int(index.ids[best])).first()

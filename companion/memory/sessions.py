@@ -34,7 +34,7 @@ from companion.chat.models import Conversation, Message
 from companion.memory import dates, embeddings, semantic
 from companion.memory.indexing import TEXT_TURN, Names
 from companion.memory.models import Memory
-from companion.memory.retrieval import pair_invalidate
+from companion.memory.recall_index import pair_invalidate
 
 log = logging.getLogger(__name__)
 

@@ -39,7 +39,7 @@ def update_summary(conversation_id: int) -> None:
 def _warm_index(conversation: Conversation) -> None:
     """Rebuild the pair's retrieval index now, in the worker, so the next reply's prompt finds it ready
     (in-process worker: same process; a separate worker process only warms its own copy)."""
-    from companion.memory.retrieval import pair_index
+    from companion.memory.recall_index import pair_index
 
     pair_index(conversation.owner_id, conversation.persona_id)
 

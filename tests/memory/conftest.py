@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from companion.chat.models import Conversation, Message
 from companion.chat.services import message_create
-from companion.memory import retrieval
+from companion.memory import recall_index
 from companion.memory.pipeline import ExchangeOutcome, exchange_process
 from personas.models import Persona
 
@@ -20,10 +20,10 @@ from personas.models import Persona
 @pytest.fixture(autouse=True)
 def _fresh_memory_caches(settings):
     cache.clear()
-    retrieval.clear_cache()
+    recall_index.clear_cache()
     yield
     cache.clear()
-    retrieval.clear_cache()
+    recall_index.clear_cache()
 
 
 @pytest.fixture

@@ -118,7 +118,7 @@ def _lucene_bm25(corpus: list[list[str]], query: list[str], k1: float = 1.5, b: 
 def test_bm25_is_lucene_okapi_up_to_a_constant():
     """The sparse bm25s scores equal the textbook formula (Lucene idf) up to BM25's (k1 + 1) factor,
     which the normalisation by the best candidate cancels."""
-    from companion.memory.retrieval import BM25_K1, bm25_build, bm25_scores, tokenize
+    from companion.memory.recall_index import BM25_K1, bm25_build, bm25_scores, tokenize
 
     docs = [
         "The user's sister lives in Reykjavik.",
@@ -168,21 +168,21 @@ def test_the_ivf_stage_at_scale_finds_what_the_full_scan_finds():
     (a little noise added) must still come first, and a word match outside the probed clusters counts."""
     import numpy as np
 
-    from companion.memory import retrieval
+    from companion.memory import recall_index, retrieval
 
     rng = np.random.default_rng(1)
-    n = retrieval.IVF_MIN_ROWS + 5000
+    n = recall_index.IVF_MIN_ROWS + 5000
     centres = rng.normal(size=(60, 384)).astype(np.float32)
     matrix = centres[rng.integers(0, 60, n)] + 0.3 * rng.normal(size=(n, 384)).astype(np.float32)
     matrix /= np.linalg.norm(matrix, axis=1, keepdims=True)
     texts = [f"note {i}" for i in range(n)]
     texts[123] = "the lighthouse keeper's zanzibar story"
-    index = retrieval.PairIndex(
+    index = recall_index.PairIndex(
         version=1, ids=np.arange(1, n + 1), matrix=matrix, created=np.full(n, 1.7e9),
         importance=np.zeros(n, np.float32),
-        bm25=retrieval.bm25_build([retrieval.tokenize(t) for t in texts]), layers=np.ones(n, np.int8),
+        bm25=recall_index.bm25_build([recall_index.tokenize(t) for t in texts]), layers=np.ones(n, np.int8),
         anchors=np.arange(1, n + 1), ended=np.full(n, 1.7e9), texts=texts,
-        **dict(zip(("centroids", "members"), retrieval.ivf_build(matrix), strict=True)),
+        **dict(zip(("centroids", "members"), recall_index.ivf_build(matrix), strict=True)),
     )
     for row in (7, 9_999, n - 1):
         query = matrix[row] + 0.05 * rng.normal(size=384).astype(np.float32)
