@@ -16,7 +16,7 @@ facts can only come from the memory section.
 Two modes:
 
 * default: what the app ships — ``companion.chat.sampling.sampling_for`` and the
-  reply pipeline from ``companion.chat.reply_quality`` (cut the user's turn, trim
+  reply pipeline from ``companion.chat.reply_cleaning`` and ``reply_quality`` (cut the user's turn, trim
   to a sentence at the token limit, clean; a reply failing review is generated
   once more with ``sampling_for_retry``, then replaced by the fallback line);
 * ``--baseline``: the sampling the app had before (persona temperature,
@@ -40,6 +40,7 @@ Scores, over every reply unless noted ("shown" is what the user would see,
 
 Deterministic: every generation has a seed derived from (script, turn, attempt).
 Prints a JSON summary and a Markdown row for bench/README.md.
+(Over 400 lines: a standalone script, its prompts and cases written out next to the run and the scoring.)
 """
 
 from __future__ import annotations
@@ -74,6 +75,7 @@ from django.db import transaction  # noqa: E402
 
 from companion.accounts.selectors import user_display_name  # noqa: E402
 from companion.accounts.services import profile_set_display_name  # noqa: E402
+from companion.chat import reply_cleaning as rc  # noqa: E402
 from companion.chat import reply_quality as rq  # noqa: E402
 from companion.chat.models import Message  # noqa: E402
 from companion.chat.prompt import prompt_build  # noqa: E402
@@ -465,9 +467,9 @@ def _hit_limit(backend, text: str, params: SamplingParams) -> bool:
 
 def finish(raw: str, *, hit_limit: bool, user_name: str, persona_name: str) -> str:
     """The reply pipeline the app runs after a stream ends."""
-    text = rq.cut_user_turn(raw, user_name=user_name, persona_name=persona_name)
-    text = rq.trim_to_sentence(text, hit_limit=hit_limit or text != raw.rstrip())
-    return rq.clean_reply(text)
+    text = rc.cut_user_turn(raw, user_name=user_name, persona_name=persona_name)
+    text = rc.trim_to_sentence(text, hit_limit=hit_limit or text != raw.rstrip())
+    return rc.clean_reply(text)
 
 
 def reply_for(backend, build, persona: Persona, reply: Reply, *, baseline: bool, seed: int) -> None:
@@ -515,7 +517,7 @@ def broken(text: str) -> bool:
         return True
     run = 0
     for ch in text:
-        if rq._is_symbol(ch):
+        if rc._is_symbol(ch):
             run += 1
             if run >= 2:
                 return True
@@ -534,7 +536,7 @@ def wrong_name(text: str, *, user_name: str, persona_name: str, context: str) ->
 def speaks_for_user(text: str, *, user_name: str, persona_name: str) -> bool:
     """A turn of the user's in the reply (the persona's own name label is not counted)."""
     text = text.strip()
-    return rq.cut_user_turn(text, user_name=user_name, persona_name="") != text
+    return rc.cut_user_turn(text, user_name=user_name, persona_name="") != text
 
 
 def ends_cleanly(text: str) -> bool:

@@ -24,6 +24,7 @@ channel layer gets fewer, larger frames instead of a growing backlog), and the
 growing text is persisted by ``_ProgressSaver``, which writes every streaming
 reply of the process in one DB-thread hop and one transaction per
 ``SAVE_EVERY_S`` instead of one hop per reply.
+(A little over 400 lines: one job, the life of one reply; the relay and the saver are its per-token path.)
 """
 
 from __future__ import annotations
@@ -44,7 +45,8 @@ from companion.chat import services
 from companion.chat.groups import conversation_broadcast
 from companion.chat.models import Conversation, Message
 from companion.chat.prompt import PromptBuild, prompt_build, prompt_warm
-from companion.chat.reply_quality import clean_reply, cut_user_turn, fallback_line, review_reply, trim_to_sentence
+from companion.chat.reply_cleaning import clean_reply, cut_user_turn, trim_to_sentence
+from companion.chat.reply_quality import fallback_line, review_reply
 from companion.chat.sampling import sampling_for
 from companion.chat.serializers import message_payload
 from companion.chat.signals import exchange_completed

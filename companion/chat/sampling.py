@@ -19,7 +19,7 @@ from typing import Any
 
 from django.conf import settings
 
-from companion.chat.reply_quality import stop_strings
+from companion.chat.reply_cleaning import stop_strings
 from companion.llm.base import SamplingParams
 
 

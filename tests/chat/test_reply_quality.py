@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import pytest
 
+from companion.chat.reply_cleaning import clean_reply, cut_user_turn, stop_strings, trim_to_sentence
 from companion.chat.reply_quality import (
     ABUSIVE,
     EMPTY,
@@ -17,12 +18,8 @@ from companion.chat.reply_quality import (
     WRONG_NAME,
     Review,
     addressed_names,
-    clean_reply,
-    cut_user_turn,
     fallback_line,
     review_reply,
-    stop_strings,
-    trim_to_sentence,
 )
 
 # --- clean_reply -------------------------------------------------------------------
