@@ -26,7 +26,8 @@ from collections.abc import Iterable
 
 from personas.models import Persona, Provenance
 from rendering.beat import SceneBeat
-from rendering.safety.minors import ADULT_AGE, find_minor_reference
+from rendering.safety.ages import ADULT_AGE
+from rendering.safety.minors import find_minor_reference
 from rendering.safety.model import (
     ALLOW,
     REFUSE,

@@ -304,3 +304,13 @@ def text_views(text: str) -> tuple[str, ...]:
         views[renumber(view)] = None
     views[resolve_scripts(cleaned)] = None  # accents kept, for the few words that need them
     return tuple(views)
+
+
+def folded_rule(pattern: str, flags: int = re.IGNORECASE) -> re.Pattern:
+    """Compile a rule written in the folded form (so "niña" in a rule matches "nina" in a view)."""
+    return re.compile(fold(pattern), flags)
+
+
+def word_alternation(*groups: str) -> str:
+    """ "a b", "c" → "a|b|c": a regex alternation of whitespace-separated words."""
+    return "|".join(w for g in groups for w in g.split())
