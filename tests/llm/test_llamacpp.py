@@ -11,7 +11,7 @@ from typing import Literal
 import pytest
 from pydantic import BaseModel, Field
 
-from companion.llm import llamacpp
+from companion.llm import llama_models, llamacpp
 from companion.llm.base import BackendError, BackendUnavailable, ChatTurn, SamplingParams, StructuredOutputError
 from companion.llm.llamacpp import LlamaCppBackend, StopText
 from companion.llm.structured import parse_structured
@@ -282,7 +282,7 @@ def test_count_tokens_is_what_the_text_costs_in_the_prompt(backend):
 def test_loading_twice_at_once_loads_once(backend):
     path = backend.path
     results: list[object] = []
-    threads = [threading.Thread(target=lambda: results.append(llamacpp.load_model(path))) for _ in range(4)]
+    threads = [threading.Thread(target=lambda: results.append(llama_models.load_model(path))) for _ in range(4)]
     for t in threads:
         t.start()
     for t in threads:
@@ -312,22 +312,22 @@ def test_requantizing_is_off_for_a_gguf_the_operator_chose(settings, tmp_path):
     chosen = tmp_path / "SmolLM2-135M-Instruct.Q4_1.gguf"  # same name, not the package's folder
     chosen.write_bytes(b"GGUF")
 
-    assert llamacpp._model_file(chosen) == chosen
+    assert llama_models._model_file(chosen) == chosen
     settings.EMBEDDED_LLM_REQUANTIZE = ""
     from companion.llm.model_files import embedded_gguf_path
 
-    assert llamacpp._model_file(embedded_gguf_path()) == embedded_gguf_path()
+    assert llama_models._model_file(embedded_gguf_path()) == embedded_gguf_path()
 
 
 # --- the prefix-state LRU and stop strings, without a model -------------------------
 
 
-def saved(tokens: tuple[int, ...], size: int = 10) -> llamacpp._SavedState:
-    return llamacpp._SavedState(tokens=tokens, data=(ctypes.c_uint8 * size)(), size=size)
+def saved(tokens: tuple[int, ...], size: int = 10) -> llama_models._SavedState:
+    return llama_models._SavedState(tokens=tokens, data=(ctypes.c_uint8 * size)(), size=size)
 
 
 def test_prefix_states_find_the_longest_shared_prefix_and_stay_within_budget():
-    states = llamacpp.PrefixStates(capacity_bytes=30)
+    states = llama_models.PrefixStates(capacity_bytes=30)
     states.put(saved((1, 2, 3)))
     states.put(saved((1, 2, 3, 4, 5)))  # the same chat one turn later replaces the older state
     states.put(saved((7, 8)))
