@@ -24,6 +24,7 @@ in one process, alternating (decode, 500-token prefill), so both see the
 same load. ``--contention N`` runs each measurement again with N busy-looping processes
 beside it (what the shared 2-core machine looks like when others work).
 Prints one JSON object per measurement, then a Markdown table.
+(A little over 400 lines: a standalone script that starts and measures each backend in turn.)
 """
 
 from __future__ import annotations

@@ -30,6 +30,7 @@
    MiniLM over the raw turn texts, top k turns by cosine.
 
 Prints a table and JSON (``--out`` writes the JSON).
+(Over 400 lines: a standalone script, its conversation, questions and answers written out next to the run.)
 """
 
 from __future__ import annotations

@@ -17,6 +17,7 @@ who is on screen, action words (share of expected words found in the action),
 and placeholders (fields holding schema or template text: must be 0). Targets
 (issue 15): setting and lighting >= 90 %, action words >= 80 %, 0 placeholders.
 Prints a JSON summary and Markdown rows for bench/README.md.
+(Over 400 lines: mostly the cases, kept next to the run so the script reads and runs alone.)
 """
 
 from __future__ import annotations

@@ -5,6 +5,7 @@ in-memory channel layer, an in-process Dramatiq broker, the packaged SmolLM2
 chat model and the CPU previz renderer.  Setting ``DATABASE_URL`` and
 ``REDIS_URL`` (plus the LLM/renderer variables) turns it into the production
 shape.  Every variable is listed in README.md.
+(Over 400 lines: one flat list of every setting, each with its why; that is the one job of this file.)
 """
 
 from __future__ import annotations

@@ -7,6 +7,7 @@ marks, stretched letters, soft hyphens, mixed case).  BENIGN holds ordinary
 scenes: adults, "kid"/"baby"/"school"/"minor" in their everyday senses,
 numbers, durations, famous places named after people — and a few of them
 disguised the same ways, which must still pass.
+(Over 400 lines: it is data, the two tables, kept in one file so each case is found in one place.)
 """
 
 # ruff: noqa: RUF001  (look-alike letters are the subject of this module)
