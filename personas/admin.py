@@ -15,6 +15,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 
+from .admin_lore import PersonaLoreInline
 from .cards import CardError
 from .forms import CardImportForm, PersonaAdminForm
 from .limits import card_import_refusal
@@ -48,6 +49,7 @@ class PersonaAdmin(admin.ModelAdmin):
     list_select_related = ("owner",)
     raw_id_fields = ("owner",)
     actions = ["export_cards_zip"]
+    inlines = [PersonaLoreInline]
     readonly_fields = (
         "portrait_preview", "lora_rank", "lora_targets", "lora_size", "lora_details", "created_at", "updated_at",
     )  # fmt: skip
@@ -124,7 +126,7 @@ class PersonaAdmin(admin.ModelAdmin):
     # ---------------------------------------------------------- columns
 
     # Portraits go through the site's portrait view (named "persona-portrait"): MEDIA_ROOT is not
-    # served, and that view checks who may see the persona (the admin's publishers see them all).
+    # served, and that view checks who may see the persona (admin users with view permission).
     @admin.display(description="")
     def thumbnail(self, obj: Persona) -> str:
         if not obj.portrait or not obj.slug:

@@ -11,7 +11,7 @@ from django.template.defaultfilters import filesizeformat
 
 from .cards import card_limits
 from .lora import LoraValidationError, inspect_lora
-from .models import Persona
+from .models import LoreEntry, Persona
 
 CARD_SUFFIXES = (".json", ".png")
 
@@ -118,3 +118,52 @@ class CardImportForm(forms.Form):
                 f"The card is {filesizeformat(card.size)}; the limit is {filesizeformat(limit)}."
             )
         return card
+
+
+class LineListField(forms.CharField):
+    """A JSON list of strings (lorebook keys) edited one per line: keys may hold commas (regexes)."""
+
+    widget = forms.Textarea(attrs={"rows": 3, "cols": 24})
+
+    def prepare_value(self, value: Any) -> Any:
+        if isinstance(value, list | tuple):
+            return "\n".join(str(v) for v in value)
+        return value
+
+    def to_python(self, value: Any) -> list[str]:
+        if isinstance(value, list | tuple):
+            return [str(v).strip() for v in value if str(v).strip()]
+        text = super().to_python(value) or ""
+        return [line.strip() for line in text.splitlines() if line.strip()]
+
+
+class LoreEntryForm(forms.ModelForm):
+    keys = LineListField(required=False, help_text="One per line; /regex/flags works.")
+    secondary_keys = LineListField(required=False, help_text="One per line.")
+
+    class Meta:
+        model = LoreEntry
+        fields = (
+            "keys", "secondary_keys", "content", "enabled", "constant", "selective", "selective_logic",
+            "position", "depth", "insertion_order", "priority", "case_sensitive", "whole_words", "use_regex",
+            "name", "comment", "extensions",
+        )  # fmt: skip
+        widgets = {
+            "content": forms.Textarea(attrs={"rows": 3, "cols": 40}),
+            "comment": forms.Textarea(attrs={"rows": 2, "cols": 16}),
+            "extensions": forms.Textarea(attrs={"rows": 2, "cols": 16}),
+        }
+
+    def clean_extensions(self) -> dict[str, Any]:
+        value = self.cleaned_data.get("extensions")
+        if value in (None, ""):
+            return {}
+        if not isinstance(value, dict):
+            raise forms.ValidationError("Enter a JSON object.")
+        return value
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        if not data.get("constant") and not data.get("keys") and data.get("enabled", True):
+            self.add_error("keys", "An entry needs at least one key, or tick Constant.")
+        return data

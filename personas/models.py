@@ -43,7 +43,11 @@ class Persona(models.Model):
     creator = models.CharField(max_length=200, blank=True)
     character_version = models.CharField(max_length=50, blank=True)
     tags = models.JSONField(default=list, blank=True)
-    character_book = models.JSONField(null=True, blank=True, help_text="Lorebook, kept verbatim from cards.")
+    # The book's own fields (name, scan_depth, token_budget, recursive_scanning, extensions, unknown ones);
+    # its entries are LoreEntry rows (lore_entries). personas.selectors.persona_lorebook joins them.
+    character_book = models.JSONField(
+        null=True, blank=True, help_text="Lorebook settings from the card (its entries are the lore entries below)."
+    )
     extensions = models.JSONField(default=dict, blank=True, help_text="Unknown card fields, kept for round trips.")
 
     # appearance (drives the scene extractor and the renderer)
@@ -113,3 +117,95 @@ def _unique_slug(name: str) -> str:
     while Persona.objects.filter(slug=slug).exists():
         slug, n = f"{base}-{n}", n + 1
     return slug
+
+
+# --- lorebooks -------------------------------------------------------------------------------------
+
+
+class Lorebook(models.Model):
+    """A standalone world book a user owns and attaches to their conversations.
+
+    A persona's own book is its ``character_book`` settings plus its ``lore_entries``
+    rows (edited inline on the persona); both kinds read and write the card's
+    ``character_book`` shape through personas.lorebook_cards.
+    """
+
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="lorebooks")
+    name = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+    scan_depth = models.PositiveIntegerField(null=True, blank=True, help_text="Recent messages scanned for keys.")
+    token_budget = models.PositiveIntegerField(null=True, blank=True, help_text="Tokens for this book's entries.")
+    recursive_scanning = models.BooleanField(default=False, help_text="Entries' text may fire other entries.")
+    extensions = models.JSONField(default=dict, blank=True)
+    extra = models.JSONField(default=dict, blank=True, editable=False, help_text="Unknown book fields, kept.")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name", "pk"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class LorePosition(models.TextChoices):
+    BEFORE_CHAR = "before_char", "Before the character definition"
+    AFTER_CHAR = "after_char", "After the character definition"
+    AT_DEPTH = "at_depth", "In the history, at a depth"
+
+
+class SelectiveLogic(models.IntegerChoices):
+    # SillyTavern's extensions.selectiveLogic codes, so cards keep their meaning
+    AND_ANY = 0, "AND ANY secondary key"
+    NOT_ALL = 1, "NOT ALL secondary keys"
+    NOT_ANY = 2, "NOT ANY secondary key"
+    AND_ALL = 3, "AND ALL secondary keys"
+
+
+LORE_ENTRY_MAX_CHARS = 8_000
+
+
+class LoreEntry(models.Model):
+    """One lorebook entry: of a persona's own book, or of a user's world book (exactly one of the two).
+
+    Columns are the Character Card V2/V3 entry fields (and the SillyTavern extensions that
+    decide activation); ``raw`` is the entry as a card gave it, so an export writes back
+    exactly what came in, plus whatever was edited since.
+    """
+
+    persona = models.ForeignKey(Persona, null=True, blank=True, on_delete=models.CASCADE, related_name="lore_entries")
+    book = models.ForeignKey(Lorebook, null=True, blank=True, on_delete=models.CASCADE, related_name="entries")
+    sort = models.PositiveIntegerField(default=0, help_text="Place in the book (card order).")
+    name = models.CharField(max_length=200, blank=True)
+    keys = models.JSONField(default=list, blank=True, help_text="Words that fire it; /regex/flags works too.")
+    secondary_keys = models.JSONField(default=list, blank=True)
+    content = models.TextField(max_length=LORE_ENTRY_MAX_CHARS)
+    enabled = models.BooleanField(default=True)
+    constant = models.BooleanField(default=False, help_text="Always in the prompt.")
+    selective = models.BooleanField(default=False, help_text="Also needs the secondary keys (see logic).")
+    selective_logic = models.PositiveSmallIntegerField(choices=SelectiveLogic.choices, default=SelectiveLogic.AND_ANY)
+    case_sensitive = models.BooleanField(null=True, blank=True)
+    whole_words = models.BooleanField(null=True, blank=True, help_text="Keys match whole words only.")
+    use_regex = models.BooleanField(default=False, help_text="Every key is a regular expression (V3).")
+    insertion_order = models.IntegerField(default=100, help_text="Lower is inserted higher.")
+    priority = models.IntegerField(null=True, blank=True, help_text="Over the token budget, lower goes first.")
+    position = models.CharField(max_length=12, choices=LorePosition.choices, default=LorePosition.BEFORE_CHAR)
+    depth = models.PositiveIntegerField(null=True, blank=True, help_text="Messages from the end (at depth).")
+    comment = models.TextField(blank=True)
+    extensions = models.JSONField(default=dict, blank=True, help_text="Other apps' entry settings, kept verbatim.")
+    raw = models.JSONField(default=dict, blank=True, editable=False, help_text="The entry as its card gave it.")
+    updated_at = models.DateTimeField(auto_now=True)  # with the row count, the version chat.lore caches books by
+
+    class Meta:
+        ordering = ["sort", "pk"]
+        verbose_name_plural = "lore entries"
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(persona__isnull=False, book__isnull=True)
+                | models.Q(persona__isnull=True, book__isnull=False),
+                name="lore_entry_in_one_book",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.name or ", ".join(self.keys[:3]) or f"entry {self.pk}"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any, Literal
 
 from django.conf import settings
@@ -18,9 +19,12 @@ from .cards import (
     parse_card_file,
     persona_to_card,
 )
+from .limits import JSON_LIMITS
 from .lora import LoraInfo, inspect_lora
-from .models import Persona, Visibility
+from .lorebook_cards import book_settings, entry_rows_from_card, world_book_columns
+from .models import Lorebook, LoreEntry, Persona, Visibility
 from .portrait_art import draw_portrait
+from .selectors import persona_lorebook
 
 
 def persona_import_card(*, data: bytes, filename: str, owner: Any = None, publish: bool = False) -> Persona:
@@ -33,6 +37,9 @@ def persona_import_card(*, data: bytes, filename: str, owner: Any = None, publis
     """
     parsed = parse_card_file(data, filename)
     fields = card_to_persona_fields(parsed.card)
+    book = fields["character_book"]
+    _check_book_size(book)
+    fields["character_book"] = book_settings(book)  # the entries become rows (personas.lorebook_cards)
     visibility = Visibility.PUBLIC if publish else Visibility.PRIVATE
     persona = Persona(**fields, owner=owner, visibility=visibility)
     try:
@@ -50,6 +57,7 @@ def persona_import_card(*, data: bytes, filename: str, owner: Any = None, publis
             raise CardError(str(exc)) from None
     with transaction.atomic():
         persona.save()
+        LoreEntry.objects.bulk_create(LoreEntry(persona=persona, **row) for row in entry_rows_from_card(book))
         if portrait is not None:
             persona.portrait.save(f"{persona.slug}.png", ContentFile(portrait), save=True)
     return persona
@@ -59,13 +67,20 @@ def persona_export_card(
     *, persona: Persona, fmt: Literal["json", "png"], version: Literal["v2", "v3"] = "v3"
 ) -> bytes:
     """The persona as a card file. A V3 PNG also carries the V2 card (``chara``) for older tools."""
+    book = persona_lorebook(persona=persona)  # Persona.character_book holds the settings; entries are rows
+
+    def card(spec: Literal["v2", "v3"]) -> dict[str, Any]:
+        out = persona_to_card(persona, version=spec)
+        out["data"]["character_book"] = book
+        return out
+
     if fmt == "json":
-        return card_to_json_bytes(persona_to_card(persona, version=version))
+        return card_to_json_bytes(card(version))
     if fmt != "png":
         raise ValueError(f"unknown card format {fmt!r}")
-    cards = {"chara": persona_to_card(persona, version="v2")}
+    cards = {"chara": card("v2")}
     if version == "v3":
-        cards["ccv3"] = persona_to_card(persona, version="v3")
+        cards["ccv3"] = card("v3")
     return card_png_bytes(image=_portrait_bytes(persona), cards=cards)
 
 
@@ -77,6 +92,33 @@ def persona_attach_lora(*, persona: Persona, upload: File) -> LoraInfo:
     persona.video_lora_meta = info.as_meta()
     persona.save()
     return info
+
+
+def _check_book_size(book: Any) -> None:
+    if book is None:
+        return
+    size, limit = len(json.dumps(book, ensure_ascii=False).encode()), JSON_LIMITS["character_book"]
+    if size > limit:
+        raise CardError(
+            f"The card does not fit a persona (character_book: At most {limit // 1024} KB of JSON "
+            f"(this is {size // 1024} KB))."
+        )
+
+
+# --- world books ---------------------------------------------------------------------------------
+
+
+def lorebook_create(*, owner: Any, book: dict[str, Any]) -> Lorebook:
+    """A world book for ``owner`` from a ``character_book``-shaped dict (entries included)."""
+    _check_book_size(book)
+    with transaction.atomic():
+        created = Lorebook.objects.create(owner=owner, **world_book_columns(book))
+        LoreEntry.objects.bulk_create(LoreEntry(book=created, **row) for row in entry_rows_from_card(book))
+    return created
+
+
+def lorebook_delete(*, book: Lorebook) -> None:
+    book.delete()
 
 
 def _portrait_bytes(persona: Persona) -> bytes:

@@ -11,6 +11,8 @@ class Conversation(models.Model):
     persona = models.ForeignKey("personas.Persona", on_delete=models.PROTECT, related_name="conversations")
     title = models.CharField(max_length=200, blank=True)
     archived = models.BooleanField(default=False)
+    # World books the owner attached (companion.chat.lore); the persona's own book always applies.
+    lorebooks = models.ManyToManyField("personas.Lorebook", blank=True, related_name="conversations")
     # Highest seq handed out so far; bumped under a row lock (see services._next_seq).
     last_seq = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)

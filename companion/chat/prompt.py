@@ -2,15 +2,20 @@
 
 Layout of the turns sent to the backend::
 
-    system:     persona card (ending with the reply guide), then every
-                registered section, by priority
-    user/assistant ...  recent history, newest kept, oldest dropped first
+    system:     lorebook entries placed before the character, persona card
+                (ending with the reply guide), lorebook entries placed after
+                it, then every registered section, by priority
+    user/assistant ...  recent history, newest kept, oldest dropped first;
+                lorebook entries placed "at depth N" as a system turn N
+                messages from the end
     system:     post-history instructions (when the persona has them)
 
 Sections are ordered by ``priority`` (lower first). The persona card is
-priority 0; the agreed slots for the other apps are relationship 20,
-memories 30, summary 40, so the prompt reads persona card, relationship,
-memories, summary, recent turns. Apps plug in with
+priority 0, lorebook entries before it -10 and after it 10 (companion.chat.lore;
+which fired, and why, is in ``compact()["lore"]`` for the prompt-debug view);
+the agreed slots for the other apps are relationship 20, memories 30, summary
+40, so the prompt reads lore, persona card, lore, relationship, memories,
+summary, recent turns. Apps plug in with
 ``register_prompt_section(provider)``; a provider is
 ``fn(*, conversation, query_text) -> list[PromptSection]`` where
 ``query_text`` is the newest user message (what memory should search for).
@@ -25,6 +30,8 @@ back verbatim, so it stays in the first system turn.
 
 Budget (``budget_tokens``, counted with ``backend.count_tokens``): the persona
 card, post-history instructions and the newest history turn are always kept;
+fired lorebook entries share ``CHAT_LORE_TOKEN_BUDGET`` (higher entry priority
+kept first) and then count like any other section;
 other sections are dropped from the highest priority number down if they
 alone overflow the budget; history fills what is left, newest first.
 """
@@ -42,12 +49,15 @@ from django.db.models import F, Q
 from django.db.models.functions import Coalesce
 
 from companion.accounts.selectors import user_display_name
+from companion.chat.lore import lore_for_messages
 from companion.chat.models import Conversation, Message
 from companion.llm.base import ChatBackend, ChatTurn
+from personas.lorebook import LoreResult
 
 logger = logging.getLogger(__name__)
 
 PERSONA_CARD_PRIORITY = 0
+LORE_BEFORE_PRIORITY, LORE_AFTER_PRIORITY = -10, 10  # either side of the persona card
 TURN_OVERHEAD_TOKENS = 4  # role markers a chat template adds around each turn
 COMPACT_TEXT_CHARS = 6000  # how much of the system text extra["prompt"] keeps
 
@@ -119,10 +129,12 @@ class PromptBuild:
     history_dropped: int = 0
     query_text: str = ""
     user_name: str = ""
+    lore_depth_tokens: int = 0  # entries inserted into the history ("at depth")
+    lore: list[dict[str, Any]] = field(default_factory=list)  # every fired entry: why, where, kept or not
 
     @property
     def total_tokens(self) -> int:
-        return self.system_tokens + self.history_tokens + self.post_history_tokens
+        return self.system_tokens + self.history_tokens + self.post_history_tokens + self.lore_depth_tokens
 
     def compact(self) -> dict[str, Any]:
         """A small JSON copy for ``Message.extra["prompt"]`` (history is referenced by id)."""
@@ -134,12 +146,14 @@ class PromptBuild:
                 for s in self.sections
             ],
             "history_message_ids": self.history_message_ids,
+            "lore": self.lore,
             "history_dropped": self.history_dropped,
             "post_history": self.turns[-1].content if self.post_history_tokens else "",
             "tokens": {
                 "system": self.system_tokens,
                 "history": self.history_tokens,
                 "post_history": self.post_history_tokens,
+                "lore_at_depth": self.lore_depth_tokens,
                 "total": self.total_tokens,
                 "budget": self.budget_tokens,
             },
@@ -204,6 +218,17 @@ def _provider_sections(conversation: Conversation, query_text: str) -> list[Prom
     return [s for s in sections if s.text.strip()]
 
 
+def _lore_record(lore: LoreResult, *, dropped: set[str]) -> list[dict[str, Any]]:
+    """Every fired entry for the debug view, marked not included when its section gave way."""
+    out = []
+    for fired in lore.fired:
+        item = fired.describe()
+        if item["included"] and f"lore_{fired.entry.position}" in dropped:
+            item.update(included=False, dropped="prompt budget")
+        out.append(item)
+    return out
+
+
 def prompt_build(
     *,
     conversation: Conversation,
@@ -223,8 +248,18 @@ def prompt_build(
     history = list(_history_queryset(conversation, before_seq).iterator(chunk_size=100))
     query_text = next((m.content for m in history if m.role == Message.Role.USER), "")
 
+    def macros(text: str) -> str:
+        return apply_macros(text, char=persona.name, user=user_name)
+
+    # Lorebooks scan the newest messages (their own scan_depth decides how many).
+    lore = lore_for_messages(
+        conversation=conversation, messages=[(m.pk, m.content) for m in history], count_tokens=count
+    )
     card = persona_card_text(persona, user_name=user_name)
     candidates = [PromptSection("persona_card", card, PERSONA_CARD_PRIORITY)]
+    candidates.append(PromptSection("lore_before_char", macros(lore.text("before_char")), LORE_BEFORE_PRIORITY))
+    candidates.append(PromptSection("lore_after_char", macros(lore.text("after_char")), LORE_AFTER_PRIORITY))
+    candidates = [c for c in candidates if c.text.strip()]
     candidates += _provider_sections(conversation, query_text)
     candidates.sort(key=lambda s: s.priority)  # stable: registration order breaks ties
     records = [SectionRecord(s.name, s.priority, count(s.text), True, s.text) for s in candidates]
@@ -237,7 +272,8 @@ def prompt_build(
 
     # Optional sections give way (highest priority number first) when they
     # alone overflow the budget; the persona card always stays.
-    for record in sorted(records[1:], key=lambda r: -r.priority):
+    optional = [r for r in records if r.name != "persona_card"]
+    for record in sorted(optional, key=lambda r: -r.priority):
         if system_cost() + post_tokens <= budget_tokens:
             break
         record.included = False
@@ -251,9 +287,12 @@ def prompt_build(
         post_history_tokens=post_tokens,
         query_text=query_text,
         user_name=user_name,
+        lore=_lore_record(lore, dropped={r.name for r in records if not r.included}),
     )
+    at_depth = {d: macros(text) for d, text in lore.at_depth().items()}
+    build.lore_depth_tokens = sum(count(t) + TURN_OVERHEAD_TOKENS for t in at_depth.values())
 
-    remaining = budget_tokens - build.system_tokens - post_tokens
+    remaining = budget_tokens - build.system_tokens - post_tokens - build.lore_depth_tokens
     kept: list[Message] = []
     for i, message in enumerate(history):  # newest first
         cost = count(message.content) + TURN_OVERHEAD_TOKENS
@@ -266,14 +305,29 @@ def prompt_build(
     kept.reverse()
     build.history_message_ids = [m.pk for m in kept]
 
+    # depth d: a system turn before the last d messages (deeper than the history: at its start)
+    inserts: dict[int, list[str]] = {}
+    for d, text in sorted(at_depth.items(), reverse=True):  # deepest first: it reads earliest
+        inserts.setdefault(max(0, len(kept) - d), []).append(text)
     turns = [ChatTurn("system", system_text)]
-    for message in kept:
+    for i, message in enumerate([*kept, None]):
+        if i in inserts:
+            text = "\n".join(inserts[i])
+            if turns[-1].role == "system":  # never two system turns in a row
+                turns[-1] = ChatTurn("system", f"{turns[-1].content}\n\n{text}")
+            else:
+                turns.append(ChatTurn("system", text))
+        if message is None:
+            break
         role = "user" if message.role == Message.Role.USER else "assistant"
         if turns[-1].role == role:  # some chat templates require alternation
             turns[-1] = ChatTurn(role, f"{turns[-1].content}\n\n{message.content}")
         else:
             turns.append(ChatTurn(role, message.content))
     if post_text:
-        turns.append(ChatTurn("system", post_text))
+        if turns[-1].role == "system" and len(turns) > 1:  # an entry at depth 0 sits right here
+            turns[-1] = ChatTurn("system", f"{turns[-1].content}\n\n{post_text}")
+        else:
+            turns.append(ChatTurn("system", post_text))
     build.turns = turns
     return build

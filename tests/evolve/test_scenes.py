@@ -367,12 +367,13 @@ def test_earlier_beats_carry_the_setting(say, persona, user):
 
 
 def test_lorebook_entries_the_chat_names_are_read(say, persona):
+    from personas.models import LoreEntry
+
     persona.scenario = ""
-    persona.character_book = {"entries": [
-        {"keys": ["Saltreach"], "content": "Saltreach is a foggy fishing village on a grey coast.", "enabled": True},
-        {"keys": ["dragon"], "content": "Dragons sleep in the mountains.", "enabled": True},
-    ]}
     persona.save()
+    LoreEntry.objects.create(persona=persona, keys=["Saltreach"],
+                             content="Saltreach is a foggy fishing village on a grey coast.")
+    LoreEntry.objects.create(persona=persona, keys=["dragon"], content="Dragons sleep in the mountains.")
     msg = say("persona", "Welcome back to Saltreach, stranger.")
     beat = scene_extract(message=msg)
     assert "fishing village" in beat.setting

@@ -47,6 +47,8 @@ def form_data(**overrides):
         "provenance": "fictional",
         "consent_reference": "",
         "real_person_name": "",
+        "lore_entries-TOTAL_FORMS": "0",  # the lorebook inline's management form
+        "lore_entries-INITIAL_FORMS": "0",
         "_save": "Save",
     }
     data.update(overrides)

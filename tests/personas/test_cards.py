@@ -11,6 +11,7 @@ from PIL import Image
 
 from personas.cards import CardError
 from personas.models import Persona
+from personas.selectors import persona_lorebook
 from personas.services import persona_export_card, persona_import_card
 
 from .conftest import LOREBOOK, b64json, png_bytes, v2_card, v3_card
@@ -36,7 +37,7 @@ def test_v2_json_import_maps_fields():
     assert persona.example_dialogue.startswith("<START>")
     assert persona.alternate_greetings == ["Fog again.", "You're late."]
     assert persona.tags == ["fantasy", "ferry"]
-    assert persona.character_book == LOREBOOK
+    assert persona_lorebook(persona=persona) == LOREBOOK  # entries are rows now (test_lorebook_cards.py)
     assert persona.extensions["card_extensions"]["depth_prompt"] == {"prompt": "Be gentle.", "depth": 4}
     assert persona.extensions["card_data_extra"] == {"x_custom_field": {"nested": [1, 2, 3]}}
     assert persona.extensions["card_top_extra"] == {"x_top_level": "kept"}
@@ -95,7 +96,7 @@ def test_v3_png_export_writes_both_chunks_and_round_trips():
     assert chunks["ccv3"]["spec"] == "chara_card_v3" and chunks["chara"]["spec"] == "chara_card_v2"
     assert without_app_extension(chunks["ccv3"]) == original
     again = persona_import_card(data=exported, filename="again.png")
-    assert again.character_book == LOREBOOK
+    assert persona_lorebook(persona=again) == LOREBOOK
     assert again.extensions == persona.extensions
     assert chunks_of(persona_export_card(persona=again, fmt="png", version="v3"))["ccv3"] == chunks["ccv3"]
 

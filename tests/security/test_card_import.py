@@ -171,6 +171,9 @@ def test_staff_see_and_edit_only_their_own_personas_unless_they_publish():
     assert set(publisher_client.get(LIST_URL).context["cl"].result_list) == {mine, theirs, house}
 
 
+NO_LORE_ROWS = {"lore_entries-TOTAL_FORMS": "0", "lore_entries-INITIAL_FORMS": "0"}  # the lorebook inline
+
+
 def test_only_publishers_can_make_a_persona_public():
     creator, creator_client = _staff("creator", *CREATOR_PERMS)
     mine = persona_import_card(data=card_json(), filename="c.json", owner=creator)
@@ -179,7 +182,7 @@ def test_only_publishers_can_make_a_persona_public():
     assert 'name="visibility"' not in page and 'name="owner"' not in page  # read-only for them
     form = {"name": mine.name, "tags": "", "style_tags": "", "alternate_greetings": "[]", "extensions": "{}",
             "character_book": "", "temperature": "0.8", "video_lora_weight": "1.0", "provenance": "fictional",
-            "visibility": "public", "owner": "", "_save": "Save"}
+            "visibility": "public", "owner": "", "_save": "Save", **NO_LORE_ROWS}
     creator_client.post(change, form)
     mine.refresh_from_db()
     assert mine.visibility == "private" and mine.owner == creator
@@ -195,7 +198,7 @@ def test_a_creator_adding_a_persona_gets_a_private_one_of_their_own():
     creator, creator_client = _staff("creator", *CREATOR_PERMS)
     form = {"name": "Fresh", "tags": "", "style_tags": "", "alternate_greetings": "[]", "extensions": "{}",
             "character_book": "", "temperature": "0.8", "video_lora_weight": "1.0", "provenance": "fictional",
-            "_save": "Save"}
+            "_save": "Save", **NO_LORE_ROWS}
     assert creator_client.post(reverse("admin:personas_persona_add"), form).status_code == 302
     fresh = Persona.objects.get(name="Fresh")
     assert fresh.owner == creator and fresh.visibility == "private"

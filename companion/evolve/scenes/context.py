@@ -2,10 +2,11 @@
 
 ``gather_context(message)`` reads, once: the message, the few messages before
 it, the beats of earlier clips in the conversation (the setting so far), the
-persona's scenario and the lorebook entries the recent text triggers (card
-macros resolved), memories and the relationship stage. Everything later
-(``scene_model_ask``, ``beat_assemble``) reads only this object, so they can run
-on the event loop, where the ORM may not be used.
+persona's scenario and the lorebook entries the recent text fires (the same
+activation as the chat prompt, companion.chat.lore; card macros resolved),
+memories and the relationship stage. Everything later (``scene_model_ask``,
+``beat_assemble``) reads only this object, so they can run on the event loop,
+where the ORM may not be used.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from companion.accounts.selectors import user_display_name
+from companion.chat.lore import scene_lore
 from companion.chat.models import Message
 from companion.memory import selectors as memory_selectors
 from rendering.models import JobKind, RenderJob
@@ -107,32 +109,6 @@ def _recall(*, user: Any, persona: Any, query: str) -> tuple[list[str], str]:
     return memories, stage
 
 
-def lore_entries(book: Any, text: str) -> list[str]:
-    """Lorebook (character_book) entries whose keys the text names, plus constant ones."""
-    if not isinstance(book, dict):
-        return []
-    found: list[str] = []
-    lowered = (text or "").lower()
-    for entry in book.get("entries") or []:
-        if not isinstance(entry, dict) or entry.get("enabled", True) is False:
-            continue
-        content = str(entry.get("content") or "").strip()
-        if not content:
-            continue
-        keys = entry.get("keys") or entry.get("key") or []
-        if isinstance(keys, str):
-            keys = [keys]
-        hit = entry.get("constant") or any(
-            isinstance(k, str) and k.strip() and re.search(rf"\b{re.escape(k.strip().lower())}\b", lowered)
-            for k in keys
-        )
-        if hit:
-            found.append(content[:500])
-        if len(found) >= LORE_MAX:
-            break
-    return found
-
-
 def _previous_beats(message: Message) -> list[dict[str, Any]]:
     """Beats of clips made from earlier messages of this conversation, newest message first."""
     earlier = list(
@@ -160,7 +136,7 @@ def gather_context(message: Message) -> SceneContext:
     user_name = user_display_name(owner)
     before = _context_messages(message)
     memories, stage = _recall(user=owner, persona=persona, query=message.content)
-    recent = "\n".join([message.content, *(m.content for m in before)])
+    recent = [(message.pk, message.content), *((m.pk, m.content) for m in reversed(before))]  # newest first
 
     def macros(text: str) -> str:
         return resolve_macros(text, persona_name=persona.name, user_name=user_name)
@@ -174,6 +150,6 @@ def gather_context(message: Message) -> SceneContext:
         stage=stage,
         user_name=user_name,
         scenario=macros(persona.scenario or ""),
-        lore=[macros(e) for e in lore_entries(persona.character_book, recent)],
+        lore=[macros(e) for e in scene_lore(conversation=conversation, messages=recent, limit=LORE_MAX)],
         previous_beats=_previous_beats(message),
     )
