@@ -5,9 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from django.urls import reverse
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
 
 from companion.evolve.selectors import clip_of
-from rendering.models import JobStatus, RenderJob
+from rendering.models import JobKind, JobStatus, RenderJob
 
 
 def clip_urls(job: RenderJob) -> dict[str, str | None]:
@@ -31,24 +33,67 @@ def public_label(job: RenderJob) -> dict[str, Any]:
     }
 
 
+NULLABLE_INT = {"type": "integer", "nullable": True}
+NULLABLE_URL = {"type": "string", "nullable": True, "description": "Owner-only; null until the clip exists."}
+
+
+class JobLabelSerializer(serializers.Serializer):
+    ai_generated = serializers.BooleanField()
+    c2pa = serializers.BooleanField(help_text="Signed with a C2PA manifest.")
+    self_signed = serializers.BooleanField(help_text="Signed by this server's own certificate (or unknown).")
+    digital_source_type = serializers.CharField()
+
+
+class JobSerializer(serializers.Serializer):
+    """A render job as websocket frames, clip messages and the REST API carry it (one shape)."""
+
+    id = serializers.UUIDField()
+    kind = serializers.ChoiceField(choices=JobKind.choices)
+    status = serializers.ChoiceField(choices=JobStatus.choices)
+    message_id = serializers.SerializerMethodField(help_text="The message the clip evolves (null for a reel).")
+    conversation_id = serializers.SerializerMethodField()
+    progress_step = serializers.IntegerField()
+    progress_total = serializers.IntegerField()
+    phase = serializers.CharField()
+    attempts = serializers.IntegerField()
+    beat = serializers.JSONField(help_text="The SceneBeat as rendered (empty for a reel).")
+    parts = serializers.ListField(child=serializers.CharField(), help_text="A reel's clip job ids, in order.")
+    error_detail = serializers.CharField()
+    queued_at = serializers.DateTimeField(allow_null=True)
+    started_at = serializers.DateTimeField(allow_null=True)
+    finished_at = serializers.DateTimeField(allow_null=True)
+    label = serializers.SerializerMethodField()
+    clip_url = serializers.SerializerMethodField()
+    poster_url = serializers.SerializerMethodField()
+    download_url = serializers.SerializerMethodField()
+
+    @extend_schema_field(NULLABLE_INT)
+    def get_message_id(self, job: RenderJob) -> int | None:
+        clip = clip_of(job)
+        return clip.message_id if clip else None
+
+    @extend_schema_field(NULLABLE_INT)
+    def get_conversation_id(self, job: RenderJob) -> int | None:
+        clip = clip_of(job)
+        return clip.conversation_id if clip else None
+
+    @extend_schema_field(JobLabelSerializer)
+    def get_label(self, job: RenderJob) -> dict[str, Any]:
+        return public_label(job)
+
+    @extend_schema_field(NULLABLE_URL)
+    def get_clip_url(self, job: RenderJob) -> str | None:
+        return clip_urls(job)["clip_url"]
+
+    @extend_schema_field(NULLABLE_URL)
+    def get_poster_url(self, job: RenderJob) -> str | None:
+        return clip_urls(job)["poster_url"]
+
+    @extend_schema_field(NULLABLE_URL)
+    def get_download_url(self, job: RenderJob) -> str | None:
+        return clip_urls(job)["download_url"]
+
+
 def job_payload(job: RenderJob) -> dict[str, Any]:
-    clip = clip_of(job)
-    return {
-        "id": str(job.pk),
-        "kind": job.kind,
-        "status": job.status,
-        "message_id": clip.message_id if clip else None,
-        "conversation_id": clip.conversation_id if clip else None,
-        "progress_step": job.progress_step,
-        "progress_total": job.progress_total,
-        "phase": job.phase,
-        "attempts": job.attempts,
-        "beat": job.beat,
-        "parts": list(job.parts or []),
-        "error_detail": job.error_detail,
-        "queued_at": job.queued_at.isoformat() if job.queued_at else None,
-        "started_at": job.started_at.isoformat() if job.started_at else None,
-        "finished_at": job.finished_at.isoformat() if job.finished_at else None,
-        "label": public_label(job),
-        **clip_urls(job),
-    }
+    """``JobSerializer`` as a plain dict (it travels through the channel layer too)."""
+    return dict(JobSerializer(job).data)

@@ -11,8 +11,8 @@
 
 from __future__ import annotations
 
-from drf_spectacular.utils import OpenApiTypes, extend_schema
-from rest_framework import status
+from drf_spectacular.utils import extend_schema, inline_serializer
+from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -20,12 +20,20 @@ from rest_framework.views import APIView
 from companion.chat.selectors import conversation_get_for
 from companion.evolve import selectors, services
 from companion.evolve.api.serializers import (
+    ContractField,
     EvolveRequestSerializer,
     JobListQuerySerializer,
     PreviewRequestSerializer,
     ReelRequestSerializer,
 )
-from companion.evolve.payloads import job_payload
+from companion.evolve.payloads import JobSerializer, job_payload
+from rendering.beat import SceneBeat
+
+JOB_CREATED = {201: JobSerializer, 200: JobSerializer}  # 200: the same request was made before
+JOB_LIST = inline_serializer("EvolveJobList", {"conversation_id": serializers.IntegerField(),
+                                               "jobs": JobSerializer(many=True)})
+PREVIEW = inline_serializer("EvolvePreview", {"message_id": serializers.IntegerField(),
+                                              "beat": ContractField(SceneBeat)})
 
 
 class EvolveAPIView(APIView):
@@ -41,7 +49,7 @@ def _conversation(request: Request, conversation_id: int):
 
 
 class JobCreateView(EvolveAPIView):
-    @extend_schema(operation_id="evolve_jobs_list", parameters=[JobListQuerySerializer], responses=OpenApiTypes.OBJECT)
+    @extend_schema(operation_id="evolve_jobs_list", parameters=[JobListQuerySerializer], responses=JOB_LIST)
     def get(self, request: Request) -> Response:
         # A plain dict: given a QueryDict, a BooleanField reads a missing ``active`` as an unticked checkbox.
         query = JobListQuerySerializer(data=request.query_params.dict())
@@ -51,7 +59,7 @@ class JobCreateView(EvolveAPIView):
                                                      active_only=query.validated_data["active"])
         return Response({"conversation_id": conversation.pk, "jobs": [job_payload(job) for job in jobs]})
 
-    @extend_schema(request=EvolveRequestSerializer, responses=OpenApiTypes.OBJECT)
+    @extend_schema(request=EvolveRequestSerializer, responses=JOB_CREATED)
     def post(self, request: Request) -> Response:
         body = EvolveRequestSerializer(data=request.data)
         body.is_valid(raise_exception=True)
@@ -64,7 +72,7 @@ class JobCreateView(EvolveAPIView):
 
 
 class PreviewView(EvolveAPIView):
-    @extend_schema(request=PreviewRequestSerializer, responses=OpenApiTypes.OBJECT)
+    @extend_schema(request=PreviewRequestSerializer, responses=PREVIEW)
     def post(self, request: Request) -> Response:
         body = PreviewRequestSerializer(data=request.data)
         body.is_valid(raise_exception=True)
@@ -75,19 +83,19 @@ class PreviewView(EvolveAPIView):
 
 
 class JobDetailView(EvolveAPIView):
-    @extend_schema(responses=OpenApiTypes.OBJECT)
+    @extend_schema(responses=JobSerializer)
     def get(self, request: Request, job_id) -> Response:
         return Response(job_payload(services.job_get_for(user=request.user, job_id=job_id)))
 
 
 class JobCancelView(EvolveAPIView):
-    @extend_schema(request=None, responses=OpenApiTypes.OBJECT)
+    @extend_schema(request=None, responses=JobSerializer)
     def post(self, request: Request, job_id) -> Response:
         return Response(job_payload(services.evolve_cancel(user=request.user, job_id=job_id)))
 
 
 class ReelCreateView(EvolveAPIView):
-    @extend_schema(request=ReelRequestSerializer, responses=OpenApiTypes.OBJECT)
+    @extend_schema(request=ReelRequestSerializer, responses=JOB_CREATED)
     def post(self, request: Request) -> Response:
         body = ReelRequestSerializer(data=request.data)
         body.is_valid(raise_exception=True)
