@@ -10,6 +10,7 @@ from companion.ops.csp import csp_update
 router = DefaultRouter()
 router.register("personas", views.PersonaViewSet, basename="api-persona")
 router.register("conversations", views.ConversationViewSet, basename="api-conversation")
+router.register("lorebooks", views.LorebookViewSet, basename="api-lorebook")
 
 urlpatterns = [
     # Open on the embedded default; signed-in users only in production (API_DOCS_PUBLIC).

@@ -1,4 +1,4 @@
-"""REST API: personas (read), conversations (owner-scoped), messages (read, by seq).
+"""REST API: personas (read), conversations (owner-scoped), messages (read, by seq), world books.
 
 Thin views over the chat services and selectors. Anything owned by someone
 else answers 404, exactly like something that does not exist.
@@ -20,16 +20,21 @@ from companion.api.selectors import messages_changed_after
 from companion.api.serializers import (
     ConversationArchiveSerializer,
     ConversationCreateSerializer,
+    LorebookAttachSerializer,
+    LorebookInSerializer,
+    LorebookSerializer,
     MessagePageQuerySerializer,
     PersonaSerializer,
 )
 from companion.chat import services
+from companion.chat.lore import lorebook_attach, lorebook_detach
 from companion.chat.models import Conversation
 from companion.chat.selectors import alternatives_map, conversation_get_for, conversation_list_for
 from companion.chat.serializers import ConversationSerializer, MessageSerializer
 from companion.ops.auth import token_expired, token_expires_at
-from personas.models import Persona
-from personas.selectors import persona_get_visible, persona_list_visible
+from personas.models import Lorebook, Persona
+from personas.selectors import lorebook_card, lorebook_list_for, persona_get_visible, persona_list_visible
+from personas.services import lorebook_create, lorebook_delete
 
 
 class TokenObtainView(ObtainAuthToken):
@@ -172,3 +177,73 @@ class ConversationViewSet(
                 "has_more": has_more,
             }
         )
+
+
+class LorebookViewSet(
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    mixins.DestroyModelMixin,
+    viewsets.GenericViewSet,
+):
+    """Your world books (lorebooks in the card's ``character_book`` shape), and attaching them to your
+    conversations. Someone else's book or conversation is a 404."""
+
+    serializer_class = LorebookSerializer
+    lookup_value_regex = r"\d+"
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):  # schema generation has no user
+            return Lorebook.objects.none()
+        return lorebook_list_for(user=self.request.user).prefetch_related("conversations")
+
+    def get_serializer(self, instance=None, *args, **kwargs):
+        if isinstance(instance, Lorebook):
+            instance = _lorebook_payload(instance)
+        elif kwargs.get("many") and instance is not None:
+            instance = [_lorebook_payload(b) for b in instance]
+        return super().get_serializer(instance, *args, **kwargs)
+
+    @extend_schema(request=LorebookInSerializer, responses={201: LorebookSerializer})
+    def create(self, request: Request, *args, **kwargs) -> Response:
+        body = LorebookInSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        book = lorebook_create(owner=request.user, book=request.data)  # as sent: unknown fields are kept
+        return Response(self.get_serializer(book).data, status=status.HTTP_201_CREATED)
+
+    def perform_destroy(self, instance: Lorebook) -> None:
+        lorebook_delete(book=instance)
+
+    @extend_schema(request=LorebookAttachSerializer, responses={200: LorebookSerializer})
+    @action(detail=True, methods=["post"])
+    def attach(self, request: Request, pk: str | None = None) -> Response:
+        """Attach this book to one of your conversations: its entries fire there from the next reply."""
+        book, conversation = self._book_and_conversation(request)
+        lorebook_attach(conversation=conversation, book=book)
+        return Response(self.get_serializer(self.get_object()).data)
+
+    @extend_schema(request=LorebookAttachSerializer, responses={200: LorebookSerializer})
+    @action(detail=True, methods=["post"])
+    def detach(self, request: Request, pk: str | None = None) -> Response:
+        """Detach this book from a conversation."""
+        book, conversation = self._book_and_conversation(request)
+        lorebook_detach(conversation=conversation, book=book)
+        return Response(self.get_serializer(self.get_object()).data)
+
+    def _book_and_conversation(self, request: Request) -> tuple[Lorebook, Conversation]:
+        book = self.get_object()
+        body = LorebookAttachSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        conversation = conversation_get_for(user=request.user, conversation_id=body.validated_data["conversation"])
+        if conversation is None:
+            raise Http404
+        return book, conversation
+
+
+def _lorebook_payload(book: Lorebook) -> dict:
+    return {
+        "id": book.pk,
+        "book": lorebook_card(book=book),
+        "conversations": sorted(c.pk for c in book.conversations.all()),
+        "created_at": book.created_at,
+    }

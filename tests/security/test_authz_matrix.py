@@ -23,6 +23,7 @@ from django.urls import URLPattern, URLResolver, get_resolver
 from companion.chat import services as chat_services
 from companion.chat.models import Conversation, Message
 from companion.memory.models import Memory, RelationshipState
+from personas.models import Lorebook, LoreEntry
 from rendering.models import JobStatus, RenderJob
 from tests.web.factories import PASSWORD, make_clip_job, make_persona, make_user, say
 
@@ -66,6 +67,9 @@ def world(settings):
     memory = Memory.objects.create(user=alice, persona=public, conversation=conv, text="Alice walks at sunset.")
     Memory.objects.create(user=bob, persona=public, conversation=bob_conv, text="Bob's secret memory.")
     RelationshipState.objects.create(user=alice, persona=public, stage="friend")
+    book = Lorebook.objects.create(owner=alice, name="Alice's coast")
+    LoreEntry.objects.create(book=book, keys=["coast"], content="Alice walks at sunset on the coast.")
+    conv.lorebooks.add(book)  # attached: a stranger's detach would show in _state_book
     job = make_clip_job(
         reply, persona=public, requested_by=alice, idempotency_key="alice-1", status=JobStatus.SUCCEEDED,
         beat={"prompt": "beach"},
@@ -80,7 +84,7 @@ def world(settings):
         "users": {"owner": alice, "other": bob, "staff": staff},
         "public": public, "secret": secret, "conv": conv, "user_msg": user_msg, "reply": reply,
         "bob_conv": bob_conv, "bob_reply": bob_reply, "bob_user_msg": bob_user_msg,
-        "memory": memory, "job": job, "queued_job": running,
+        "memory": memory, "job": job, "queued_job": running, "book": book,
     }
 
 
@@ -111,6 +115,10 @@ def _state_conv(w):
 
 def _state_memory(w):
     return Memory.objects.filter(pk=w["memory"].pk).values("text").first()
+
+
+def _state_book(w):
+    return list(Lorebook.objects.filter(pk=w["book"].pk).values_list("conversations", flat=True))
 
 
 def _state_job(w):
@@ -156,6 +164,14 @@ OWNED: dict[str, list[Case]] = {
     "clip-download": [Case("get", lambda w: f"/clips/{w['job'].pk}/download")],
     "persona-portrait": [Case("get", lambda w: f"/personas/{w['secret'].slug}/portrait/")],
     "api-persona-detail": [Case("get", lambda w: f"/api/personas/{w['secret'].slug}/")],
+    "api-lorebook-detail": [
+        Case("get", lambda w: f"/api/lorebooks/{w['book'].pk}/"),
+        Case("delete", lambda w: f"/api/lorebooks/{w['book'].pk}/", owner_ok=(204,), unchanged=_state_book),
+    ],
+    "api-lorebook-attach": [Case("post", lambda w: f"/api/lorebooks/{w['book'].pk}/attach/",
+                                 lambda w: {"conversation": w["conv"].pk}, json_body=True, unchanged=_state_book)],
+    "api-lorebook-detach": [Case("post", lambda w: f"/api/lorebooks/{w['book'].pk}/detach/",
+                                 lambda w: {"conversation": w["conv"].pk}, json_body=True, unchanged=_state_book)],
 }
 # Open to anyone, signed in or not (probes, login, sign-up, the API schema and docs).
 # web-manifest, service-worker: the installable app's manifest and worker (static, no user content).
@@ -164,7 +180,7 @@ PUBLIC = {"healthz", "readyz", "login", "signup", "home", "api-schema", "api-doc
 # Any signed-in user, about themselves only (listings are checked for leaks below).
 SIGNED_IN = {
     "personas", "api-persona-list", "api-conversation-list", "api-root", "conversation-new", "logout",
-    "account", "account-export", "account-delete",
+    "account", "account-export", "account-delete", "api-lorebook-list",
 }
 # Operators: the Prometheus scraper (network/token, tests/ops/test_metrics.py) and staff tools.
 SCRAPER = {"prometheus-django-metrics"}
