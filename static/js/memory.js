@@ -95,7 +95,7 @@
     const head = el("div");
     head.append(el("span", "layer", LAYER_LABELS[memory.layer] || memory.layer || "fact"),
       el("span", "kind", memory.kind), el("span", "text", memory.text));
-    const note = scored ? ` · score ${scored.score.toFixed(2)}` : "";
+    const note = scored && typeof scored.score === "number" ? ` · score ${scored.score.toFixed(2)}` : "";
     const meta = el("div", "muted", period(memory) + (memory.edited_by_user ? " · edited by you" : "") + note);
     const sources = renderSources(memory);
     const actions = el("div", "actions");
@@ -214,7 +214,7 @@
         api(`/conversations/${conversationId}/memories/?layer=${encodeURIComponent(layer)}`),
         api(`/conversations/${conversationId}/relationship/`),
       ]);
-      list.replaceChildren(...memories.results.map(renderMemory));
+      list.replaceChildren(...memories.results.map((memory) => renderMemory(memory)));
       updateCount(memories.results.length);
       showRelationship(relationship);
       timeline.replaceChildren(...relationship.timeline.map((m) => el("li", `milestone ${m.kind}`, `${day(m.happened_at)} — ${m.title}`)));

@@ -142,11 +142,12 @@ def test_memory_panel_lists_edits_and_forgets(server):
             )
             assert page.locator("#memory-count").inner_text() == "(1)"
 
-            # The Turns tab: every message of both speakers, with who said it.
+            # The Turns tab: every message of both speakers, with who said it (a short turn also
+            # carries what it answers: 'Ada (to Mira's "The lamp is lit."): My name is Ada…').
             panel.get_by_role("tab", name="Turns").click()
             page.wait_for_function(
                 "() => [...document.querySelectorAll('#memory-list .memory-item .text')]"
-                ".some(e => e.textContent.startsWith('Ada: My name is Ada'))"
+                ".some(e => e.textContent.startsWith('Ada') && e.textContent.includes(': My name is Ada'))"
             )
             assert all(t.startswith(("Ada", "Mira")) for t in _memory_texts(page))
             # Ask memory: ranked results across layers, each with its layer and source turn.
