@@ -181,17 +181,17 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 # Login throttling (django-axes): the standalone backend must come first.
 AUTHENTICATION_BACKENDS = [
-    "companion.ops.auth.HttpLoginThrottleBackend",  # axes, for logins that come with a request
+    "companion.accounts.auth.HttpLoginThrottleBackend",  # axes, for logins that come with a request
     "django.contrib.auth.backends.ModelBackend",
 ]
 AXES_ENABLED = env.bool("AXES_ENABLED", default=True)
 AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)  # per username from one address
 # Per username from all addresses together (a botnet, or one attacker behind many addresses); the
-# handler (companion.ops.auth.LoginLockoutHandler) locks when either count reaches its limit.
+# handler (companion.accounts.auth.LoginLockoutHandler) locks when either count reaches its limit.
 AXES_USERNAME_FAILURE_LIMIT = env.int("AXES_USERNAME_FAILURE_LIMIT", default=10)
 AXES_COOLOFF_TIME = env.float("AXES_COOLOFF_HOURS", default=0.25)  # hours
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"], "username"]
-AXES_HANDLER = "companion.ops.auth.LoginLockoutHandler"
+AXES_HANDLER = "companion.accounts.auth.LoginLockoutHandler"
 AXES_CLIENT_IP_CALLABLE = "companion.ops.proxies.client_ip"  # REMOTE_ADDR, resolved by TrustedProxyMiddleware
 AXES_RESET_ON_SUCCESS = True
 LOGIN_URL = "login"
@@ -202,7 +202,7 @@ REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         # Token first: a bad or missing token then answers 401 with
         # WWW-Authenticate rather than SessionAuthentication's 403.
-        "companion.ops.auth.ExpiringTokenAuthentication",  # DRF tokens, valid for API_TOKEN_TTL_HOURS
+        "companion.accounts.auth.ExpiringTokenAuthentication",  # DRF tokens, valid for API_TOKEN_TTL_HOURS
         "rest_framework.authentication.SessionAuthentication",
     ],
     # JSON nested deeper than JSON_MAX_DEPTH is a 400 (companion.ops.jsonparse), never a RecursionError.

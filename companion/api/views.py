@@ -16,6 +16,7 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from companion.accounts.auth import token_expired, token_expires_at
 from companion.api.selectors import messages_changed_after
 from companion.api.serializers import (
     ConversationArchiveSerializer,
@@ -31,7 +32,6 @@ from companion.chat.lore import lorebook_attach, lorebook_detach
 from companion.chat.models import Conversation
 from companion.chat.selectors import alternatives_map, conversation_get_for, conversation_list_for
 from companion.chat.serializers import ConversationSerializer, MessageSerializer
-from companion.ops.auth import token_expired, token_expires_at
 from personas.models import Lorebook, Persona
 from personas.selectors import lorebook_card, lorebook_list_for, persona_get_visible, persona_list_visible
 from personas.services import lorebook_create, lorebook_delete
@@ -40,7 +40,7 @@ from personas.services import lorebook_create, lorebook_delete
 class TokenObtainView(ObtainAuthToken):
     """POST username + password -> {token, expires_at}; an expired token is replaced by a fresh one.
 
-    Failed attempts count towards the login lockout (companion.ops.auth) like the login page's.
+    Failed attempts count towards the login lockout (companion.accounts.auth) like the login page's.
     """
 
     def post(self, request: Request, *args, **kwargs) -> Response:

@@ -16,6 +16,7 @@ from django.template.loader import get_template
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
+from companion.accounts.forms import DisplayNameForm, SignupForm
 from companion.accounts.selectors import user_display_name
 from companion.accounts.services import profile_set_display_name
 from companion.chat import services
@@ -23,7 +24,6 @@ from companion.chat.selectors import conversation_get_for, conversation_list_for
 from companion.chat.serializers import messages_payload
 from companion.ops.ratelimit import RateLimited, rate_check
 from companion.web import pwa
-from companion.web.forms import DisplayNameForm, SignupForm
 from companion.web.gallery import SORTS, gallery_cards, gallery_filter, gallery_tags
 from personas.models import Persona
 from personas.selectors import persona_get_visible

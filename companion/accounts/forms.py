@@ -1,4 +1,4 @@
-"""Forms of the web UI."""
+"""Account forms of the web UI: sign-up (with the 18+ / terms attestation) and the display name."""
 
 from __future__ import annotations
 
