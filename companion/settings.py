@@ -429,7 +429,7 @@ SWEEP_STREAM_STALE_S = env.float("SWEEP_STREAM_STALE_S", default=120.0)
 # address: behind a proxy every caller can look internal.
 METRICS_TOKEN = env("METRICS_TOKEN", default="")
 WEBSOCKET_MAX_FRAME_BYTES = env.int("WEBSOCKET_MAX_FRAME_BYTES", default=64 * 1024)  # larger: error frame
-# --- abuse limits (companion/ops/ratelimit.py: one fixed-window limiter in the shared cache) ---------
+# --- abuse limits (companion/core/ratelimit.py: one fixed-window limiter in the shared cache) ---------
 RENDER_RATE_LIMIT = env("RENDER_RATE_LIMIT", default="6/m")  # new render jobs per user
 RENDER_PREVIEW_RATE_LIMIT = env("RENDER_PREVIEW_RATE_LIMIT", default="12/m")  # scene previews (a model call each)
 REEL_RATE_LIMIT = env("REEL_RATE_LIMIT", default="6/h")  # new reels per user (each re-encodes up to 20 clips)

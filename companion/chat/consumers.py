@@ -36,10 +36,10 @@ from companion.chat.ratelimit import chat_rate_exceeded, chat_rate_refund
 from companion.chat.replies import reply_live_text, reply_start, reply_stop
 from companion.chat.serializers import message_payload, messages_payload
 from companion.chat.signals import message_edited
+from companion.core import context
 from companion.core.errors import ApplicationError
 from companion.llm.guard import db_thread
 from companion.llm.registry import get_backend
-from companion.ops import context
 
 logger = logging.getLogger(__name__)
 

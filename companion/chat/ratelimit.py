@@ -1,11 +1,11 @@
-"""The chat flood limit (CHAT_RATE_LIMIT per user), on the project's one limiter: companion.ops.ratelimit.
+"""The chat flood limit (CHAT_RATE_LIMIT per user), on the project's one limiter: companion.core.ratelimit.
 
 Kept as the consumer's import point; the counting, windows and refunds live there.
 """
 
 from __future__ import annotations
 
-from companion.ops.ratelimit import arate_hit, arate_refund, parse_rate
+from companion.core.ratelimit import arate_hit, arate_refund, parse_rate
 
 __all__ = ["chat_rate_exceeded", "chat_rate_refund", "parse_rate"]
 

@@ -1,1 +1,4 @@
-"""What every part of companion may use: the one error family (the bottom layer in .importlinter)."""
+"""What every part of companion may use (the bottom layer in .importlinter).
+
+The one error family (errors), the one rate limiter (ratelimit) and the log-correlation ids (context).
+"""

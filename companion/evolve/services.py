@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from companion.chat.groups import conversation_broadcast_sync
 from companion.chat.models import Conversation, Message
 from companion.core.errors import ApplicationError
+from companion.core.ratelimit import RateLimited, rate_check
 from companion.evolve import scenes
 from companion.evolve.models import Clip
 from companion.evolve.selectors import clip_of
@@ -137,9 +138,7 @@ def preview_context(*, user: Any, message: Message | int) -> scenes.SceneContext
 
 
 def _rate_check(scope: str, user: Any) -> None:
-    """One hit of ``user``'s budget for ``scope`` (companion.ops.ratelimit); EvolveError(rate_limited) when over."""
-    from companion.ops.ratelimit import RateLimited, rate_check
-
+    """One hit of ``user``'s budget for ``scope`` (companion.core.ratelimit); EvolveError(rate_limited) when over."""
     try:
         rate_check(scope, user.pk)
     except RateLimited as exc:

@@ -14,7 +14,7 @@ class OpsConfig(AppConfig):
         metrics.connect_receivers()
         sessions.connect_receivers()  # logout / password change / deletion close the user's sockets
 
-        from companion.ops.ratelimit import card_import_gate
+        from companion.core.ratelimit import card_import_gate
         from personas.limits import register_import_gate
 
         register_import_gate(card_import_gate)  # CARD_IMPORT_RATE_LIMIT per user (the admin's card import)

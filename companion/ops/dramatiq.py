@@ -20,7 +20,7 @@ from django.conf import settings
 from django.db import close_old_connections
 from dramatiq.middleware import Middleware
 
-from companion.ops import context
+from companion.core import context
 from rendering.worker import render_job_id
 
 log = logging.getLogger("companion.ops.tasks")

@@ -11,7 +11,7 @@ import logging
 
 from pythonjsonlogger.core import RESERVED_ATTRS
 
-from companion.ops import context
+from companion.core import context
 
 _SHORT = {"request_id": "req", "conversation_id": "conv", "job_id": "job"}
 

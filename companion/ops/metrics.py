@@ -20,7 +20,7 @@ from typing import Any
 
 from prometheus_client import Counter, Gauge, Histogram
 
-from companion.ops import context
+from companion.core import context
 
 log = logging.getLogger(__name__)
 

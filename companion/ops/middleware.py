@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 
-from companion.ops import context
+from companion.core import context
 
 HEADER = "X-Request-ID"
 

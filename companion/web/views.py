@@ -22,7 +22,7 @@ from companion.accounts.services import profile_set_display_name
 from companion.chat import services
 from companion.chat.selectors import conversation_get_for, conversation_list_for, messages_page
 from companion.chat.serializers import messages_payload
-from companion.ops.ratelimit import RateLimited, rate_check
+from companion.core.ratelimit import RateLimited, rate_check
 from companion.web import pwa
 from companion.web.gallery import SORTS, gallery_cards, gallery_filter, gallery_tags
 from personas.models import Persona

@@ -11,7 +11,7 @@ import dramatiq
 from django.http import HttpResponse
 from django.test import RequestFactory
 
-from companion.ops import context
+from companion.core import context
 from companion.ops.dramatiq import LogContext
 from companion.ops.logging import logging_config
 from companion.ops.middleware import RequestIdMiddleware

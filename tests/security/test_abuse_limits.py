@@ -136,7 +136,7 @@ def test_signups_are_limited_per_client_address(settings):
 
 
 def test_the_limiter_is_one_mechanism_and_refunds_a_refused_action(settings):
-    from companion.ops.ratelimit import rate_hit, rate_refund
+    from companion.core.ratelimit import rate_hit, rate_refund
 
     settings.CHAT_RATE_LIMIT = "2/m"
     assert not rate_hit("chat", 5) and not rate_hit("chat", 5)

@@ -11,7 +11,7 @@ from django.test import Client
 
 from companion.accounts.models import SignupAttestation
 from companion.chat import services as chat_services
-from companion.ops.ratelimit import render_rate_exceeded
+from companion.core.ratelimit import render_rate_exceeded
 from tests.web.factories import PASSWORD, make_persona, make_user, say
 
 pytestmark = pytest.mark.django_db
