@@ -89,13 +89,18 @@ def lore_for_messages(
     books = conversation_books(conversation=conversation)
     if not books:
         return LoreResult()
+    default_depth = settings.CHAT_LORE_SCAN_DEPTH
+    deepest = max(
+        max(b.scan_depth if b.scan_depth is not None else default_depth for b in books),
+        max((e.scan_depth for b in books for e in b.entries if e.scan_depth is not None), default=0),
+    )
     return lore_activate(
         books,
-        [ScanMessage(mid, text) for mid, text in messages],
+        [ScanMessage(mid, text) for mid, text in messages[:deepest]],  # the rest is never scanned
         count_tokens=count_tokens,
         token_budget=settings.CHAT_LORE_TOKEN_BUDGET if token_budget is None else token_budget,
         max_recursion=settings.CHAT_LORE_MAX_RECURSION,
-        default_scan_depth=settings.CHAT_LORE_SCAN_DEPTH,
+        default_scan_depth=default_depth,
     )
 
 

@@ -217,3 +217,23 @@ def test_insertion_order_orders_the_text():
 def test_decorators_only_at_the_start():
     assert split_decorators("@@depth 2\n@@role system\nText @@depth 3") == ({"depth": "2", "role": "system"},
                                                                             "Text @@depth 3")
+
+
+def test_an_anchored_regex_is_tried_message_by_message():
+    assert fire([entry(["/^storm/"])], ["calm sea", "storm ahead"]) == ["e0"]  # start of the older message
+    assert fire([entry(["/^storm/"])], ["calm sea", "a storm ahead"]) == []
+
+
+@pytest.mark.parametrize(
+    ("messages", "expected"),
+    [
+        (["Die Straße ist nass", "down at the harbour"], ("harbour", 2)),  # casefolding ß changes offsets
+        (["the quay, then the harbour", "the harbour"], ("harbour", 1)),  # newest message wins, then key order
+        (["nothing", "quay"], ("quay", 2)),
+    ],
+)
+def test_why_points_at_the_newest_message_with_a_key(messages, expected):
+    book = book_from_card({"entries": [entry(["harbour", "quay"])]}, key="b")
+    scan = [ScanMessage(i + 1, text) for i, text in enumerate(messages)]
+    (fired,) = lore_activate([book], scan, count_tokens=words).fired
+    assert (fired.why["key"], fired.why["message_id"]) == expected
