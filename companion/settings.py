@@ -57,6 +57,7 @@ INSTALLED_APPS = [
     "personas",
     "rendering",
     "companion.accounts",
+    "companion.llm",
     "companion.chat",
     "companion.memory",
     "companion.evolve",
