@@ -164,6 +164,7 @@ class LoreEntryForm(forms.ModelForm):
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()
-        if not data.get("constant") and not data.get("keys") and data.get("enabled", True):
+        # only for rows being edited: a card may carry key-less stubs, which must not block saving the persona
+        if self.has_changed() and not data.get("constant") and not data.get("keys") and data.get("enabled", True):
             self.add_error("keys", "An entry needs at least one key, or tick Constant.")
         return data

@@ -31,7 +31,7 @@ V3 decorators at the start of ``content`` (``@@activate``, ``@@dont_activate``,
 stripped and ignored.
 
 Cost (bench/lorebook.py, 200 entries that fire each other three levels deep):
-4–8 ms per reply on the loaded 2-core dev machine, with its two queries. Each
+4-8 ms per reply on the loaded 2-core dev machine, with its two queries. Each
 parsed book indexes its plain keys by their rarest three-character piece, so a
 scan tries only entries that can match, and each key is searched once in the
 joined messages (its message found by offset), not once per message.

@@ -228,3 +228,40 @@ def test_export_action_returns_zip_of_png_cards(staff_client):
         with Image.open(io.BytesIO(zf.read("alpha-one.png"))) as im:
             card = json.loads(base64.b64decode(im.text["ccv3"]))
     assert card["data"]["name"] == "Alpha One" and card["data"]["first_mes"] == "hi from alpha"
+
+
+def test_lorebook_entries_are_inline_rows_on_the_persona(staff_client):
+    from personas.models import LoreEntry
+    from personas.selectors import persona_lorebook
+
+    persona = Persona.objects.create(name="Juniper Ash", tagline="Botanist of the night garden",
+                                     character_book={"name": "Garden", "extensions": {"x": 1}})
+    stub = LoreEntry.objects.create(persona=persona, content="A stub another app left without keys.",
+                                    raw={"keys": [], "content": "A stub another app left without keys.", "id": 9})
+    change_url = reverse("admin:personas_persona_change", args=[persona.pk])
+    html = staff_client.get(change_url).content.decode()
+    assert "Lorebook entries" in html and "A stub another app left without keys." in html
+
+    def row(i, **fields):
+        base = {"id": "", "persona": str(persona.pk), "keys": "", "secondary_keys": "", "content": "",
+                "enabled": "on", "selective_logic": "0", "position": "before_char", "depth": "",
+                "insertion_order": "100", "priority": "", "case_sensitive": "unknown", "whole_words": "unknown",
+                "name": "", "comment": "", "extensions": "{}"}
+        return {f"lore_entries-{i}-{k}": v for k, v in {**base, **fields}.items()}
+
+    # initial-…: the hidden initial Django renders for fields with a callable default, as a browser posts it
+    data = form_data(**{"lore_entries-TOTAL_FORMS": "2", "lore_entries-INITIAL_FORMS": "1",
+                        "initial-lore_entries-0-extensions": "{}"},
+                     **row(0, id=str(stub.pk), content=stub.content),  # untouched: saving is not blocked
+                     **row(1, keys="Moonflower\n/night(-| )garden/i", content="Moonflowers open at midnight.",
+                           position="at_depth", depth="2", whole_words="true"))
+    response = staff_client.post(change_url, data)
+    assert response.status_code == 302, response.context["inline_admin_formsets"][0].formset.errors
+    book = persona_lorebook(persona=persona)
+    assert book["name"] == "Garden" and book["entries"][0] == {"keys": [], "content": stub.content, "id": 9}
+    added = book["entries"][1]
+    assert added["keys"] == ["Moonflower", "/night(-| )garden/i"]
+    assert added["extensions"] == {"position": 4, "depth": 2, "match_whole_words": True}
+
+    refused = staff_client.post(change_url, {**data, "lore_entries-1-keys": ""})
+    assert refused.status_code == 200  # a new entry needs a key (or Constant)
