@@ -154,6 +154,12 @@ class LoreEntryForm(forms.ModelForm):
             "extensions": forms.Textarea(attrs={"rows": 2, "cols": 16}),
         }
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # a tabular inline shows labels only as column headers: name each control for screen readers
+        for name, field in self.fields.items():
+            field.widget.attrs.setdefault("aria-label", str(field.label or name.replace("_", " ").capitalize()))
+
     def clean_extensions(self) -> dict[str, Any]:
         value = self.cleaned_data.get("extensions")
         if value in (None, ""):
