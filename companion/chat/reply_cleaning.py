@@ -110,7 +110,9 @@ def clean_reply(text: str) -> str:
     text = re.sub(r" *\n *", "\n", text)
     text = re.sub(r"\n{3,}", "\n\n", text)
     text = re.sub(r"(\w) +([,.!?;:…])(?=\s|$)", r"\1\2", text)  # " ." left where debris was removed
-    text = re.sub(r"\*\s*\*", "", text)  # an action emptied by the cleaning ("* *")
+    # An action emptied by the cleaning ("* *", "**" on its own), never bold markup ("**really**").
+    text = re.sub(r"(?:^|(?<=\s))\*\s*\*(?=\s|$|[,.!?;:])", "", text)
+    text = re.sub(r"[ ]{2,}", " ", text)
     return text.strip()
 
 

@@ -52,6 +52,9 @@ CLEAN = [
     ("arrows and math stay", "Go → left, 2 \u00d7 3", "Go → left, 2 \u00d7 3"),
     ("other scripts stay", "Merci, ça va. Grüße! 你好", "Merci, ça va. Grüße! 你好"),
     ("action emptied by cleaning", "*⚣⚢* Welcome back.", "Welcome back."),
+    ("action emptied mid-line", "Hi *✥* there.", "Hi there."),
+    ("bold markup stays", "That is **really** good.", "That is **really** good."),
+    ("bold and an action stay", "*smiles* **really**", "*smiles* **really**"),
 ]
 
 

@@ -76,6 +76,9 @@ class DaphneServer:
             "COMPANION_VAR_DIR": str(var_dir),
             "MEDIA_ROOT": str(var_dir / "media"),
             "LLM_BACKEND": "tests.web.browser_backend.SlowEchoBackend",
+            # The echo of a 60-word message is longer than the packaged model's reply budget
+            # (72 tokens), which would cut it with "…" like a model's reply that ran out.
+            "CHAT_REPLY_MAX_TOKENS": "400",
             "ALLOWED_HOSTS": "127.0.0.1,localhost",
             "DEBUG": "0",
             "PYTHONPATH": str(ROOT),
@@ -327,7 +330,9 @@ def test_phone_width_has_no_horizontal_overflow(browser, server):
         page = context.new_page()
         _login(page, server)
         _open_new_chat(page, server)
-        _send(page, "a-very-long-unbroken-token-" * 8)
+        # One 250-character token (distinct parts: a repeated one would be echoed back as a
+        # repetitive reply and replaced by the review's fallback line).
+        _send(page, "-".join(f"unbroken{i}" for i in range(24)))
         _wait_reply(page, "You said:")
         for path in (page.url, f"{server.url}/personas/", f"{server.url}/"):
             page.goto(path)
