@@ -17,7 +17,9 @@ async def _messages(conversation) -> list[Message]:
     return [m async for m in Message.objects.filter(conversation=conversation).order_by("seq")]
 
 
-async def test_send_streams_a_reply_token_by_token_and_stores_both(conversation, user, login, scripted_backend, settings):
+async def test_send_streams_a_reply_token_by_token_and_stores_both(
+    conversation, user, login, scripted_backend, settings
+):
     scripted_backend.replies = ["The tea is strong tonight, Alice."]
     received = []
     exchange_completed.connect(lambda **kw: received.append(kw), weak=False, dispatch_uid="t1")
