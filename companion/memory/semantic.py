@@ -56,7 +56,10 @@ MODALS_AND_PAST = frozenset(
     "may might must shall used went saw got made took came bought found felt met told said thought knew left ran "
     "began brought built caught chose drew drove ate fell fought flew forgot gave grew heard held kept lost paid "
     "put read rode sang sat slept spent stood swam taught threw understood woke won wrote became broke lent sent "
-    "set shut hit cut let quit tried needed wanted".split()
+    "set shut hit cut let quit tried needed wanted swore tore wore bore shook spoke stole froze rose drank sank "
+    "rang forgave hid bit lay led fed fled dug hung stuck struck swung spun bent meant dealt dreamt learnt burnt "
+    "slid lit sought wove awoke arose sold bet dove sprang stank strode strove sung swept wept crept slept knelt "
+    "leapt felt".split()
 )
 IRREGULAR = {"am": "is", "are": "is", "were": "was", "have": "has", "do": "does", "don't": "doesn't",
              "haven't": "hasn't", "aren't": "isn't", "ain't": "isn't", "go": "goes", "be": "is"}
@@ -81,7 +84,8 @@ COMMON_CAPS = frozenset(
     "Honestly Absolutely Definitely Totally Awesome Great Nice Cool Love Congrats Congratulations Sounds Glad "
     "Happy Sorry Good Let Let's Did Do Does Is Are Was Were Have Has Had Can Could Would Should Will Big News "
     "Mondays Tuesdays Wednesdays Thursdays Fridays Saturdays Sundays Mine Update Small Confession Guess New Old "
-    "Still Now Then Always Never Please Tell Did Ha Ugh Nope Yep Welcome Look Oh".split()
+    "Still Now Then Always Never Please Tell Did Ha Ugh Nope Yep Welcome Look Oh "
+    "Evening Morning Afternoon Night Goodnight Goodbye Bye Cheers Dear Darling Honey Sweetie".split()
 )
 _QUOTE = str.maketrans({"\u2019": "'", "\u2018": "'", "\u201c": '"', "\u201d": '"'})
 _CAPTION_KEYS = ("caption", "blip_caption", "image_caption", "image_description", "img_caption")
@@ -293,6 +297,18 @@ def _kind_and_importance(original: str, rewritten: str, spans: list[dates.Span])
     return "fact", min(1.0, 0.5 + bonus)
 
 
+_ACTION = re.compile(r"\*{1,2}([^*\n]+?)\*{1,2}")
+
+
+def _unmark(text: str) -> str:
+    """Roleplay markup out of the way of facts: ``*Her hand tightens* I swore…`` reads as two
+    sentences ("Her hand tightens. I swore…"), bold loses its asterisks."""
+    def sentence(m: re.Match[str]) -> str:
+        inner = m.group(1).strip()
+        return inner if inner[-1:] in ".!?…" else f"{inner}."
+    return _ACTION.sub(sentence, text).replace("*", "")
+
+
 def facts_from_message(
     text: str, *, speaker: str, addressee: str, when: datetime, previous: str = "", is_user: bool = True,
     ctx: Context | None = None,
@@ -304,7 +320,7 @@ def facts_from_message(
         _note_people(previous, Context(speaker=addressee, addressee=speaker, people=ctx.people))
     out: list[Fact] = []
     kept_previous = ""
-    for sentence in sentences(text):
+    for sentence in sentences(_unmark(text)):
         sentence = sentence.translate(_QUOTE).strip()
         as_said = rewrite(sentence, Context(speaker="", addressee="", people=list(ctx.people)))
         rewritten = rewrite(sentence, ctx)

@@ -75,6 +75,17 @@ def test_rewrite_names_people_and_agrees_verbs():
     assert all(f.kind == "event" for f in facts)
 
 
+def test_roleplay_markup_greetings_and_irregular_pasts_make_clean_facts():
+    # Seen in the served app: "*Evening's hand tightens on the mug* Mira swores that night…"
+    facts = semantic.facts_from_message(
+        "*Her hand tightens on the mug.* **The winter of the long tide.** I swore that night that I would keep "
+        "this light.", speaker="Mira", addressee="Ally", when=MAY_8, previous="Evening, Ally. The lamp is lit.",
+        is_user=False)
+    texts = [f.text for f in facts]
+    assert "Mira swore that night that Mira would keep this light." in texts
+    assert not any("*" in t or "Evening's" in t or "swores" in t for t in texts), texts
+
+
 def test_small_talk_questions_and_echoes_are_not_facts():
     said = "I went to a support group yesterday."
     assert semantic.facts_from_message("Thanks so much! That sounds amazing.", speaker="A", addressee="B",
