@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.http import Http404
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
@@ -25,6 +27,12 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
         if exc.retry_after_s:
             response["Retry-After"] = str(exc.retry_after_s)
         return response
+    # Django's own Http404/PermissionDenied (get_object_or_404, a queryset's .get) become DRF's,
+    # as DRF's handler does internally, so they get their code below like every other refusal.
+    if isinstance(exc, Http404):
+        exc = exceptions.NotFound(*exc.args)
+    elif isinstance(exc, DjangoPermissionDenied):
+        exc = exceptions.PermissionDenied(*exc.args)
     response = exception_handler(exc, context)
     if response is not None and isinstance(exc, exceptions.ValidationError):
         fields = response.data if isinstance(response.data, dict) else {}

@@ -142,7 +142,9 @@ def test_someone_elses_conversation_is_404_everywhere(api, bob_conversation):
     assert api.get(base).status_code == 404
     assert api.get(base + "messages/").status_code == 404
     assert api.post(base + "archive/", {}, format="json").status_code == 404
-    assert api.delete(base).status_code == 404
+    refused = api.delete(base)
+    assert refused.status_code == 404
+    assert refused.json()["code"] == "not_found" and refused.json()["detail"]  # the one refusal shape
     bob_conversation.refresh_from_db()
     assert not bob_conversation.archived
 
