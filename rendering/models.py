@@ -54,6 +54,11 @@ class RenderJob(models.Model):
     poster = models.FileField(upload_to="renders/posters/%Y/%m/", blank=True)
     labels = models.JSONField(default=dict, blank=True, help_text="AI-content label: C2PA info, self_signed, …")
     parts = models.JSONField(default=list, blank=True, help_text="Reels: clip job ids in order.")
+    # A Continue: the clip this one picks up from (its last frame is this clip's first; seed derived from it).
+    continues = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="continuations",
+        help_text="The clip this clip continues from its last frame.",
+    )
 
     class Meta:
         ordering = ["-queued_at"]

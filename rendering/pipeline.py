@@ -12,7 +12,7 @@ from pathlib import Path
 
 from django.conf import settings
 
-from rendering import encode, labelling, safety
+from rendering import continuity, encode, labelling, safety
 from rendering.errors import RenderCancelled, RenderFailed, TransientRenderError
 from rendering.models import JobStatus, RenderJob
 from rendering.renderers import RenderContext, get_renderer
@@ -36,6 +36,8 @@ def _local_path(field_file) -> str | None:
 
 def context_for(job: RenderJob) -> RenderContext:
     persona = job.persona
+    size = (settings.RENDER_WIDTH, settings.RENDER_HEIGHT)
+    start = continuity.last_frame(job.continues, size=size) if job.continues_id and job.continues else None
     return RenderContext(
         job_id=str(job.id),
         beat=job.scene_beat,
@@ -50,6 +52,7 @@ def context_for(job: RenderJob) -> RenderContext:
         height=settings.RENDER_HEIGHT,
         fps=settings.RENDER_FPS,
         style_tags=tuple(persona.style_tags or ()),
+        start_frame=start,
     )
 
 
@@ -83,10 +86,14 @@ def run_clip(job: RenderJob, reporter: ProgressReporter) -> None:
     _safety_check(job)
     ctx = context_for(job)
     clip = get_renderer().render(ctx, reporter, reporter.is_cancelled)
+    frames = clip.frames
+    if ctx.start_frame is not None and not clip.from_start_frame:
+        # a Continue on a renderer that cannot start from a picture: dissolve from the last shot
+        frames = continuity.fade_in_from(ctx.start_frame, frames, count=round(continuity.CROSSFADE_S * clip.fps))
     with tempfile.TemporaryDirectory(prefix="render-") as tmp:
         raw = Path(tmp) / "clip.mp4"
         _, poster = encode.write_mp4(
-            clip.frames, path=raw, fps=clip.fps, title=ctx.beat.action, poster_index=clip.frame_count // 3
+            frames, path=raw, fps=clip.fps, title=ctx.beat.action, poster_index=clip.frame_count // 3
         )
         if clip.poster is not None:
             poster = clip.poster

@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import numpy as np
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -19,6 +20,7 @@ from django.utils import timezone
 from personas.models import Persona
 from rendering.beat import SceneBeat
 from rendering.models import FINISHED, JobKind, JobStatus, RenderJob
+from rendering.previews import PREVIEW_MIN_INTERVAL_S, Preview, preview_drop, preview_encode, preview_store
 from rendering.safety import Verdict, render_safety_gate
 from rendering.signals import job_updated
 from rendering.worker import heartbeat_age_s, heartbeat_write
@@ -32,8 +34,16 @@ class ReelInvalid(ValueError):
     """The clips picked for a reel cannot be assembled (the message says why)."""
 
 
-def _send(job: RenderJob, event: str) -> None:
-    job_updated.send(sender=RenderJob, job=job, event=event)
+def _send(job: RenderJob, event: str, *, preview: Preview | None = None) -> None:
+    if event in ("done", "failed", "cancelled"):
+        try:
+            preview_drop(job_id=str(job.pk))  # the clip (or the notice) replaces it
+        except Exception:  # the cache is away: the preview expires on its own
+            log.warning("render job %s: could not drop its preview", job.pk, exc_info=True)
+    if preview is None:
+        job_updated.send(sender=RenderJob, job=job, event=event)
+    else:
+        job_updated.send(sender=RenderJob, job=job, event=event, preview=preview)
 
 
 def _enqueue(job: RenderJob) -> None:
@@ -60,8 +70,12 @@ def render_job_request(
     idempotency_key: str,
     model_verdict: Verdict | None = None,
     link: Callable[[RenderJob], Any] | None = None,
+    continues: RenderJob | None = None,
 ) -> tuple[RenderJob, bool]:
     """Queue a clip for ``beat``; returns (job, created). The same idempotency_key returns the first job.
+
+    ``continues``: a finished clip this one picks up from (its last frame starts this one,
+    rendering.continuity); the beat is the requester's, and goes through the same gate.
 
     ``source`` is a free-form label for people (admin search, the refusal log); nothing parses it.
     ``link(job)`` runs in the transaction that creates the job, before ``queued`` is sent and the
@@ -92,6 +106,7 @@ def render_job_request(
                 kind=JobKind.CLIP,
                 progress_total=0,
                 phase="queued",
+                continues=continues,
             )
             if link is not None:
                 link(job)
@@ -200,18 +215,28 @@ def render_job_release(*, job_id: str) -> None:
 
 
 class ProgressReporter:
-    """Writes progress to the job at most every PROGRESS_MIN_INTERVAL_S and answers "cancelled?"."""
+    """Writes progress to the job at most every PROGRESS_MIN_INTERVAL_S and answers "cancelled?".
 
-    def __init__(self, job: RenderJob) -> None:
+    ``preview(step, total, phase, make)`` is the renderers' live-preview hook (rendering.previews):
+    at most one preview every PREVIEW_MIN_INTERVAL_S, and ``make()`` (which draws the picture) is
+    called only then, so a renderer may offer one every frame or step for free.
+    """
+
+    def __init__(self, job: RenderJob, *, clock: Callable[[], float] = time.monotonic) -> None:
         self.job = job
+        self._clock = clock
         self._last_sent = 0.0
         self._last_checked = 0.0
+        self._last_preview: float | None = None
         self._cancelled = False
 
     def __call__(self, step: int, total: int, phase: str) -> None:
-        now = time.monotonic()
+        now = self._clock()
         if step < total and now - self._last_sent < PROGRESS_MIN_INTERVAL_S:
             return
+        self._write(now, step, total, phase)
+
+    def _write(self, now: float, step: int, total: int, phase: str, preview: Preview | None = None) -> None:
         self._last_sent = self._last_checked = now
         updated = RenderJob.objects.filter(pk=self.job.pk, status=JobStatus.RUNNING).update(
             progress_step=step, progress_total=total, phase=phase
@@ -220,7 +245,31 @@ class ProgressReporter:
             self._cancelled = True
             return
         self.job.progress_step, self.job.progress_total, self.job.phase = step, total, phase
-        _send(self.job, "progress")
+        if preview is not None:
+            try:
+                preview_store(job_id=str(self.job.pk), preview=preview)
+            except Exception:  # the frame still carries it; only the reload fallback misses it
+                log.warning("render job %s: could not keep its preview", self.job.pk, exc_info=True)
+        _send(self.job, "progress", preview=preview)
+
+    def preview(self, step: int, total: int, phase: str, make: Callable[[], np.ndarray | None]) -> bool:
+        """Send a progress event carrying a preview of ``make()`` if one is due; True when one was sent."""
+        now = self._clock()
+        if self._cancelled or (self._last_preview is not None and now - self._last_preview < PREVIEW_MIN_INTERVAL_S):
+            return False
+        if step < total and now - self._last_sent < PROGRESS_MIN_INTERVAL_S:
+            return False  # a preview rides a progress event: within the same ~5 a second
+        self._last_preview = now
+        try:
+            frame = make()
+            preview = None if frame is None else preview_encode(frame, step=step)
+        except Exception:  # a preview is a nicety: never let it break the render
+            log.warning("render job %s: preview failed", self.job.pk, exc_info=True)
+            return False
+        if preview is None:
+            return False
+        self._write(now, step, total, phase, preview)
+        return True
 
     def is_cancelled(self) -> bool:
         now = time.monotonic()

@@ -13,6 +13,15 @@ from rendering.beat import SceneBeat
 # on_progress(step, total, phase); is_cancelled() -> bool
 ProgressFn = Callable[[int, int, str], None]
 CancelledFn = Callable[[], bool]
+# preview(step, total, phase, make): make() draws a (H, W, 3) uint8 picture, called only when one is due
+PreviewFn = Callable[[int, int, str, Callable[[], "np.ndarray | None"]], bool]
+
+
+def preview_hook(on_progress: ProgressFn) -> PreviewFn:
+    """The live-preview hook that comes with ``on_progress`` (the worker's ProgressReporter has one,
+    rendering.previews); a plain progress function gets a hook that sends nothing."""
+    hook = getattr(on_progress, "preview", None)
+    return hook if callable(hook) else (lambda step, total, phase, make: False)
 
 
 @dataclass(frozen=True)
@@ -32,6 +41,8 @@ class RenderContext:
     height: int = 480
     fps: int = 16
     style_tags: tuple[str, ...] = field(default_factory=tuple)
+    # A Continue: the last frame of the clip this one continues, (H, W, 3) uint8 at this clip's size.
+    start_frame: np.ndarray | None = field(default=None, compare=False, repr=False)
 
     @property
     def frame_count(self) -> int:
@@ -46,6 +57,9 @@ class RenderedClip:
     fps: int
     frame_count: int
     poster: np.ndarray | None = None  # default: a frame a third of the way in
+    # True when the renderer itself began from ctx.start_frame (image-to-video); otherwise the
+    # pipeline fades in from it (rendering.continuity)
+    from_start_frame: bool = False
 
 
 class Renderer(ABC):

@@ -18,7 +18,8 @@ from django.conf import settings
 
 from rendering.adapters import AdapterCache
 from rendering.errors import RenderCancelled, RenderFailed, TransientRenderError
-from rendering.renderers.base import CancelledFn, ProgressFn, RenderContext, RenderedClip, Renderer
+from rendering.previews import latents_rgb
+from rendering.renderers.base import CancelledFn, ProgressFn, RenderContext, RenderedClip, Renderer, preview_hook
 
 log = logging.getLogger(__name__)
 
@@ -74,14 +75,24 @@ class DiffusersVideoRenderer(Renderer):
                 log.info("loaded %s from %s on %s", type(pipe).__name__, self.pipeline_path, self.device)
             return self._pipe
 
+    @staticmethod
+    def starts_from_image(pipe) -> bool:
+        """Image-to-video pipelines take the first frame (a portrait, or a Continue's last frame) as ``image``."""
+        return "ImageToVideo" in type(pipe).__name__
+
     def call_kwargs(self, pipe, ctx: RenderContext, on_progress: ProgressFn, is_cancelled: CancelledFn) -> dict:
         import torch
 
         steps = settings.RENDER_STEPS
         lora = self.adapters.active is not None if self.adapters else False
+        preview = preview_hook(on_progress)
 
         def on_step_end(pipeline, step: int, timestep, callback_kwargs: dict) -> dict:
-            on_progress(step + 1, steps, "denoising")
+            latents = callback_kwargs.get("latents")
+            # a linear projection of the latents, made only when a preview is due (no VAE decode)
+            shown = latents is not None and preview(step + 1, steps, "denoising", lambda: latents_rgb(latents))
+            if not shown:
+                on_progress(step + 1, steps, "denoising")
             if is_cancelled():
                 pipeline._interrupt = True
                 raise RenderCancelled()
@@ -99,13 +110,17 @@ class DiffusersVideoRenderer(Renderer):
             "output_type": "np",
             "callback_on_step_end": on_step_end,
         }
-        if "ImageToVideo" in type(pipe).__name__:
-            if not ctx.portrait_path:
-                raise RenderFailed("This video model animates a portrait, and the persona has none.")
+        if self.starts_from_image(pipe):
             from PIL import Image, ImageOps
 
-            with Image.open(ctx.portrait_path) as img:
-                kwargs["image"] = ImageOps.fit(img.convert("RGB"), (kwargs["width"], kwargs["height"]))
+            size = (kwargs["width"], kwargs["height"])
+            if ctx.start_frame is not None:  # a Continue: the next shot starts where the last one ended
+                kwargs["image"] = ImageOps.fit(Image.fromarray(ctx.start_frame).convert("RGB"), size)
+            elif not ctx.portrait_path:
+                raise RenderFailed("This video model animates a portrait, and the persona has none.")
+            else:
+                with Image.open(ctx.portrait_path) as img:
+                    kwargs["image"] = ImageOps.fit(img.convert("RGB"), size)
         accepted = inspect.signature(pipe.__call__).parameters
         return {k: v for k, v in kwargs.items() if k in accepted}
 
@@ -129,4 +144,5 @@ class DiffusersVideoRenderer(Renderer):
         video = np.asarray(output.frames[0])
         if video.dtype != np.uint8:
             video = (np.clip(video, 0.0, 1.0) * 255).round().astype(np.uint8)
-        return RenderedClip(frames=video, fps=ctx.fps, frame_count=len(video))
+        return RenderedClip(frames=video, fps=ctx.fps, frame_count=len(video),
+                            from_start_frame=ctx.start_frame is not None and self.starts_from_image(pipe))

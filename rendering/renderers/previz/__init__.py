@@ -32,7 +32,15 @@ from PIL import Image, ImageChops, ImageDraw, ImageFilter
 from rendering.beat import Lighting, SceneBeat, TimeOfDay, Weather
 from rendering.errors import RenderCancelled
 from rendering.renderers import scenery
-from rendering.renderers.base import CancelledFn, ProgressFn, RenderContext, RenderedClip, Renderer
+from rendering.renderers.base import (
+    CancelledFn,
+    PreviewFn,
+    ProgressFn,
+    RenderContext,
+    RenderedClip,
+    Renderer,
+    preview_hook,
+)
 from rendering.renderers.previz import kits, layers
 from rendering.renderers.previz import props as surfaces
 from rendering.renderers.previz.camera import (
@@ -254,12 +262,12 @@ class PrevizRenderer(Renderer):
     def render(self, job_context: RenderContext, on_progress: ProgressFn, is_cancelled: CancelledFn) -> RenderedClip:
         plan = previz_plan(job_context)
         total = job_context.frame_count
-        return RenderedClip(frames=self._frames(plan, total, on_progress, is_cancelled), fps=job_context.fps,
-                            frame_count=total)
+        frames = self._frames(plan, total, on_progress, is_cancelled, preview_hook(on_progress))
+        return RenderedClip(frames=frames, fps=job_context.fps, frame_count=total)
 
     @staticmethod
-    def _frames(plan: PrevizPlan, total: int, on_progress: ProgressFn, is_cancelled: CancelledFn
-                ) -> Iterator[np.ndarray]:
+    def _frames(plan: PrevizPlan, total: int, on_progress: ProgressFn, is_cancelled: CancelledFn,
+                preview: PreviewFn) -> Iterator[np.ndarray]:
         w, h = plan.size
         # A layer whose scale holds for the whole move (orbit, handheld, pans) is scaled once, not per frame.
         bg_scale = _constant([p.bg[2] for p in plan.poses])
@@ -317,8 +325,11 @@ class PrevizRenderer(Renderer):
                 frame = frame.point([min(255, int(v * gain)) for v in range(256)] * 3)
             if plan.band_image is not None:
                 frame.paste(plan.band_image, (0, plan.band[0]), plan.band_image)
-            yield np.asarray(frame)
-            on_progress(i + 1, total, "rendering")
+            drawn = np.asarray(frame)
+            yield drawn
+            # the live preview is the frame just drawn (the hook sends at most ~2 a second)
+            if not preview(i + 1, total, "rendering", lambda drawn=drawn: drawn):
+                on_progress(i + 1, total, "rendering")
 
 
 def _constant(values: list[float]) -> float | None:
