@@ -7,12 +7,31 @@ from django.db import models
 
 
 class Conversation(models.Model):
+    """One line of talk between an owner and a persona; a branch is a conversation too.
+
+    Branches ("Branch from here", ``services.conversation_branch``) *copy* the
+    active history up to the branch point instead of sharing rows by reference:
+    every piece of the chat (seq and history.sync, alternatives, edits,
+    deletes, streaming, per-message memory bookkeeping) is keyed by
+    ``Message.conversation``, so a branch made of its own rows needs no change
+    anywhere else and cannot disturb its parent. Each copy names its source in
+    ``Message.copied_from``; memory reads that to leave the copies to the
+    source's items (companion.memory.indexing.turns_pending) instead of
+    learning them twice.
+    """
+
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="conversations")
     persona = models.ForeignKey("personas.Persona", on_delete=models.PROTECT, related_name="conversations")
     title = models.CharField(max_length=200, blank=True)
     archived = models.BooleanField(default=False)
     # World books the owner attached (companion.chat.lore); the persona's own book always applies.
     lorebooks = models.ManyToManyField("personas.Lorebook", blank=True, related_name="conversations")
+    # The conversation this one branched from and the parent's message it branched after (its copy is this
+    # conversation's last copied message). SET_NULL: deleting a parent leaves its branches standing as roots.
+    parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="branches")
+    branched_from = models.ForeignKey(
+        "Message", null=True, blank=True, on_delete=models.SET_NULL, related_name="branches"
+    )
     # Highest seq handed out so far; bumped under a row lock (see services._next_seq).
     last_seq = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -63,6 +82,11 @@ class Message(models.Model):
     prompt_tokens = models.PositiveIntegerField(null=True, blank=True)
     completion_tokens = models.PositiveIntegerField(null=True, blank=True)
     error_detail = models.CharField(max_length=500, blank=True)
+    # A branch's copy of an earlier turn: the turn that holds its memory items (the original, also for a
+    # branch of a branch). SET_NULL: once that turn is gone the copy is memory's to index as its own.
+    copied_from = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="copies"
+    )
     # Free-form per-message data: clip job id/url, imported chat `extra`, ...
     extra = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)

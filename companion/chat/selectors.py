@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from django.db.models import OuterRef, Q, QuerySet, Subquery
@@ -84,3 +85,58 @@ def alternatives_map(messages: Iterable[Message]) -> dict[int, list[int]]:
 
 def last_message_preview(*, conversation: Conversation) -> Message | None:
     return _visible_messages().filter(conversation=conversation).order_by("-seq").first()
+
+
+# --- branches ------------------------------------------------------------------------
+
+BRANCH_SNIPPET_CHARS = 80
+
+
+@dataclass(frozen=True)
+class BranchNode:
+    """One conversation of a branch tree: ``depth`` 0 is the root; ``branched_from`` is the parent's
+    message it branched after (None for the root, or once that message is gone)."""
+
+    conversation: Conversation
+    depth: int
+    branched_from: Message | None
+
+    @property
+    def snippet(self) -> str:
+        text = " ".join((self.branched_from.content if self.branched_from else "").split())
+        return text if len(text) <= BRANCH_SNIPPET_CHARS else text[: BRANCH_SNIPPET_CHARS - 1] + "…"
+
+
+def conversation_branch_tree(*, user: Any, conversation: Conversation) -> list[BranchNode]:
+    """The tree ``conversation`` belongs to, root first, each branch under its parent (oldest first).
+
+    Only ``user``'s conversations: a tree never crosses owners. One query per level.
+    """
+    root, seen = conversation, {conversation.pk}
+    while root.parent_id and root.parent_id not in seen:
+        parent = Conversation.objects.filter(pk=root.parent_id, owner=user).first()
+        if parent is None:
+            break
+        root = parent
+        seen.add(root.pk)
+    children: dict[int, list[Conversation]] = defaultdict(list)
+    known, level = {root.pk}, [root.pk]
+    while level:
+        rows = [
+            c for c in Conversation.objects.filter(owner=user, parent_id__in=level)
+            .select_related("branched_from").order_by("created_at", "pk")
+            if c.pk not in known
+        ]
+        for c in rows:
+            children[c.parent_id].append(c)
+            known.add(c.pk)
+        level = [c.pk for c in rows]
+    nodes: list[BranchNode] = []
+
+    def walk(node: Conversation, depth: int) -> None:
+        nodes.append(BranchNode(node, depth, node.branched_from if depth else None))
+        for child in children[node.pk]:
+            walk(child, depth + 1)
+
+    walk(root, 0)
+    return nodes

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.urls import reverse
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from companion.chat.models import Conversation, Message
@@ -99,11 +100,16 @@ def portrait_url(persona: Any, request: Any = None) -> str | None:
 class ConversationSerializer(serializers.ModelSerializer):
     persona = PersonaBriefSerializer(read_only=True)
     last_message_preview = serializers.SerializerMethodField()
+    # A branch: the conversation it branched from and that conversation's message it branched after.
+    parent_id = serializers.IntegerField(read_only=True, allow_null=True)
+    branched_from_id = serializers.IntegerField(read_only=True, allow_null=True)
 
     class Meta:
         model = Conversation
-        fields = ["id", "persona", "title", "archived", "last_seq", "last_message_preview", "created_at", "updated_at"]
-        read_only_fields = ["id", "persona", "last_seq", "last_message_preview", "created_at", "updated_at"]
+        fields = ["id", "persona", "title", "archived", "last_seq", "last_message_preview", "parent_id",
+                  "branched_from_id", "created_at", "updated_at"]
+        read_only_fields = ["id", "persona", "last_seq", "last_message_preview", "parent_id", "branched_from_id",
+                            "created_at", "updated_at"]
 
     def get_last_message_preview(self, obj: Conversation) -> str:
         # conversation_list_for annotates last_preview; a lone object costs one query.
@@ -113,3 +119,25 @@ class ConversationSerializer(serializers.ModelSerializer):
             last = last_message_preview(conversation=obj)
             text = last.content if last else ""
         return text[:PREVIEW_CHARS]
+
+
+class BranchPointSerializer(serializers.Serializer):
+    message_id = serializers.IntegerField(source="branched_from.pk")
+    seq = serializers.IntegerField(source="branched_from.seq")
+    role = serializers.CharField(source="branched_from.role")
+    snippet = serializers.CharField()
+
+
+class BranchNodeSerializer(serializers.Serializer):
+    """One conversation of a branch tree (``chat.selectors.conversation_branch_tree``)."""
+
+    id = serializers.IntegerField(source="conversation.pk")
+    title = serializers.CharField(source="conversation.title")
+    parent_id = serializers.IntegerField(source="conversation.parent_id", allow_null=True)
+    depth = serializers.IntegerField()
+    branched_from = serializers.SerializerMethodField()
+    created_at = serializers.DateTimeField(source="conversation.created_at")
+
+    @extend_schema_field(BranchPointSerializer(allow_null=True))
+    def get_branched_from(self, node: Any) -> dict[str, Any] | None:
+        return dict(BranchPointSerializer(node).data) if node.branched_from is not None else None

@@ -113,6 +113,67 @@ def conversation_delete(*, conversation: Conversation) -> None:
     conversation.delete()
 
 
+def _branch_history(point: Message) -> list[Message]:
+    """What a branch from ``point`` starts with: the shown history before it, then ``point`` itself.
+
+    Only the active version of each reply slot is taken. ``point`` may itself be an
+    inactive version ("branch from this version"): it then stands in for its slot.
+    An earlier slot's versions all have a seq below a later slot's first seq
+    (a slot can be regenerated only while it is the last one), so "before the
+    point's slot" is ``seq < its first version's seq``.
+    """
+    position = point.parent.seq if point.parent_id else point.seq
+    before = point.conversation.messages.filter(
+        seq__lt=position, deleted=False, is_active=True
+    ).exclude(status=Message.Status.STREAMING).select_related("copied_from").order_by("seq")
+    return [*before, point]
+
+
+def _memory_source(message: Message) -> int:
+    """The turn whose memory items stand for ``message``: its own source while it still says
+    the same (a copy of a copy points at the original), else itself."""
+    source = message.copied_from
+    if source is not None and not source.deleted and source.is_active and source.content == message.content:
+        return source.pk
+    return message.pk
+
+
+@transaction.atomic
+def conversation_branch(*, owner: Any, message: Message) -> Conversation:
+    """A new conversation of the same owner and persona whose history is a copy of ``message``'s
+    conversation up to and including ``message``, linked to it (``parent``, ``branched_from``).
+
+    Copies, not references (see ``Conversation``): each copy gets the branch's own seq
+    (1..n), keeps its text, kind, status, extra and date, and names the turn holding
+    its memory items in ``copied_from``. Attached world books come along. Refused
+    (``not_found``) for someone else's message, and for a deleted or still streaming one.
+    """
+    source = message.conversation
+    if source.owner_id != getattr(owner, "pk", None):
+        raise ChatError("not_found", "No such message.")
+    if message.deleted or message.status == Message.Status.STREAMING:
+        raise ChatError("not_branchable", "Branch from a finished message that is still there.")
+    history = _branch_history(message)
+    branch = Conversation.objects.create(
+        owner=source.owner, persona=source.persona, title=f"{source.title or source.persona.name} (branch)"[:200],
+        parent=source, branched_from=message, last_seq=len(history),
+    )
+    branch.lorebooks.set(source.lorebooks.all())
+    copies = Message.objects.bulk_create([
+        Message(
+            conversation=branch, seq=seq, changed_seq=seq, role=m.role, kind=m.kind, content=m.content,
+            status=m.status, error_detail=m.error_detail, prompt_tokens=m.prompt_tokens,
+            completion_tokens=m.completion_tokens, extra=dict(m.extra or {}),
+            copied_from_id=_memory_source(m),
+        )
+        for seq, m in enumerate(history, start=1)
+    ])
+    for copy, original in zip(copies, history, strict=True):
+        copy.created_at = original.created_at  # said then, not now (dates in the page and in memory)
+    Message.objects.bulk_update(copies, ["created_at"])
+    return branch
+
+
 # --- messages ------------------------------------------------------------------
 
 
