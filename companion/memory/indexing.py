@@ -14,6 +14,13 @@ encoder is CPU work), then :func:`drafts_write` inside the caller's short
 write transaction, which re-checks what another worker stored meanwhile.
 A turn that was edited, deleted or replaced by another alternative loses its
 items (:func:`items_stale`, :func:`items_forget_message`).
+
+A branch's copies of its parent's turns (``Message.copied_from``) are not
+turns of their own: while the source is still shown with the same text its
+items stand for the copy (memory is per user and persona, so the branch
+recalls them), and indexing the copy would only store the same turn twice.
+A copy whose source was deleted, replaced or edited, or a copy edited in the
+branch, is indexed as the branch's own (:data:`SERVED_BY_SOURCE`).
 """
 
 from __future__ import annotations
@@ -25,7 +32,7 @@ from datetime import datetime
 from typing import Any
 
 import numpy as np
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Exists, F, OuterRef, Q
 
 from companion.chat.models import Conversation, Message
 from companion.memory import embeddings, semantic
@@ -38,6 +45,12 @@ EMBED_BATCH = 128
 TEXT_TURN = Q(
     kind=Message.Kind.TEXT, role__in=[Message.Role.USER, Message.Role.PERSONA], deleted=False, is_active=True,
     status__in=[Message.Status.COMPLETE, Message.Status.INTERRUPTED],
+)
+
+# A branch's copy whose source turn still stands for it (the source's items, or the source's own indexing to come).
+SERVED_BY_SOURCE = Q(
+    copied_from__isnull=False, copied_from__deleted=False, copied_from__is_active=True,
+    copied_from__content=F("content"),
 )
 
 
@@ -110,7 +123,7 @@ def user_name_for(user: Any, persona: Any) -> str:
 def turns_pending(*, conversation: Conversation, since_seq: int | None = None) -> list[Message]:
     """Turns of ``conversation`` without an episodic item yet, oldest first."""
     has_episode = Memory.objects.filter(message=OuterRef("pk"), layer=Memory.Layer.EPISODIC)
-    qs = conversation.messages.filter(TEXT_TURN).exclude(content="")
+    qs = conversation.messages.filter(TEXT_TURN).exclude(content="").exclude(SERVED_BY_SOURCE)
     if since_seq is not None:
         qs = qs.filter(seq__gte=since_seq)
     return list(qs.filter(~Exists(has_episode)).order_by("seq"))

@@ -91,7 +91,8 @@ def memories_text(*, user: Any, persona: Any, user_name: str, query: str, conver
     recent: set[int] = set()
     if conversation is not None:
         recent_from = max(0, (getattr(conversation, "last_seq", 0) or 0) - RECENT_TURNS)
-        recent = set(conversation.messages.filter(seq__gt=recent_from).values_list("pk", flat=True))
+        rows = conversation.messages.filter(seq__gt=recent_from).values_list("pk", "copied_from_id")
+        recent = {pk for row in rows for pk in row if pk}  # a branch's copy shows its source's items too
     shown: list[Memory] = []
     for m in recalled:
         if m.kind == Memory.Kind.BOUNDARY:

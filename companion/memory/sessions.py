@@ -32,7 +32,7 @@ from pydantic import BaseModel, Field
 
 from companion.chat.models import Conversation, Message
 from companion.memory import dates, embeddings, semantic
-from companion.memory.indexing import TEXT_TURN, Names
+from companion.memory.indexing import SERVED_BY_SOURCE, TEXT_TURN, Names
 from companion.memory.models import Memory
 from companion.memory.recall_index import pair_invalidate
 
@@ -169,7 +169,9 @@ class SessionDraft:
 
 def sessions_due(*, conversation: Conversation, include_open: bool = True) -> list[Session]:
     """Sessions whose summary is missing or out of date (the newest one only when ``include_open``)."""
-    turns = list(conversation.messages.filter(TEXT_TURN).exclude(content="").order_by("seq"))
+    # A branch's copied turns are summarised in their own conversation's sessions already.
+    turns = list(conversation.messages.filter(TEXT_TURN).exclude(content="").exclude(SERVED_BY_SOURCE)
+                 .order_by("seq"))
     sessions = sessions_of(turns)
     if not sessions:
         return []
