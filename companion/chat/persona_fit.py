@@ -21,6 +21,7 @@ from django.core.exceptions import ValidationError
 
 from companion.accounts.models import DISPLAY_NAME_MAX_CHARS
 from companion.chat.prompt import TURN_OVERHEAD_TOKENS, apply_macros, persona_card_text
+from companion.llm.registry import get_backend
 
 log = logging.getLogger(__name__)
 
@@ -36,8 +37,6 @@ def persona_fixed_prompt_tokens(persona: Any, *, count: Any) -> int:
 
 def persona_prompt_fits(persona: Any) -> None:
     """ValidationError (non-field) when the fixed prompt leaves less than CHAT_PROMPT_MIN_HISTORY_TOKENS."""
-    from companion.llm.registry import get_backend
-
     budget = settings.CHAT_PROMPT_TOKEN_BUDGET
     room = settings.CHAT_PROMPT_MIN_HISTORY_TOKENS
     try:

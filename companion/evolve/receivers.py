@@ -21,6 +21,12 @@ from typing import Any
 from django.dispatch import receiver
 
 from companion.chat.groups import conversation_broadcast_sync
+from companion.chat.models import Conversation, Message
+from companion.chat.serializers import message_payload
+from companion.chat.services import message_create
+from companion.evolve.payloads import job_payload
+from companion.evolve.scenes import beat_caption
+from companion.evolve.selectors import clip_of
 from rendering.models import JobKind, RenderJob
 from rendering.signals import job_updated
 
@@ -36,8 +42,6 @@ def on_job_updated(sender: Any, job: RenderJob, event: str, **kwargs: Any) -> No
 
 
 def job_event_to_chat(*, job: RenderJob, event: str) -> None:
-    from companion.evolve.selectors import clip_of
-
     clip = clip_of(job)
     if clip is None:
         return  # not a chat job (admin, benchmark, another app)
@@ -47,8 +51,6 @@ def job_event_to_chat(*, job: RenderJob, event: str) -> None:
 
 def frames_for(*, job: RenderJob, event: str, conversation_id: int) -> list[dict[str, Any]]:
     """The frames (and, for done/failed, the stored chat message) for one job event."""
-    from companion.evolve.payloads import job_payload
-
     base = {"job_id": str(job.pk), "message_id": job_source_message(job)}
     if event == "progress":
         return [
@@ -84,24 +86,16 @@ def frames_for(*, job: RenderJob, event: str, conversation_id: int) -> list[dict
 
 
 def _created(message) -> dict[str, Any]:
-    from companion.chat.serializers import message_payload
-
     return {"type": "message.created", "message": message_payload(message)}
 
 
 def _existing(conversation_id: int, job: RenderJob, kind: str):
-    from companion.chat.models import Message
-
     # A redelivered "done" must not post the clip twice.
     return Message.objects.filter(conversation_id=conversation_id, kind=kind, extra__job_id=str(job.pk)).first()
 
 
 def clip_message_create(*, job: RenderJob, conversation_id: int, payload: dict[str, Any]):
     """The persona's clip message: player URLs, the beat as caption, the AI-generated label."""
-    from companion.chat.models import Conversation, Message
-    from companion.chat.services import message_create
-    from companion.evolve.scenes import beat_caption
-
     if _existing(conversation_id, job, Message.Kind.CLIP) is not None:
         return None
     conversation = Conversation.objects.get(pk=conversation_id)
@@ -132,9 +126,6 @@ def clip_message_create(*, job: RenderJob, conversation_id: int, payload: dict[s
 
 
 def failure_notice_create(*, job: RenderJob, conversation_id: int):
-    from companion.chat.models import Conversation, Message
-    from companion.chat.services import message_create
-
     if _existing(conversation_id, job, Message.Kind.NOTICE) is not None:
         return None
     what = "the reel" if job.kind == JobKind.REEL else "this scene"
@@ -151,7 +142,5 @@ def failure_notice_create(*, job: RenderJob, conversation_id: int):
 
 def job_source_message(job: RenderJob) -> int | None:
     """The message a clip evolves (None for a reel or a job not made in a chat)."""
-    from companion.evolve.selectors import clip_of
-
     clip = clip_of(job)
     return clip.message_id if clip else None

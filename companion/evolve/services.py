@@ -19,6 +19,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from companion.chat.groups import conversation_broadcast_sync
 from companion.chat.models import Conversation, Message
+from companion.chat.serializers import message_payload
+from companion.chat.services import message_create
 from companion.core.errors import ApplicationError
 from companion.core.ratelimit import RateLimited, rate_check
 from companion.evolve import scenes
@@ -27,6 +29,8 @@ from companion.evolve.selectors import clip_of
 from companion.llm.guard import model_call_sync
 from rendering.beat import CameraMove, Framing, Lighting, RenderDirection, SceneBeat, TimeOfDay, Weather
 from rendering.models import JobKind, JobStatus, RenderJob
+from rendering.safety import RenderRefused, SafetyCheckUnavailable, render_request_verdict
+from rendering.services import ReelInvalid, reel_request, render_job_cancel, render_job_request
 
 log = logging.getLogger(__name__)
 
@@ -239,8 +243,6 @@ def evolve_commit(
     safety gate posts a notice into the chat and raises EvolveError("refused") carrying that notice; a
     guard model that could not answer raises EvolveError("unavailable") (no notice: nothing was decided).
     """
-    from rendering.safety import RenderRefused, SafetyCheckUnavailable
-    from rendering.services import render_job_request
 
     if plan.existing is not None:
         return plan.existing, False
@@ -282,7 +284,6 @@ def evolve_request(
     direction + edit + client_id returns the first job, and so does an
     identical request while that job is still running.
     """
-    from rendering.safety import render_request_verdict
 
     plan = evolve_plan(user=user, message=message, direction=direction, client_id=client_id,
                        beat_override=beat_override)
@@ -300,8 +301,6 @@ def evolve_request(
 
 def evolve_cancel(*, user: Any, job_id: Any) -> RenderJob:
     """Cancel a queued or running job of this user (a finished job is returned unchanged)."""
-    from rendering.services import render_job_cancel
-
     return render_job_cancel(job=job_get_for(user=user, job_id=job_id))
 
 
@@ -309,7 +308,6 @@ def reel_create(
     *, user: Any, conversation: Conversation, job_ids: Sequence[Any], client_id: str = ""
 ) -> tuple[RenderJob, bool]:
     """Assemble finished clips of ``conversation`` into one MP4, in the given order."""
-    from rendering.services import ReelInvalid, reel_request
 
     if conversation.owner_id != getattr(user, "pk", None):
         raise EvolveError("not_found", "No such conversation.")
@@ -343,8 +341,6 @@ def reel_create(
 
 def notice_post(*, conversation: Conversation, text: str, extra: dict | None = None) -> Message:
     """A persona-side notice in the chat, broadcast to every open socket."""
-    from companion.chat.services import message_create
-
     notice = message_create(
         conversation=conversation,
         role=Message.Role.PERSONA,
@@ -358,8 +354,6 @@ def notice_post(*, conversation: Conversation, text: str, extra: dict | None = N
 
 
 def broadcast_message(message: Message) -> None:
-    from companion.chat.serializers import message_payload
-
     try:
         frame = {"type": "message.created", "message": message_payload(message)}
         conversation_broadcast_sync(message.conversation_id, frame)

@@ -27,7 +27,9 @@ from companion.chat.models import Conversation, Message
 from companion.chat.services import message_create
 from companion.memory.indexing import Names, drafts_embed, drafts_for_turns, drafts_write
 from companion.memory.pipeline import exchange_process
+from companion.memory.sessions import sessions_update
 from companion.memory.sillytavern import ParsedChat, message_extra
+from companion.memory.summaries import summary_update
 
 WRITE_CHUNK_TURNS = 400
 
@@ -111,8 +113,6 @@ def chat_import(
         if on_processed:
             on_processed(1)
     if summarize:
-        from companion.memory.sessions import sessions_update
-        from companion.memory.summaries import summary_update
 
         result.sessions = len(sessions_update(conversation=conversation, use_llm=use_llm, names=names))
         summary_update(conversation=conversation, use_llm=use_llm)

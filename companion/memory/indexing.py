@@ -34,6 +34,7 @@ from typing import Any
 import numpy as np
 from django.db.models import Exists, F, OuterRef, Q
 
+from companion.accounts.selectors import user_display_name
 from companion.chat.models import Conversation, Message
 from companion.memory import embeddings, semantic
 from companion.memory.models import Memory
@@ -110,8 +111,6 @@ def told_name(text: str) -> str:
 def user_name_for(user: Any, persona: Any) -> str:
     """What facts call the user: their display name, or — when they never set one and the account only
     has a login name — the name they told this persona ("my name is Ada")."""
-    from companion.accounts.selectors import user_display_name
-
     name = user_display_name(user)
     if name == user.get_username():
         told = Memory.objects.filter(user=user, persona=persona, slot="name", layer=Memory.Layer.SEMANTIC

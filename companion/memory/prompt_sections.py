@@ -20,6 +20,7 @@ from typing import Any
 from django.utils import timezone
 
 from companion.accounts.selectors import user_display_name
+from companion.chat.prompt import PromptSection, register_prompt_section
 from companion.memory.models import Memory
 from companion.memory.selectors import (
     memories_recall,
@@ -121,8 +122,6 @@ def memories_text(*, user: Any, persona: Any, user_name: str, query: str, conver
 
 
 def sections(*, conversation: Any, query_text: str) -> list:
-    from companion.chat.prompt import PromptSection
-
     user, persona = conversation.owner, conversation.persona
     name = user_display_name(user)
     out = [PromptSection("relationship", relationship_text(user=user, persona=persona, user_name=name),
@@ -142,9 +141,4 @@ def sections(*, conversation: Any, query_text: str) -> list:
 
 
 def register() -> None:
-    try:
-        from companion.chat.prompt import register_prompt_section
-    except ImportError:  # chat app without the seam: memory still works, just not in prompts
-        log.warning("companion.chat.prompt.register_prompt_section missing; memory not in prompts")
-        return
     register_prompt_section(sections)

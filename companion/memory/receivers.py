@@ -13,14 +13,13 @@ from companion.chat.models import Message
 from companion.chat.signals import exchange_completed, message_edited
 from companion.memory.models import Memory
 from companion.memory.recall_index import pair_invalidate
+from companion.memory.tasks import process_exchange, reprocess_edited, sync_turns
 
 log = logging.getLogger(__name__)
 
 
 @receiver(exchange_completed, dispatch_uid="memory.enqueue_exchange")
 def enqueue_exchange(sender: Any, *, conversation: Any, user_message: Any, reply_message: Any, **_: Any) -> None:
-    from companion.memory.tasks import process_exchange
-
     args = (conversation.pk, getattr(user_message, "pk", None), getattr(reply_message, "pk", None))
     # After commit: the worker must see the rows this exchange wrote.
     transaction.on_commit(lambda: process_exchange.send(*args))
@@ -28,8 +27,6 @@ def enqueue_exchange(sender: Any, *, conversation: Any, user_message: Any, reply
 
 @receiver(message_edited, dispatch_uid="memory.reprocess_edited")
 def enqueue_edited(sender: Any, *, conversation: Any, message: Any, **_: Any) -> None:
-    from companion.memory.tasks import reprocess_edited
-
     args = (conversation.pk, message.pk)
     transaction.on_commit(lambda: reprocess_edited.send(*args))
 
@@ -49,7 +46,6 @@ def turn_changed(sender: Any, instance: Message, created: bool, update_fields: A
     """
     if created or not update_fields or not ({"deleted", "is_active"} & set(update_fields)):
         return
-    from companion.memory.tasks import sync_turns
 
     conversation_id = instance.conversation_id
     transaction.on_commit(lambda: sync_turns.send(conversation_id))

@@ -15,6 +15,7 @@ from django.db.models import Exists, OuterRef
 
 from companion.chat.models import Conversation, Message
 from companion.memory.models import RelationshipState
+from companion.memory.tasks import process_exchange
 
 
 def unfinished_exchanges() -> list[tuple[int, int, int | None]]:
@@ -42,8 +43,6 @@ def unfinished_exchanges() -> list[tuple[int, int, int | None]]:
 
 def memory_requeue_unfinished(*, send: Callable[[int, int, int | None], object] | None = None) -> int:
     """Enqueue every unfinished exchange (oldest first); returns how many."""
-    from companion.memory.tasks import process_exchange
-
     send = send or process_exchange.send
     pending = unfinished_exchanges()
     for conversation_id, user_message_id, reply_id in pending:

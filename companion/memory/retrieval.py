@@ -46,6 +46,8 @@ import numpy as np
 from django.utils import timezone
 
 from companion.memory import embeddings
+from companion.memory.query import _CAPS_SKIP, window_around
+from companion.memory.query import plan as query_plan
 from companion.memory.recall_index import (
     DENSE_BLAS_THREADS,
     LAYER_CODES,
@@ -60,6 +62,7 @@ from companion.memory.recall_index import (
     pair_index,
     tokenize,
 )
+from companion.memory.semantic import Context, rewrite
 
 WEIGHTS = {"dense": 0.55, "bm25": 0.25, "recency": 0.05, "importance": 0.05, "time": 0.15, "speaker": 0.12}
 HALF_LIFE_DAYS = 30.0
@@ -314,8 +317,6 @@ def query_warm(query: str) -> None:
 
     Registered as chat.prompt's warm-up: it runs in a worker thread before the prompt build, so the
     build (on Channels' shared DB thread) finds every vector cached."""
-    from companion.memory.query import plan as query_plan
-
     the_plan = query_plan(query, reference=timezone.now())
     for text in the_plan.parts:
         if text.strip():
@@ -326,8 +327,6 @@ def query_warm(query: str) -> None:
 
 def personal_query(query: str, index: PairIndex) -> str:
     """The user asks in the first person: "my dog" is the user's (by name), "you" the persona."""
-    from companion.memory.semantic import Context, rewrite
-
     if not index.user_name or not re.search(r"\b(i|me|my|mine|i'm|i've|you|your|you're)\b", query, re.I):
         return query
     return rewrite(query, Context(speaker=index.user_name, addressee=index.persona_name or "you"))
@@ -337,8 +336,6 @@ def search(*, user_id: int, persona_id: int, query: str, k: int = 8, now: dateti
            layers: list[str] | None = None, collapse: bool = True, explain: dict | None = None,
            split: bool = True) -> list[Scored]:
     """Plan the question (``query.plan``), embed its parts in one batch, rank across layers."""
-    from companion.memory.query import plan as query_plan
-    from companion.memory.query import window_around
 
     index = pair_index(user_id, persona_id)
     if index.size == 0:
@@ -385,8 +382,6 @@ _HOP_NAME = re.compile(r"(?<![.!?:]\s)(?<!^)\b([A-Z][a-z]{2,20})\b")
 def second_hops(index: PairIndex, rows: list[int], *, query: str) -> list[tuple[str, int]]:
     """Names the best first results mention that the question does not ("my uncle … moved to Kyoto"
     names Oskar; "Oskar started teaching" is the second hop), with the turn each came from."""
-    from companion.memory.query import _CAPS_SKIP
-
     asked = {w.lower() for w in WORD.findall(query.lower())}
     skip = {s.lower() for s in index.speakers} | asked
     found: list[tuple[str, int]] = []

@@ -27,6 +27,10 @@ from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
 
+from companion.chat.models import Message
+from companion.llm.base import ChatTurn, SamplingParams
+from companion.llm.guard import ModelCallForbidden, model_call_sync
+from companion.llm.registry import get_backend
 from companion.memory import embeddings, recall_index
 from companion.memory.extraction import Candidate, ExtractionResult, MemoryOp, has_retraction_cue, normalise
 from companion.memory.models import Memory
@@ -129,7 +133,6 @@ def memory_forget_source(*, user: Any, persona: Any, message: Any) -> list[int]:
             memory_delete(memory=memory)
     # The next turn's episodic item may quote this one as context ("Mira (to Ada's "…"): …"): it goes
     # too, and is written again from what is there now by the next sync (pipeline.memory_sync_turns).
-    from companion.chat.models import Message
 
     after = Message.objects.filter(conversation_id=message.conversation_id, seq__gt=message.seq,
                                    kind=Message.Kind.TEXT).order_by("seq").values_list("pk", flat=True).first()
@@ -334,8 +337,6 @@ EXTRACTION_SYSTEM = (
 
 
 def extraction_turns(*, existing: list[Memory], user_text: str, reply_text: str, user_name: str = ""):
-    from companion.llm.base import ChatTurn
-
     listed = "\n".join(f"- id={m.pk} [{m.kind}] {m.text}" for m in existing) or "(none)"
     body = (
         f"Existing memories:\n{listed}\n\nNew exchange:\nUser: {user_text.strip()[:2000]}\n"
@@ -350,9 +351,6 @@ def llm_extract(*, existing: list[Memory], user_text: str, reply_text: str, user
 
     Never call it inside a transaction: the backend's guard refuses (see companion.llm.guard).
     """
-    from companion.llm.base import SamplingParams
-    from companion.llm.guard import ModelCallForbidden, model_call_sync
-    from companion.llm.registry import get_backend
 
     try:
         return model_call_sync(

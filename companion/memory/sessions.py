@@ -31,6 +31,9 @@ from django.db import transaction
 from pydantic import BaseModel, Field
 
 from companion.chat.models import Conversation, Message
+from companion.llm.base import ChatTurn, SamplingParams
+from companion.llm.guard import ModelCallForbidden, model_call_sync
+from companion.llm.registry import get_backend
 from companion.memory import dates, embeddings, semantic
 from companion.memory.indexing import SERVED_BY_SOURCE, TEXT_TURN, Names
 from companion.memory.models import Memory
@@ -132,10 +135,6 @@ def _header(session: Session, names: Names, bodies: list[str]) -> str:
 
 def llm_written(session: Session, names: Names) -> str | None:
     """The model's summary, or None when it is off, too slow or its output is unusable (never in a transaction)."""
-    from companion.llm.base import ChatTurn, SamplingParams
-    from companion.llm.guard import ModelCallForbidden, model_call_sync
-    from companion.llm.registry import get_backend
-
     lines = []
     for m in session.turns:
         names.learn(m)

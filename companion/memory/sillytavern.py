@@ -20,6 +20,8 @@ from typing import Any
 
 from django.utils import timezone
 
+from companion.memory.dates import parse_datetime
+
 KNOWN_KEYS = {"name", "is_user", "is_system", "send_date", "mes", "extra"}
 
 
@@ -46,8 +48,6 @@ class ParsedChat:
 
 def parse_date(value: Any) -> datetime | None:
     """ST has written several date shapes over the years (and other tools more): see ``dates.parse_datetime``."""
-    from companion.memory.dates import parse_datetime
-
     return parse_datetime(value)
 
 

@@ -19,6 +19,9 @@ from pydantic import BaseModel, Field
 
 from companion.accounts.selectors import user_display_name
 from companion.chat.models import Conversation, Message
+from companion.llm.base import ChatTurn, SamplingParams
+from companion.llm.guard import ModelCallForbidden, model_call_sync
+from companion.llm.registry import get_backend
 from companion.memory.extraction import extract_rules, sentences
 from companion.memory.models import ConversationSummary
 from companion.memory.selectors import summary_latest
@@ -46,8 +49,6 @@ def _history(conversation: Conversation) -> list[Message]:
 
 def messages_to_fold(*, conversation: Conversation, budget_tokens: int | None = None) -> list[Message]:
     """The turns the next summary should fold in (empty when none is due)."""
-    from companion.llm.registry import get_backend
-
     budget = budget_tokens or settings.CHAT_PROMPT_TOKEN_BUDGET
     count = get_backend().count_tokens
     history = _history(conversation)
@@ -96,10 +97,6 @@ def extractive_summary(*, previous: str, messages: list[Message], user_name: str
 
 
 def llm_summary(*, previous: str, messages: list[Message], user_name: str, persona_name: str) -> str | None:
-    from companion.llm.base import ChatTurn, SamplingParams
-    from companion.llm.guard import ModelCallForbidden, model_call_sync
-    from companion.llm.registry import get_backend
-
     transcript = "\n".join(
         f"{user_name if m.role == Message.Role.USER else persona_name}: {m.content.strip()[:600]}" for m in messages
     )

@@ -10,6 +10,10 @@ import dramatiq
 
 from companion.chat.models import Conversation, Message
 from companion.memory.pipeline import exchange_process_ids, memory_reprocess_edited, memory_sync_turns
+from companion.memory.recall_index import pair_index
+from companion.memory.services import use_llm_extraction
+from companion.memory.sessions import sessions_update
+from companion.memory.summaries import summary_update
 
 MEMORY_TIME_LIMIT_MS = 5 * 60 * 1000
 
@@ -25,10 +29,6 @@ def process_exchange(conversation_id: int, user_message_id: int | None, reply_me
 
 @dramatiq.actor(queue_name="default", max_retries=1, time_limit=MEMORY_TIME_LIMIT_MS)
 def update_summary(conversation_id: int) -> None:
-    from companion.memory.services import use_llm_extraction
-    from companion.memory.sessions import sessions_update
-    from companion.memory.summaries import summary_update
-
     conversation = Conversation.objects.select_related("owner", "persona").filter(pk=conversation_id).first()
     if conversation is not None:
         summary_update(conversation=conversation, use_llm=use_llm_extraction())
@@ -39,8 +39,6 @@ def update_summary(conversation_id: int) -> None:
 def _warm_index(conversation: Conversation) -> None:
     """Rebuild the pair's retrieval index now, in the worker, so the next reply's prompt finds it ready
     (in-process worker: same process; a separate worker process only warms its own copy)."""
-    from companion.memory.recall_index import pair_index
-
     pair_index(conversation.owner_id, conversation.persona_id)
 
 

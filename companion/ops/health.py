@@ -26,6 +26,9 @@ from django.http import HttpRequest, JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
+from companion.llm.registry import get_backend
+from companion.ops.metrics import scraper_authorised
+
 log = logging.getLogger(__name__)
 
 
@@ -97,7 +100,6 @@ async def check_broker() -> str:
 
 
 async def check_llm() -> str:
-    from companion.llm.registry import get_backend
 
     backend = await sync_to_async(get_backend, thread_sensitive=False)()
     await backend.healthcheck()
@@ -143,7 +145,6 @@ async def healthz(request: HttpRequest) -> JsonResponse:
 async def readyz(request: HttpRequest) -> JsonResponse:
     results = await readiness()
     ok = all(r.ok for r in results.values())
-    from companion.ops.metrics import scraper_authorised
 
     if not scraper_authorised(request):  # internal error text is for operators, not the internet
         for result in results.values():

@@ -22,22 +22,18 @@ from typing import Any
 
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
-from django.urls import NoReverseMatch
 from django.utils import timezone
 
 from companion.accounts.models import SignupAttestation
 from companion.accounts.selectors import profile_get
+from companion.chat.models import Conversation
+from companion.chat.serializers import PRIVATE_EXTRA_KEYS
+from companion.evolve.payloads import clip_urls
+from companion.memory.models import Memory, Milestone, RelationshipState
+from personas.models import Persona, Visibility
+from rendering.models import JobStatus, RenderJob
 
 EXPORT_FORMAT_VERSION = 1
-
-
-def _clip_urls(job: Any) -> dict[str, str | None]:
-    try:
-        from companion.evolve.payloads import clip_urls
-
-        return clip_urls(job)
-    except (ImportError, NoReverseMatch):  # evolve not installed: the storage path is still useful
-        return {"clip_url": job.clip.name or None}
 
 
 def _message(m: Any) -> dict[str, Any]:
@@ -47,8 +43,6 @@ def _message(m: Any) -> dict[str, Any]:
     hidden system prompt and card; the export leaves out what the chat API leaves out
     (companion.chat.serializers.PRIVATE_EXTRA_KEYS).
     """
-    from companion.chat.serializers import PRIVATE_EXTRA_KEYS
-
     extra = {k: v for k, v in (m.extra or {}).items() if k not in PRIVATE_EXTRA_KEYS}
     return {
         "id": m.pk, "seq": m.seq, "role": m.role, "kind": m.kind, "content": m.content, "status": m.status,
@@ -58,11 +52,6 @@ def _message(m: Any) -> dict[str, Any]:
 
 
 def _export_data(user: Any) -> dict[str, Any]:
-    from companion.chat.models import Conversation
-    from companion.memory.models import Memory, Milestone, RelationshipState
-    from personas.models import Persona, Visibility
-    from rendering.models import RenderJob
-
     conversations = []
     for conv in Conversation.objects.filter(owner=user).select_related("persona").order_by("created_at"):
         conversations.append({
@@ -87,7 +76,7 @@ def _export_data(user: Any) -> dict[str, Any]:
     clips = [
         {"id": str(j.pk), "kind": j.kind, "status": j.status, "persona": j.persona.name, "beat": j.beat,
          "queued_at": j.queued_at, "finished_at": j.finished_at, "error_detail": j.error_detail,
-         "labels": j.labels, **_clip_urls(j)}
+         "labels": j.labels, **clip_urls(j)}
         for j in RenderJob.objects.filter(requested_by=user).select_related("persona").order_by("queued_at")
     ]
     personas = [
@@ -140,11 +129,6 @@ def _file_names(*fields: Any) -> list[tuple[Any, str]]:
 
 def user_account_delete(*, user: Any) -> dict[str, int]:
     """Delete the user and everything of theirs (see module doc); returns counts of what went."""
-    from companion.chat.models import Conversation
-    from companion.memory.models import Memory, Milestone, RelationshipState
-    from personas.models import Persona, Visibility
-    from rendering.models import JobStatus, RenderJob
-
     files: list[tuple[Any, str]] = []
     counts: dict[str, int] = {}
     with transaction.atomic():

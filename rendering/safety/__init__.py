@@ -150,6 +150,8 @@ def _allowed_names(persona: Persona, beat: SceneBeat) -> list[str]:
 # --- what reaches the renderer -------------------------------------------------------------
 def render_prompt_text(*, persona: Persona, beat: SceneBeat) -> str:
     """The prompt string the diffusers renderer will be given for this persona and beat."""
+    # The GPU renderer's module is loaded only where it is configured (renderers.get_renderer, by
+    # dotted path) and by this preview of its prompt: not by every importer of the safety gate.
     from rendering.renderers.base import RenderContext
     from rendering.renderers.diffusers_video import prompt_for
 

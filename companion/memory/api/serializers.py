@@ -8,6 +8,7 @@ from django.db.models import prefetch_related_objects
 from rest_framework import serializers
 
 from companion.memory.models import Memory, Milestone
+from companion.memory.selectors import memories_recall
 
 SNIPPET_CHARS = 160
 
@@ -130,8 +131,6 @@ class RecallResultSerializer(serializers.Serializer):
 
 def recall_payload(*, conversation: Any, query: str, k: int, layers: list[str] | None = None) -> dict[str, Any]:
     """Recall for ``conversation``'s pair, serialised (one shape for the API and the command)."""
-    from companion.memory.selectors import memories_recall
-
     plan: dict[str, Any] = {}
     found = memories_recall(user=conversation.owner, persona=conversation.persona, query=query, k=k,
                             layers=layers, explain=plan)

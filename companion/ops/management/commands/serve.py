@@ -9,12 +9,20 @@ from __future__ import annotations
 
 import threading
 
+from asgiref.sync import async_to_sync
 from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandParser
 
 from companion.accounts.demo import demo_user_ensure
+from companion.llm.base import BackendError
+from companion.llm.registry import get_backend
+from companion.memory.embeddings import get_model
+from companion.memory.recovery import memory_requeue_unfinished
 from companion.ops.files import var_dir_prepare
+from companion.ops.sweeper import sweep
+from personas.demo import ensure_demo_persona
+from rendering.inprocess import start_inprocess_worker
 
 
 class Command(BaseCommand):
@@ -28,8 +36,6 @@ class Command(BaseCommand):
         var_dir_prepare()  # var/: the SQLite file, the secret key, the demo password (also under call_command)
         call_command("migrate", interactive=False, verbosity=1)
         if not no_demo:
-            from personas.demo import ensure_demo_persona
-
             persona = ensure_demo_persona()
             login = demo_user_ensure()
             self.stdout.write(self.style.SUCCESS(f"Demo persona: {persona.name} ({persona.slug})"))
@@ -43,21 +49,15 @@ class Command(BaseCommand):
                     f" also in {settings.VAR_DIR / 'demo_password'} unless removed)"
                 )
         if settings.TASKS_IN_PROCESS:
-            from companion.ops.sweeper import sweep
-            from rendering.inprocess import start_inprocess_worker
-
             # The in-process broker forgot its queue when the last run stopped:
             # everything still queued, running or streaming was orphaned by it.
             report = sweep(render_stale_s=0, lost_s=0, stream_stale_s=0)
             self.stdout.write(f"Recovered work left by the previous run: {report}")
-            from companion.memory.recovery import memory_requeue_unfinished
-
             self.stdout.write(f"Memory work re-queued from the previous run: {memory_requeue_unfinished()} exchanges")
             start_inprocess_worker()
             self.stdout.write("Started the in-process task worker (renders, memory).")
         self._warm_up_chat_model()
         # The embedder takes seconds to load: load it now, not inside the first user's reply.
-        from companion.memory.embeddings import get_model
 
         threading.Thread(target=get_model, name="embedder-load", daemon=True).start()
         # Daphne's runserver; no autoreloader, so the worker thread above lives
@@ -66,11 +66,6 @@ class Command(BaseCommand):
 
     def _warm_up_chat_model(self) -> None:
         """Start loading the chat model now (in the background) so the first reply doesn't wait for it."""
-        from asgiref.sync import async_to_sync
-
-        from companion.llm.base import BackendError
-        from companion.llm.registry import get_backend
-
         try:
             async_to_sync(get_backend().healthcheck)()
         except BackendError as exc:  # the server still starts; /readyz and chat errors say why
