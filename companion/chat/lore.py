@@ -11,10 +11,11 @@ no model call.
 
 from __future__ import annotations
 
-from collections import OrderedDict
+import threading
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from cachetools import LRUCache
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Count, Max
@@ -35,19 +36,19 @@ class LoreError(ApplicationError):
 
 # Parsed books by (kind, pk) -> (version, Book). Reading and parsing 200 rows took ~8 ms of every reply;
 # the version (row count, newest row change, the book's own change) is one aggregate query.
-_BOOK_CACHE: OrderedDict[tuple[str, int], tuple[tuple[Any, ...], Book | None]] = OrderedDict()
 BOOK_CACHE_SIZE = 256
+_BOOK_CACHE: LRUCache[tuple[str, int], tuple[tuple[Any, ...], Book | None]] = LRUCache(maxsize=BOOK_CACHE_SIZE)
+_book_cache_lock = threading.Lock()  # cachetools caches are not thread-safe (the scene extractor reads books too)
 
 
 def _cached(key: tuple[str, int], version: tuple[Any, ...], load: Callable[[], Book | None]) -> Book | None:
-    hit = _BOOK_CACHE.get(key)
+    with _book_cache_lock:
+        hit = _BOOK_CACHE.get(key)  # a hit counts as recent use
     if hit is not None and hit[0] == version:
-        _BOOK_CACHE.move_to_end(key)
         return hit[1]
     book = load()
-    _BOOK_CACHE[key] = (version, book)
-    while len(_BOOK_CACHE) > BOOK_CACHE_SIZE:
-        _BOOK_CACHE.popitem(last=False)
+    with _book_cache_lock:
+        _BOOK_CACHE[key] = (version, book)  # the least recently used book goes past BOOK_CACHE_SIZE
     return book
 
 

@@ -53,7 +53,9 @@ class PrefixStates:
     """The few most recent chat states, newest last, within a byte budget.
 
     Why not llama-cpp-python's LlamaRAMCache: its ``save_state`` also copies a
-    logits buffer of n_batch x vocab floats (100 MB for SmolLM2) per save.
+    logits buffer of n_batch x vocab floats (100 MB for SmolLM2) per save. Why not cachetools'
+    LRUCache: the lookup is a scan for the longest shared prefix, and every read of an LRUCache
+    counts as a use, so scanning it would reorder all entries.
     """
 
     def __init__(self, capacity_bytes: int) -> None:

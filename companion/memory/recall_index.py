@@ -24,7 +24,7 @@ import functools
 import re
 import threading
 import time
-from collections import Counter, OrderedDict
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -32,10 +32,12 @@ from typing import Any
 
 import bm25s
 import numpy as np
+from cachetools import LRUCache
 from django.core.cache import cache
 from threadpoolctl import ThreadpoolController
 
 from companion.memory import embeddings
+from companion.memory.dates import date_tokens
 from companion.memory.models import Memory
 
 # Above this many items the dense stage scans only the clusters nearest the question (an IVF index
@@ -187,7 +189,7 @@ def pair_invalidate(user_id: int, persona_id: int) -> None:
         cache.set(key, _fresh_version(), timeout=None)
 
 
-_indexes: OrderedDict[tuple[int, int], PairIndex] = OrderedDict()
+_indexes: LRUCache[tuple[int, int], PairIndex] = LRUCache(maxsize=MAX_CACHED_PAIRS)  # guarded by _indexes_lock
 # Every speaker name an index of this process has seen: the warm-up (which knows no pair) and search
 # turn the same names into the first person, so they embed the same text.
 known_speakers: set[str] = set()
@@ -223,8 +225,6 @@ def ivf_probe(index: PairIndex, vecs: list[np.ndarray]) -> np.ndarray:
 
 
 def _build(user_id: int, persona_id: int, version: int) -> PairIndex:
-    from companion.memory.dates import date_tokens
-
     rows = list(
         Memory.objects.filter(user_id=user_id, persona_id=persona_id, embedding__isnull=False)
         .order_by("pk")
@@ -285,16 +285,12 @@ def pair_index(user_id: int, persona_id: int, *, allow_stale: bool = False) -> P
     version = pair_version(user_id, persona_id)
     key = (user_id, persona_id)
     with _indexes_lock:
-        index = _indexes.get(key)
+        index = _indexes.get(key)  # a hit counts as recent use
         if index is not None and (index.version == version or allow_stale):
-            _indexes.move_to_end(key)
             return index
     index = _build(user_id, persona_id, version)
     with _indexes_lock:
-        _indexes[key] = index
-        _indexes.move_to_end(key)
-        while len(_indexes) > MAX_CACHED_PAIRS:
-            _indexes.popitem(last=False)
+        _indexes[key] = index  # the least recently used pair goes past MAX_CACHED_PAIRS
     return index
 
 
