@@ -10,20 +10,28 @@ django_asgi_app = get_asgi_application()  # must run before importing consumers
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
+from companion.chat.frame_limit import FrameSizeLimitMiddleware  # noqa: E402
 from companion.ops.metrics import WebsocketMetricsMiddleware  # noqa: E402
+from companion.ops.middleware import WebsocketLogContextMiddleware  # noqa: E402
 from companion.ops.origin import SameOriginValidator  # noqa: E402
 from companion.ops.proxies import TrustedProxyMiddleware  # noqa: E402
 from companion.routing import websocket_urlpatterns  # noqa: E402
 
 # TrustedProxyMiddleware (outermost, both protocols): the client address and scheme, from forwarded
 # headers only when the peer is one of TRUSTED_PROXIES (companion.ops.proxies). WebsocketMetricsMiddleware
-# counts accepted, still-open sockets for /metrics. SameOriginValidator: the handshake's Origin must match
+# counts accepted, still-open sockets for /metrics; WebsocketLogContextMiddleware binds the conversation id
+# to every log line of the socket; FrameSizeLimitMiddleware answers oversized frames with an error frame
+# before any parsing (companion.chat.frame_limit). SameOriginValidator: the handshake's Origin must match
 # the socket's scheme, host and port, or be one of CSRF_TRUSTED_ORIGINS (companion.ops.origin).
 application = ProtocolTypeRouter(
     {
         "http": TrustedProxyMiddleware(django_asgi_app),
         "websocket": TrustedProxyMiddleware(
-            WebsocketMetricsMiddleware(SameOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))))
+            WebsocketMetricsMiddleware(
+                WebsocketLogContextMiddleware(
+                    FrameSizeLimitMiddleware(SameOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))))
+                )
+            )
         ),
     }
 )

@@ -3,7 +3,8 @@
 HTTP request and database metrics come from django-prometheus; queue metrics
 in worker processes come from Dramatiq's own Prometheus middleware (see
 settings: ``DRAMATIQ_PROMETHEUS``).  This module only adds what neither knows:
-websocket connections, streamed replies and tokens, render job outcomes.
+websocket connections, streamed replies and tokens, render job outcomes (the
+frame-size refusals are counted by their own middleware, companion.chat.frame_limit).
 The other apps never call these objects: ``connect_receivers`` subscribes to
 their signals, and ``WebsocketMetricsMiddleware`` wraps the websocket app.
 
@@ -13,14 +14,18 @@ its Dramatiq exposition port); Prometheus sums across targets.
 
 from __future__ import annotations
 
-import json
+import hmac
 import logging
-import re
 from typing import Any
 
+from django.conf import settings
+from django.http import HttpResponseForbidden
+from django_prometheus.exports import ExportToDjangoView
 from prometheus_client import Counter, Gauge, Histogram
 
-from companion.core import context
+from companion.chat.signals import exchange_completed
+from companion.llm.registry import get_backend
+from rendering.signals import job_updated
 
 log = logging.getLogger(__name__)
 
@@ -57,38 +62,18 @@ def on_exchange_completed(sender: Any, *, reply_message: Any, **kwargs: Any) -> 
     REPLIES.labels(status=getattr(reply_message, "status", "unknown")).inc()
     tokens = getattr(reply_message, "completion_tokens", None)
     if tokens is None:
-        from companion.llm.registry import get_backend
-
         tokens = get_backend().count_tokens(reply_message.content or "") if reply_message.content else 0
     TOKENS_STREAMED.inc(tokens)
 
 
 def connect_receivers() -> None:
     """Subscribe to the signals of chat and rendering (called once from AppConfig.ready)."""
-    from companion.chat.signals import exchange_completed
-    from rendering.signals import job_updated
-
     job_updated.connect(on_job_updated, dispatch_uid="ops.metrics.job_updated")
     exchange_completed.connect(on_exchange_completed, dispatch_uid="ops.metrics.exchange_completed")
 
 
-_CONVERSATION_PATH = re.compile(r"^/ws/conversations/(\d+)/")
-TOO_LARGE = Counter("companion_websocket_frames_too_large", "Websocket frames refused for their size.")
-
-
-def _frame_limit() -> int:
-    from django.conf import settings
-
-    return settings.WEBSOCKET_MAX_FRAME_BYTES
-
-
 class WebsocketMetricsMiddleware:
-    """ASGI wrapper counting websocket connections that were accepted and are still open.
-
-    It also binds ``conversation_id`` for the connection's lifetime, so every
-    log line the consumer (and the tasks it starts) writes carries it, and
-    refuses frames over ``WEBSOCKET_MAX_FRAME_BYTES`` with an error frame.
-    """
+    """ASGI wrapper counting websocket connections that were accepted and are still open."""
 
     def __init__(self, app: Any) -> None:
         self.app = app
@@ -107,26 +92,8 @@ class WebsocketMetricsMiddleware:
                 WEBSOCKET_CONNECTS.inc()
             await send(message)
 
-        limit = _frame_limit()
-
-        async def limited_receive() -> dict:
-            # Oversized frames never reach the consumer (no JSON parse of megabytes):
-            # the client gets an error frame and the socket stays open, as for any bad frame.
-            while True:
-                message = await receive()
-                if message.get("type") != "websocket.receive":
-                    return message
-                size = len(message.get("text") or "") + len(message.get("bytes") or b"")
-                if size <= limit:
-                    return message
-                TOO_LARGE.inc()
-                await send({"type": "websocket.send", "text": json.dumps(
-                    {"type": "error", "code": "too_large", "detail": f"Frames are limited to {limit} bytes."})})
-
-        match = _CONVERSATION_PATH.match(scope.get("path", ""))
         try:
-            with context.bound(conversation_id=match.group(1) if match else None):
-                await self.app(scope, limited_receive, counting_send)
+            await self.app(scope, receive, counting_send)
         finally:
             if accepted:
                 WEBSOCKET_CONNECTIONS.dec()
@@ -134,10 +101,6 @@ class WebsocketMetricsMiddleware:
 
 def scraper_authorised(request: Any) -> bool:
     """The scraper's bearer token, compared in constant time. No token configured: nobody."""
-    import hmac
-
-    from django.conf import settings
-
     token = settings.METRICS_TOKEN
     header = request.headers.get("Authorization", "")
     return bool(token) and hmac.compare_digest(header.encode(), f"Bearer {token}".encode())
@@ -149,9 +112,6 @@ def metrics_view(request: Any) -> Any:
     Metrics name views, queues and volumes: not for the public internet. Not by client address:
     behind a proxy (or with a forged X-Forwarded-For) any caller can look internal.
     """
-    from django.http import HttpResponseForbidden
-    from django_prometheus.exports import ExportToDjangoView
-
     if not scraper_authorised(request):
         return HttpResponseForbidden("metrics are for the Prometheus scraper (Authorization: Bearer $METRICS_TOKEN)")
     return ExportToDjangoView(request)

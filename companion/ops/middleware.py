@@ -1,12 +1,21 @@
-"""Request id middleware: X-Request-ID in (when sane) or a fresh id, echoed on the response and in every log line."""
+"""Log correlation ids bound per request and per socket.
+
+``RequestIdMiddleware`` (HTTP): X-Request-ID in (when sane) or a fresh id, echoed on the response and in
+every log line. ``WebsocketLogContextMiddleware`` (ASGI, websockets): the conversation id from the path,
+bound for the connection's lifetime, so every line the consumer (and the tasks it starts) writes carries it.
+"""
 
 from __future__ import annotations
+
+import re
+from typing import Any
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 
 from companion.core import context
 
 HEADER = "X-Request-ID"
+_CONVERSATION_PATH = re.compile(r"^/ws/conversations/(\d+)/")
 
 
 class RequestIdMiddleware:
@@ -36,3 +45,16 @@ class RequestIdMiddleware:
             response = await self.get_response(request)
         response[HEADER] = rid
         return response
+
+
+class WebsocketLogContextMiddleware:
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if scope.get("type") != "websocket":
+            await self.app(scope, receive, send)
+            return
+        match = _CONVERSATION_PATH.match(scope.get("path", ""))
+        with context.bound(conversation_id=match.group(1) if match else None):
+            await self.app(scope, receive, send)

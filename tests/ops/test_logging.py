@@ -8,13 +8,15 @@ import logging
 import logging.config
 
 import dramatiq
+from channels.generic.websocket import AsyncWebsocketConsumer
+from channels.testing import WebsocketCommunicator
 from django.http import HttpResponse
 from django.test import RequestFactory
 
 from companion.core import context
 from companion.ops.dramatiq import LogContext
 from companion.ops.logging import logging_config
-from companion.ops.middleware import RequestIdMiddleware
+from companion.ops.middleware import RequestIdMiddleware, WebsocketLogContextMiddleware
 
 
 def _capture(log_format: str) -> tuple[logging.Logger, io.StringIO]:
@@ -97,3 +99,23 @@ def test_worker_log_lines_carry_the_job_id_of_render_messages_only():
     assert context.job_id.get() is None
     middleware.before_process_message(None, message("default", 42))  # memory work: no render job
     assert context.job_id.get() is None
+
+
+async def test_a_socket_binds_its_conversation_id_for_its_lifetime():
+    seen = []
+
+    class Recording(AsyncWebsocketConsumer):
+        async def connect(self):
+            seen.append(context.conversation_id.get())
+            await self.accept()
+
+        async def receive(self, text_data=None, bytes_data=None):
+            seen.append(context.conversation_id.get())
+            await self.send(text_data="ok")
+
+    comm = WebsocketCommunicator(WebsocketLogContextMiddleware(Recording.as_asgi()), "/ws/conversations/42/")
+    assert (await comm.connect())[0]
+    await comm.send_to(text_data="hi")
+    assert await comm.receive_from() == "ok"
+    await comm.disconnect()
+    assert seen == ["42", "42"]
