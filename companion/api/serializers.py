@@ -56,6 +56,10 @@ class ConversationCreateSerializer(serializers.Serializer):
     persona = serializers.CharField(help_text="Slug or id of a persona you can see.")
 
 
+class ConversationBranchSerializer(serializers.Serializer):
+    message_id = serializers.IntegerField(min_value=1, help_text="The message of this conversation to branch after.")
+
+
 class ConversationArchiveSerializer(serializers.Serializer):
     archived = serializers.BooleanField(default=True)
 

@@ -20,6 +20,7 @@ from companion.accounts.auth import token_expired, token_expires_at
 from companion.api.selectors import messages_changed_after
 from companion.api.serializers import (
     ConversationArchiveSerializer,
+    ConversationBranchSerializer,
     ConversationCreateSerializer,
     LorebookAttachSerializer,
     LorebookInSerializer,
@@ -30,8 +31,14 @@ from companion.api.serializers import (
 from companion.chat import services
 from companion.chat.lore import lorebook_attach, lorebook_detach
 from companion.chat.models import Conversation
-from companion.chat.selectors import alternatives_map, conversation_get_for, conversation_list_for
-from companion.chat.serializers import ConversationSerializer, MessageSerializer
+from companion.chat.selectors import (
+    alternatives_map,
+    conversation_branch_tree,
+    conversation_get_for,
+    conversation_list_for,
+    message_get_in,
+)
+from companion.chat.serializers import BranchNodeSerializer, ConversationSerializer, MessageSerializer
 from personas.models import Lorebook, Persona
 from personas.selectors import lorebook_card, lorebook_list_for, persona_get_visible, persona_list_visible
 from personas.services import lorebook_create, lorebook_delete
@@ -140,6 +147,26 @@ class ConversationViewSet(
             conversation=self.get_object(), archived=body.validated_data["archived"]
         )
         return Response(self.get_serializer(conversation).data)
+
+    @extend_schema(request=ConversationBranchSerializer, responses={201: ConversationSerializer})
+    @action(detail=True, methods=["post"])
+    def branch(self, request: Request, pk: str | None = None) -> Response:
+        """Branch from a message: a new conversation with a copy of the history up to and including it."""
+        body = ConversationBranchSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        message = message_get_in(conversation=self.get_object(), message_id=body.validated_data["message_id"])
+        if message is None:
+            raise Http404
+        branch = services.conversation_branch(owner=request.user, message=message)
+        return Response(self.get_serializer(branch).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(responses={200: BranchNodeSerializer(many=True)})
+    @action(detail=True, methods=["get"], pagination_class=None)
+    def branches(self, request: Request, pk: str | None = None) -> Response:
+        """The branch tree this conversation belongs to: the root first, each branch under its parent,
+        with the message each branched after."""
+        nodes = conversation_branch_tree(user=request.user, conversation=self.get_object())
+        return Response(BranchNodeSerializer(nodes, many=True).data)
 
     @extend_schema(
         parameters=[MessagePageQuerySerializer],

@@ -113,6 +113,10 @@ def _state_conv(w):
     return c, Message.objects.filter(conversation_id=w["conv"].pk).count()
 
 
+def _state_branches(w):
+    return Conversation.objects.filter(parent=w["conv"]).count()
+
+
 def _state_memory(w):
     return Memory.objects.filter(pk=w["memory"].pk).values("text").first()
 
@@ -139,6 +143,10 @@ OWNED: dict[str, list[Case]] = {
     "api-conversation-archive": [Case("post", lambda w: f"/api/conversations/{w['conv'].pk}/archive/",
                                       lambda w: {"archived": True}, json_body=True, unchanged=_state_conv)],
     "api-conversation-messages": [Case("get", lambda w: f"/api/conversations/{w['conv'].pk}/messages/")],
+    "api-conversation-branch": [Case("post", lambda w: f"/api/conversations/{w['conv'].pk}/branch/",
+                                     lambda w: {"message_id": w["reply"].pk}, json_body=True, owner_ok=(201,),
+                                     unchanged=_state_branches)],
+    "api-conversation-branches": [Case("get", lambda w: f"/api/conversations/{w['conv'].pk}/branches/")],
     "memory-list": [Case("get", lambda w: f"/api/memory/conversations/{w['conv'].pk}/memories/")],
     "memory-relationship": [Case("get", lambda w: f"/api/memory/conversations/{w['conv'].pk}/relationship/")],
     "memory-recall": [Case("get", lambda w: f"/api/memory/conversations/{w['conv'].pk}/recall/?q=sunset")],
