@@ -11,10 +11,31 @@ from django.db.models import QuerySet
 
 from companion.chat.models import Conversation
 from companion.evolve.models import Clip
+from rendering.beat import CameraMove, Framing, Lighting, SceneBeat
 from rendering.models import JobKind, JobStatus, RenderJob
 
 ACTIVE = (JobStatus.QUEUED, JobStatus.RUNNING)
+DURATION_STEP_S = 0.5  # the refine dialog's spinner step; the contract itself accepts any float in bounds
 LIST_LIMIT = 50
+
+
+def _bound(field: str, name: str) -> Any:
+    """A constraint (ge, le, max_length) of a SceneBeat field, as pydantic holds it."""
+    return next(getattr(m, name) for m in SceneBeat.model_fields[field].metadata if hasattr(m, name))
+
+
+def scene_vocabulary() -> dict[str, Any]:
+    """What the refine dialog offers, read from the SceneBeat contract (rendering.beat), so the page
+    never keeps its own copy: the choices in the enums' order and the bounds the contract validates."""
+    duration = SceneBeat.model_fields["duration_s"]
+    return {
+        "camera": [c.value for c in CameraMove],
+        "framing": [f.value for f in Framing],
+        "lighting": [x.value for x in Lighting],
+        "duration_s": {"min": _bound("duration_s", "ge"), "max": _bound("duration_s", "le"),
+                       "step": DURATION_STEP_S, "default": duration.default},
+        "max_length": {field: _bound(field, "max_length") for field in ("setting", "action", "mood")},
+    }
 
 
 def clip_of(job: RenderJob) -> Clip | None:

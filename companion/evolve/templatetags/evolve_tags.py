@@ -7,7 +7,7 @@ from typing import Any
 from django import template
 
 from companion.evolve.payloads import job_payload
-from companion.evolve.selectors import render_jobs_of_conversation
+from companion.evolve.selectors import render_jobs_of_conversation, scene_vocabulary
 
 register = template.Library()
 
@@ -22,3 +22,10 @@ def evolve_active_jobs(context: template.Context) -> list[dict[str, Any]]:
         return []
     jobs = render_jobs_of_conversation(user=request.user, conversation=conversation)
     return [job_payload(job) for job in jobs]
+
+
+@register.simple_tag
+def evolve_vocabulary() -> dict[str, Any]:
+    """The refine dialog's choices and bounds (``selectors.scene_vocabulary``), for json_script:
+    ``{% evolve_vocabulary as v %}{{ v|json_script:"evolve-vocabulary" }}``."""
+    return scene_vocabulary()
