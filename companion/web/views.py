@@ -20,7 +20,12 @@ from companion.accounts.forms import DisplayNameForm, SignupForm
 from companion.accounts.selectors import user_display_name
 from companion.accounts.services import profile_set_display_name
 from companion.chat import services
-from companion.chat.selectors import conversation_get_for, conversation_list_for, messages_page
+from companion.chat.selectors import (
+    conversation_branch_tree,
+    conversation_get_for,
+    conversation_list_for,
+    messages_page,
+)
 from companion.chat.serializers import messages_payload
 from companion.core.ratelimit import RateLimited, rate_check
 from companion.web import pwa
@@ -28,8 +33,8 @@ from companion.web.gallery import SORTS, gallery_cards, gallery_filter, gallery_
 from personas.models import Persona
 from personas.selectors import persona_get_visible
 
-# Templates other features add to the chat page (Evolve, memory); included when present.
-CHAT_EXTRA_TEMPLATES = ("chat/_evolve.html", "chat/_memory.html")
+# Templates other features add to the chat page (Evolve, memory, branches); included when present.
+CHAT_EXTRA_TEMPLATES = ("chat/_evolve.html", "chat/_memory.html", "chat/_branches.html")
 HISTORY_PAGE = 200
 THEMES = ("auto", "light", "dark")  # the "theme" cookie; static/js/theme.js writes the same one
 THEME_COOKIE_AGE_S = 365 * 24 * 3600
@@ -199,6 +204,7 @@ def chat(request: HttpRequest, conversation_id: int) -> HttpResponse:
             "messages": messages_payload(history),
         },
         "extras": _existing_templates(CHAT_EXTRA_TEMPLATES),
+        "branch_tree": conversation_branch_tree(user=request.user, conversation=conversation),
     }
     return render(request, "chat/chat.html", context)
 
