@@ -19,9 +19,9 @@ from django.templatetags.static import static
 from django.urls import reverse
 
 SHELL = (
-    "css/tokens.css", "css/app.css", "css/evolve.css", "css/memory.css",
+    "css/tokens.css", "css/app.css", "css/evolve.css", "css/memory.css", "css/branches.css",
     "js/theme.js", "js/app.js", "js/chat.js", "js/chat-ui.js", "js/notify.js", "js/evolve.js", "js/memory.js",
-    "js/gallery.js", "js/confirm.js",
+    "js/gallery.js", "js/confirm.js", "js/branches.js",
     "icons/favicon.svg", "icons/favicon-badge.svg", "icons/icon-192.png", "icons/icon-512.png",
     "icons/icon-maskable-512.png", "icons/apple-touch-icon.png",
     "offline.html",
