@@ -11,6 +11,10 @@ everything up to N is missing.
 The lock is ``select_for_update`` on the Conversation row (PostgreSQL) and
 the IMMEDIATE transaction mode on SQLite (see settings), where BEGIN already
 takes the write lock; the code is the same for both.
+
+It runs past 400 lines on purpose: every write that takes that lock and bumps
+that counter is here, so the write model is read and checked in one place
+(the streaming itself is in replies.py, reads in selectors.py).
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from django.utils import timezone
 from companion.accounts.selectors import user_display_name
 from companion.chat.groups import conversation_broadcast_sync
 from companion.chat.models import Conversation, Message
+from companion.chat.prompt import apply_macros
 from companion.chat.serializers import message_payload
 from companion.core.errors import ApplicationError
 
@@ -86,8 +91,6 @@ def streaming_reply(conversation: Conversation) -> Message | None:
 @transaction.atomic
 def conversation_start(*, owner: Any, persona: Any) -> Conversation:
     """A new conversation; the persona's greeting becomes message seq 1."""
-    from companion.chat.prompt import apply_macros  # prompt imports services' models only
-
     conversation = Conversation.objects.create(owner=owner, persona=persona, title=persona.name)
     greeting = (persona.greeting or "").strip()
     if greeting:
