@@ -32,6 +32,7 @@ from companion.evolve.payloads import clip_urls
 from companion.memory.models import Memory, Milestone, RelationshipState
 from personas.models import Persona, Visibility
 from rendering.models import JobStatus, RenderJob
+from rendering.services import render_job_cancel
 
 EXPORT_FORMAT_VERSION = 1
 
@@ -135,10 +136,11 @@ def user_account_delete(*, user: Any) -> dict[str, int]:
         jobs = list(RenderJob.objects.filter(requested_by=user))
         for job in jobs:
             files += _file_names(job.clip, job.poster)
-        # A queued/running job would write its files after we deleted them: cancel first.
-        RenderJob.objects.filter(pk__in=[j.pk for j in jobs], status__in=[JobStatus.QUEUED, JobStatus.RUNNING]).update(
-            status=JobStatus.CANCELLED, phase="cancelled", finished_at=timezone.now()
-        )
+        # A queued/running job would write its files after we deleted them: cancel first (rendering's
+        # own cancel: the worker stops between steps, the live preview goes, open sockets are told).
+        for job in jobs:
+            if job.status in (JobStatus.QUEUED, JobStatus.RUNNING):
+                render_job_cancel(job=job)
         counts["clips"] = RenderJob.objects.filter(pk__in=[j.pk for j in jobs]).delete()[0]
         counts["memories"] = Memory.objects.filter(user=user).delete()[0]
         Milestone.objects.filter(user=user).delete()

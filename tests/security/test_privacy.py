@@ -13,8 +13,10 @@ from django.core.files.storage import default_storage
 
 from companion.chat.models import Conversation, Message
 from companion.memory.models import Memory, RelationshipState
+from companion.ops.privacy import user_account_delete
 from personas.models import Persona
 from rendering.models import JobStatus, RenderJob
+from rendering.signals import job_updated
 from tests.web.factories import PASSWORD, make_clip_job, make_persona, make_user, say
 
 pytestmark = pytest.mark.django_db
@@ -113,6 +115,27 @@ def test_delete_removes_my_data_and_files_and_keeps_everyone_elses(client, world
     assert Persona.objects.filter(pk=world["public"].pk).exists()
     # Signed out: the session is gone with the account.
     assert client.get("/account/export/").status_code == 302
+
+
+def test_delete_cancels_my_unfinished_renders_through_rendering(world):
+    # Rendering's own cancel (the worker stops between steps, its sockets hear render.cancelled),
+    # not a row update behind its back; Bob's queued job is not touched.
+    alice = world["alice"]
+    running = RenderJob.objects.create(persona=world["public"], requested_by=alice, idempotency_key="a2",
+                                       status=JobStatus.RUNNING)
+    events = []
+
+    def record(sender, *, job, event, **kwargs):
+        events.append((str(job.pk), event))
+
+    job_updated.connect(record, dispatch_uid="test.privacy.cancel")
+    try:
+        user_account_delete(user=alice)
+    finally:
+        job_updated.disconnect(dispatch_uid="test.privacy.cancel")
+    assert events == [(str(running.pk), "cancelled")]  # the finished clip has nothing to cancel
+    assert not RenderJob.objects.filter(pk=running.pk).exists()
+    assert RenderJob.objects.get(pk=world["bob_job"].pk).status == JobStatus.QUEUED
 
 
 def test_delete_form_is_csrf_protected(world):
