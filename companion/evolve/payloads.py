@@ -58,6 +58,8 @@ class JobSerializer(serializers.Serializer):
     attempts = serializers.IntegerField()
     beat = serializers.JSONField(help_text="The SceneBeat as rendered (empty for a reel).")
     parts = serializers.ListField(child=serializers.CharField(), help_text="A reel's clip job ids, in order.")
+    continues = serializers.UUIDField(source="continues_id", allow_null=True,
+                                      help_text="The clip this clip continues from its last frame (null if none).")
     error_detail = serializers.CharField()
     queued_at = serializers.DateTimeField(allow_null=True)
     started_at = serializers.DateTimeField(allow_null=True)

@@ -19,6 +19,7 @@ import logging
 from typing import Any
 
 from django.dispatch import receiver
+from django.urls import reverse
 
 from companion.chat.groups import conversation_broadcast_sync
 from companion.chat.models import Conversation, Message
@@ -28,6 +29,7 @@ from companion.evolve.payloads import job_payload
 from companion.evolve.scenes import beat_caption
 from companion.evolve.selectors import clip_of
 from rendering.models import JobKind, RenderJob
+from rendering.previews import Preview
 from rendering.signals import job_updated
 
 log = logging.getLogger(__name__)
@@ -36,34 +38,47 @@ log = logging.getLogger(__name__)
 @receiver(job_updated, dispatch_uid="companion.evolve.job_updated")
 def on_job_updated(sender: Any, job: RenderJob, event: str, **kwargs: Any) -> None:
     try:
-        job_event_to_chat(job=job, event=event)
+        job_event_to_chat(job=job, event=event, preview=kwargs.get("preview"))
     except Exception:
         log.exception("evolve: could not relay %s of render job %s to the chat", event, getattr(job, "pk", None))
 
 
-def job_event_to_chat(*, job: RenderJob, event: str) -> None:
+def job_event_to_chat(*, job: RenderJob, event: str, preview: Preview | None = None) -> None:
     clip = clip_of(job)
     if clip is None:
         return  # not a chat job (admin, benchmark, another app)
-    for frame in frames_for(job=job, event=event, conversation_id=clip.conversation_id):
+    for frame in frames_for(job=job, event=event, conversation_id=clip.conversation_id, preview=preview):
         conversation_broadcast_sync(clip.conversation_id, frame)
 
 
-def frames_for(*, job: RenderJob, event: str, conversation_id: int) -> list[dict[str, Any]]:
-    """The frames (and, for done/failed, the stored chat message) for one job event."""
+def frames_for(
+    *, job: RenderJob, event: str, conversation_id: int, preview: Preview | None = None
+) -> list[dict[str, Any]]:
+    """The frames (and, for done/failed, the stored chat message) for one job event.
+
+    A progress event may carry a live preview (rendering.previews): it travels in the frame as a
+    data URL (a few KB), to the conversation's sockets only, which are its owner's.
+    """
     base = {"job_id": str(job.pk), "message_id": job_source_message(job)}
     if event == "progress":
-        return [
-            {
-                "type": "render.progress",
-                **base,
-                "step": job.progress_step,
-                "total": job.progress_total,
-                "phase": job.phase,
-                "status": job.status,
-                "attempt": job.attempts,
+        frame = {
+            "type": "render.progress",
+            **base,
+            "step": job.progress_step,
+            "total": job.progress_total,
+            "phase": job.phase,
+            "status": job.status,
+            "attempt": job.attempts,
+        }
+        if preview is not None:
+            frame["preview"] = {
+                "image": preview.data_url,
+                "url": reverse("evolve:clip-preview", args=[job.pk]),
+                "width": preview.width,
+                "height": preview.height,
+                "step": preview.step,
             }
-        ]
+        return [frame]
     payload = job_payload(job)
     if event == "queued":
         return [{"type": "render.queued", **base, "job": payload}]
@@ -113,6 +128,7 @@ def clip_message_create(*, job: RenderJob, conversation_id: int, payload: dict[s
             "job_id": str(job.pk),
             "job_kind": job.kind,
             "source_message_id": payload["message_id"],
+            "continues": payload["continues"],  # the clip this one continues (a chain plays as one scene)
             "clip_url": payload["clip_url"],
             "poster_url": payload["poster_url"],
             "download_url": payload["download_url"],

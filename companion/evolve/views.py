@@ -8,6 +8,7 @@ from django.views.decorators.http import require_safe
 from companion.evolve.ranges import RangeNotSatisfiable, parse_range
 from companion.evolve.services import EvolveError, job_get_for
 from rendering.models import JobStatus, RenderJob
+from rendering.previews import preview_get
 
 CACHE = "private, max-age=3600"
 
@@ -83,3 +84,19 @@ def clip_poster(request: HttpRequest, job_id) -> HttpResponse:
 def clip_download(request: HttpRequest, job_id) -> HttpResponse:
     job = _owned_job(request, job_id)
     return _serve_file(request, job.clip, content_type="video/mp4", filename=_filename(job, "mp4"), attachment=True)
+
+
+@require_safe
+def clip_preview(request: HttpRequest, job_id) -> HttpResponse:
+    """The latest live preview of a render in progress (the same JPEG render.progress carries)."""
+    try:
+        job = job_get_for(user=request.user, job_id=job_id)
+    except EvolveError:
+        raise Http404("No such clip.") from None
+    jpeg = preview_get(job_id=str(job.pk)) if not job.is_finished else None
+    if jpeg is None:
+        raise Http404("No preview yet (or the clip is done).")
+    response = HttpResponse(jpeg, content_type="image/jpeg")
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Cache-Control"] = "private, no-store"  # it changes twice a second
+    return response

@@ -12,6 +12,10 @@ client -> server
   (double-click) gets the existing job back in a ``render.queued`` frame with ``duplicate: true``.
 - ``render.preview`` {message_id, direction?} -> ``render.beat`` {message_id, beat, direction} to this socket.
 - ``render.cancel`` {job_id} -> ``render.cancelled`` {job_id, message_id, job} to every socket.
+- ``render.continue`` {job_id, text?, client_id?}: the next beat of a finished clip, rendered from its
+  last frame (companion.evolve.continues): ``text`` is what happens next, or, when empty, the persona's
+  next message after the clip's. Announced like any new job (``render.queued``; its ``job.continues`` is
+  the parent clip's id); a repeat gets ``render.queued`` with ``duplicate: true``.
 
 Errors: ``error`` {code: invalid_frame | not_found | invalid | refused | unavailable | rate_limited, detail}.
 A refusal by the safety gate also posts a notice message into the chat; ``unavailable``: the guard model
@@ -27,7 +31,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
 from companion.core.errors import validation_detail
-from companion.evolve import scenes, services
+from companion.evolve import continues, scenes, services
 from companion.evolve.payloads import job_payload
 from companion.evolve.selectors import clip_of
 from companion.llm.guard import db_thread
@@ -58,6 +62,13 @@ class RenderPreviewFrame(_Frame):
 class RenderCancelFrame(_Frame):
     type: Literal["render.cancel"]
     job_id: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
+
+
+class RenderContinueFrame(_Frame):
+    type: Literal["render.continue"]
+    job_id: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
+    text: Annotated[str, StringConstraints(strip_whitespace=True, max_length=continues.MAX_DIRECTION)] = ""
+    client_id: Annotated[str, StringConstraints(strip_whitespace=True, max_length=64)] = ""
 
 
 def _in_this_conversation(consumer: Any, message_id: int) -> bool:
@@ -94,6 +105,20 @@ def _cancel(consumer: Any, frame: RenderCancelFrame) -> tuple[dict[str, Any], bo
     was_running = not job.is_finished
     job = services.evolve_cancel(user=consumer.user, job_id=job.pk)
     return job_payload(job), was_running and job.status == "cancelled"
+
+
+def _continue_plan(consumer: Any, frame: RenderContinueFrame) -> continues.ContinuePlan:
+    plan = continues.continue_plan(user=consumer.user, job_id=frame.job_id, text=frame.text,
+                                   client_id=frame.client_id)
+    if plan.message.conversation_id != getattr(consumer.conversation, "pk", None):
+        raise services.EvolveError("not_found", "No such clip in this conversation.")
+    return plan
+
+
+def _continue_commit(consumer: Any, plan: continues.ContinuePlan, beat: Any, verdict: Any
+                     ) -> tuple[dict[str, Any], bool]:
+    job, created = continues.continue_commit(user=consumer.user, plan=plan, beat=beat, model_verdict=verdict)
+    return job_payload(job), created
 
 
 # --- handlers --------------------------------------------------------------------------
@@ -155,9 +180,28 @@ async def handle_render_cancel(consumer: Any, raw: dict[str, Any]) -> None:
     await _run(consumer, raw, RenderCancelFrame, work)
 
 
+async def handle_render_continue(consumer: Any, raw: dict[str, Any]) -> None:
+    async def work(frame: RenderContinueFrame) -> None:
+        plan = await db_thread(_continue_plan)(consumer, frame)
+        beat = verdict = None
+        if plan.existing is None:
+            model_scene = await scenes.scene_model_ask(plan.ctx, plan.seed) if plan.needs_model else None
+            beat = continues.continue_beat(plan=plan, model_scene=model_scene)
+            verdict = await render_request_verdict(persona=plan.parent.persona, beat=beat)
+        payload, created = await db_thread(_continue_commit)(consumer, plan, beat, verdict)
+        if not created:
+            await consumer.send_frame(
+                {"type": "render.queued", "job_id": payload["id"], "message_id": payload["message_id"],
+                 "job": payload, "client_id": frame.client_id, "duplicate": True}
+            )
+
+    await _run(consumer, raw, RenderContinueFrame, work)
+
+
 HANDLERS: dict[str, Callable[[Any, dict[str, Any]], Awaitable[None]]] = {
     "render.request": handle_render_request,
     "render.preview": handle_render_preview,
     "render.cancel": handle_render_cancel,
+    "render.continue": handle_render_continue,
 }
 

@@ -6,7 +6,10 @@
 //   render.preview -> render.beat fills the editable beat, Render sends
 //   render.request {message_id, beat, client_id};
 // - render.queued / render.progress show a progress bar (with Cancel -> render.cancel)
-//   under the source message; render.done / failed / cancelled clear it;
+//   under the source message; render.done / failed / cancelled clear it; a render.progress that
+//   carries a live preview (a small JPEG data URL, rendering/previews.py) shows it in the bar;
+// - a finished clip gets Continue: render.continue {job_id, text?} renders the next beat from its
+//   last frame (empty text: the persona's next message); the new bar comes with render.queued;
 // - clip messages get a poster, the AI-generated label, Remix controls
 //   (render.request with a direction), Download, and a checkbox for "Make reel"
 //   (POST /api/evolve/reels/);
@@ -157,7 +160,24 @@
 
     // --- progress under the source message --------------------------------------------------
 
-    function showProgress(messageId, jobId, {phase, step, total}) {
+    function showPreview(box, preview) {
+      // Only an inline JPEG from the server: never a URL from the frame into an <img>.
+      const image = preview && typeof preview.image === "string" ? preview.image : "";
+      if (!image.startsWith("data:image/jpeg;base64,")) return;
+      let img = box.querySelector("img.render-preview");
+      if (!img) {
+        img = el("img", "render-preview");
+        img.alt = "The scene forming (preview)";
+        box.prepend(img);
+      }
+      if (preview.width && preview.height) {
+        img.width = preview.width;
+        img.height = preview.height;
+      }
+      img.src = image;
+    }
+
+    function showProgress(messageId, jobId, {phase, step, total, preview}) {
       const node = messageNode(messageId);
       if (!node) return;
       let box = node.querySelector(".render-progress");
@@ -188,6 +208,7 @@
       const name = PHASES[phase] || label(phase || "working");
       box.querySelector(".render-phase").textContent = total > 0 ? `${name} ${step}/${total}` : `${name}…`;
       box.querySelector(".render-cancel").disabled = !box.dataset.jobId;
+      showPreview(box, preview);
     }
 
     function clearProgress(messageId, note) {
@@ -307,6 +328,31 @@
         box.append(pick);
       }
       if (extra.source_message_id && extra.job_kind !== "reel") box.append(remixControls(extra));
+      if (extra.job_id && extra.job_kind !== "reel") box.append(continueControls(extra));
+    }
+
+    function continueControls(extra) {
+      const details = el("details", "remix continue");
+      details.append(el("summary", null, "Continue"));
+      const form = el("form", "continue-form");
+      const text = el("input");
+      text.type = "text";
+      text.name = "text";
+      text.maxLength = 500;
+      text.placeholder = "What happens next? (empty: the next message)";
+      const textLabel = el("label", null, "Next ");
+      textLabel.append(text);
+      const go = el("button", "small", "Render next shot");
+      go.type = "submit";
+      form.append(textLabel, go);
+      form.addEventListener("submit", (event) => {
+        event.preventDefault();
+        // The bar appears with render.queued, under whichever message the next shot belongs to.
+        C.send({type: "render.continue", job_id: extra.job_id, text: text.value.trim(), client_id: clientId()});
+        details.open = false;
+      });
+      details.append(form);
+      return details;
     }
 
     function remixControls(extra) {
@@ -429,6 +475,7 @@
             phase: frame.phase || job.phase || "queued",
             step: frame.step || 0,
             total: frame.total || 0,
+            preview: frame.preview,
           });
           break;
         }

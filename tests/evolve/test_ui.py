@@ -29,7 +29,7 @@ def test_js_vocabulary_matches_the_beat_contract():
 
 def test_js_sends_only_documented_frames():
     sent = set(re.findall(r'type: "([a-z.]+)"', JS.read_text()))
-    assert sent == {"render.preview", "render.request", "render.cancel"}
+    assert sent == {"render.preview", "render.request", "render.cancel", "render.continue"}
     from companion.evolve.ws import HANDLERS
 
     assert sent <= set(HANDLERS)

@@ -14,6 +14,7 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import numpy as np
 import pytest
 from django.contrib.auth import get_user_model
 from django.core.files.base import ContentFile
@@ -25,6 +26,7 @@ from companion.chat.models import Conversation, Message
 from companion.memory.models import Memory, RelationshipState
 from personas.models import Lorebook, LoreEntry
 from rendering.models import JobStatus, RenderJob
+from rendering.previews import preview_encode, preview_store
 from tests.web.factories import PASSWORD, make_clip_job, make_persona, make_user, say
 
 pytestmark = pytest.mark.django_db
@@ -129,6 +131,22 @@ def _state_job(w):
     return RenderJob.objects.filter(pk=w["queued_job"].pk).values("status").first()
 
 
+def _state_continues(w):
+    return RenderJob.objects.filter(continues=w["job"]).count()
+
+
+def _continue_url(w):
+    # a continue needs the clip's whole scene (the world's job carries only a prompt)
+    RenderJob.objects.filter(pk=w["job"].pk).update(beat={"setting": "a beach", "action": "Mira walks"})
+    return f"/api/evolve/jobs/{w['job'].pk}/continue/"
+
+
+def _preview_url(w):
+    # the live preview of the job in progress, as its worker keeps it
+    preview_store(job_id=str(w["queued_job"].pk), preview=preview_encode(np.zeros((36, 64, 3), np.uint8)))
+    return f"/clips/{w['queued_job'].pk}/preview.jpg"
+
+
 # Owned: the URL names one of alice's objects. Owner succeeds; everyone else is refused.
 OWNED: dict[str, list[Case]] = {
     "chat": [Case("get", lambda w: f"/conversations/{w['conv'].pk}/")],
@@ -170,6 +188,9 @@ OWNED: dict[str, list[Case]] = {
     "clip-video": [Case("get", lambda w: f"/clips/{w['job'].pk}/video.mp4")],
     "clip-poster": [Case("get", lambda w: f"/clips/{w['job'].pk}/poster.jpg")],
     "clip-download": [Case("get", lambda w: f"/clips/{w['job'].pk}/download")],
+    "clip-preview": [Case("get", _preview_url)],
+    "job-continue": [Case("post", _continue_url, lambda w: {"text": "She waves."}, json_body=True,
+                          owner_ok=(201,), unchanged=_state_continues)],
     "persona-portrait": [Case("get", lambda w: f"/personas/{w['secret'].slug}/portrait/")],
     "api-persona-detail": [Case("get", lambda w: f"/api/personas/{w['secret'].slug}/")],
     "api-lorebook-detail": [

@@ -17,6 +17,7 @@ from pydantic import BaseModel, ValidationError
 from rest_framework import serializers
 
 from companion.core.errors import validation_detail
+from companion.evolve.continues import MAX_DIRECTION
 from companion.evolve.services import REEL_MAX_CLIPS, BeatEdit
 from rendering.beat import RenderDirection
 
@@ -96,6 +97,14 @@ class PreviewRequestSerializer(serializers.Serializer):
 
     message_id = serializers.IntegerField(min_value=1)
     direction = ContractField(RenderDirection, required=False, allow_null=True)
+
+
+class ContinueRequestSerializer(serializers.Serializer):
+    """The next beat of a finished clip, rendered from its last frame."""
+
+    text = serializers.CharField(max_length=MAX_DIRECTION, required=False, allow_blank=True, default="",
+                                 help_text="What happens next; empty: the persona's next message after the clip's.")
+    client_id = _client_id()
 
 
 class ReelRequestSerializer(serializers.Serializer):

@@ -6,6 +6,8 @@
 - POST /api/evolve/preview/         {message_id, direction?} -> {message_id, beat}
 - GET  /api/evolve/jobs/<id>/       -> job
 - POST /api/evolve/jobs/<id>/cancel/ -> job
+- POST /api/evolve/jobs/<id>/continue/ {text?, client_id?} -> the continued clip's job (201 new, 200 existing;
+  404 for someone else's clip)
 - POST /api/evolve/reels/           {conversation_id, job_ids: [...], client_id?} -> reel job (201/200)
 """
 
@@ -18,8 +20,9 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from companion.chat.selectors import conversation_get_for
-from companion.evolve import selectors, services
+from companion.evolve import continues, selectors, services
 from companion.evolve.api.serializers import (
+    ContinueRequestSerializer,
     ContractField,
     EvolveRequestSerializer,
     JobListQuerySerializer,
@@ -92,6 +95,16 @@ class JobCancelView(EvolveAPIView):
     @extend_schema(request=None, responses=JobSerializer)
     def post(self, request: Request, job_id) -> Response:
         return Response(job_payload(services.evolve_cancel(user=request.user, job_id=job_id)))
+
+
+class JobContinueView(EvolveAPIView):
+    @extend_schema(request=ContinueRequestSerializer, responses=JOB_CREATED)
+    def post(self, request: Request, job_id) -> Response:
+        body = ContinueRequestSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        job, created = continues.continue_request(user=request.user, job_id=job_id, text=body.validated_data["text"],
+                                                  client_id=body.validated_data["client_id"])
+        return Response(job_payload(job), status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
 
 
 class ReelCreateView(EvolveAPIView):
