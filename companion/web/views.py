@@ -11,8 +11,6 @@ from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
-from django.template import TemplateDoesNotExist
-from django.template.loader import get_template
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
@@ -33,22 +31,11 @@ from companion.web.gallery import SORTS, gallery_cards, gallery_filter, gallery_
 from personas.models import Persona
 from personas.selectors import persona_get_visible
 
-# Templates other features add to the chat page (Evolve, memory, branches); included when present.
+# Templates the other apps add to the chat page (Evolve, memory, branches): all always installed.
 CHAT_EXTRA_TEMPLATES = ("chat/_evolve.html", "chat/_memory.html", "chat/_branches.html")
 HISTORY_PAGE = 200
 THEMES = ("auto", "light", "dark")  # the "theme" cookie; static/js/theme.js writes the same one
 THEME_COOKIE_AGE_S = 365 * 24 * 3600
-
-
-def _existing_templates(names: tuple[str, ...]) -> list[str]:
-    found = []
-    for name in names:
-        try:
-            get_template(name)
-        except TemplateDoesNotExist:
-            continue
-        found.append(name)
-    return found
 
 
 def home(request: HttpRequest) -> HttpResponse:
@@ -203,7 +190,7 @@ def chat(request: HttpRequest, conversation_id: int) -> HttpResponse:
             "last_seq": conversation.last_seq,
             "messages": messages_payload(history),
         },
-        "extras": _existing_templates(CHAT_EXTRA_TEMPLATES),
+        "extras": CHAT_EXTRA_TEMPLATES,
         "branch_tree": conversation_branch_tree(user=request.user, conversation=conversation),
     }
     return render(request, "chat/chat.html", context)
