@@ -95,7 +95,7 @@ BRANCH_SNIPPET_CHARS = 80
 @dataclass(frozen=True)
 class BranchNode:
     """One conversation of a branch tree: ``depth`` 0 is the root; ``branched_from`` is the parent's
-    message it branched after (None for the root, or once that message is gone)."""
+    message it branched after (None for the root, or once that message is gone or deleted)."""
 
     conversation: Conversation
     depth: int
@@ -134,7 +134,8 @@ def conversation_branch_tree(*, user: Any, conversation: Conversation) -> list[B
     nodes: list[BranchNode] = []
 
     def walk(node: Conversation, depth: int) -> None:
-        nodes.append(BranchNode(node, depth, node.branched_from if depth else None))
+        point = node.branched_from if depth else None
+        nodes.append(BranchNode(node, depth, None if point is None or point.deleted else point))
         for child in children[node.pk]:
             walk(child, depth + 1)
 

@@ -88,6 +88,16 @@ def test_branch_of_a_branch_and_the_tree(story, user):
     assert [n.snippet for n in tree] == ["", "In the cellar.", "Then I'll make tea.", "And the lamp?"]
 
 
+def test_a_branch_point_deleted_in_the_parent_is_shown_as_gone(story, user):
+    conversation, _, _, _ = story
+    last_user = conversation.messages.filter(role="user").order_by("-seq").first()
+    branch = conversation_branch(owner=user, message=last_user)
+    services.message_delete(message=last_user)
+    node = conversation_branch_tree(user=user, conversation=branch)[1]
+    assert (node.conversation, node.branched_from, node.snippet) == (branch, None, "")
+    assert _shown(branch)[-1] == ("user", "Let's go down.")  # the branch keeps its copy
+
+
 def test_deleting_the_parent_leaves_the_branch_standing(story, user):
     conversation, _, _, second = story
     branch = conversation_branch(owner=user, message=second)
