@@ -34,6 +34,8 @@ from companion.llm.guard import model_call_sync
 from rendering.beat import SceneBeat
 from rendering.continuity import child_seed
 from rendering.models import JobKind, JobStatus, RenderJob
+from rendering.safety import RenderRefused, SafetyCheckUnavailable, render_request_verdict
+from rendering.services import render_job_request
 
 CONTINUE_SOURCE = "chat.continue:"  # RenderJob.source label, for people
 MAX_DIRECTION = 500
@@ -121,8 +123,6 @@ def continue_commit(*, user: Any, plan: ContinuePlan, beat: SceneBeat, model_ver
 
     A refusal posts a notice into the chat and raises EvolveError("refused"), as Evolve does.
     """
-    from rendering.safety import RenderRefused, SafetyCheckUnavailable
-    from rendering.services import render_job_request
 
     if plan.existing is not None:
         return plan.existing, False
@@ -148,8 +148,6 @@ def continue_commit(*, user: Any, plan: ContinuePlan, beat: SceneBeat, model_ver
 
 def continue_request(*, user: Any, job_id: Any, text: str = "", client_id: str = "") -> tuple[RenderJob, bool]:
     """Continue a clip, for sync callers (REST): plan, models in threads of their own, commit."""
-    from rendering.safety import render_request_verdict
-
     plan = continue_plan(user=user, job_id=job_id, text=text, client_id=client_id)
     if plan.existing is not None:
         return plan.existing, False
