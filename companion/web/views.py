@@ -6,6 +6,7 @@ do not leak whose they are.
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
@@ -18,6 +19,7 @@ from companion.accounts.forms import DisplayNameForm, SignupForm
 from companion.accounts.selectors import user_display_name
 from companion.accounts.services import profile_set_display_name
 from companion.chat import services
+from companion.chat.consumers import CLOSE_FORBIDDEN, CLOSE_UNAUTHENTICATED
 from companion.chat.selectors import (
     conversation_branch_tree,
     conversation_get_for,
@@ -183,8 +185,13 @@ def chat(request: HttpRequest, conversation_id: int) -> HttpResponse:
         "conversation": conversation,
         "persona": conversation.persona,
         # Rendered by chat.js through json_script (escaped), then textContent: never as HTML.
+        # The limits, the socket's path (companion/routing.py) and the close codes after which
+        # it must not reconnect come from here, not from literals in the JS.
         "chat_boot": {
             "conversation_id": conversation.pk,
+            "socket_url": f"/ws/conversations/{conversation.pk}/",
+            "close_codes": {"unauthenticated": CLOSE_UNAUTHENTICATED, "forbidden": CLOSE_FORBIDDEN},
+            "max_chars": settings.CHAT_MAX_MESSAGE_CHARS,
             "persona_name": conversation.persona.name,
             "user_name": user_display_name(request.user),
             "last_seq": conversation.last_seq,

@@ -6,12 +6,13 @@
 // - the Memory panel takes focus when it opens and gives it back to its button when it closes;
 // - #message-<id> in the address (a "scene is ready" notification links there) scrolls to
 //   that message, highlights and focuses it, also once it arrives later.
-(() => {
-  "use strict";
+// A module (deferred): it runs after the page is parsed, after chat.js.
 
-  const chat = document.getElementById("chat");
-  const list = document.getElementById("messages");
-  if (!chat || !list) return;
+const chatSection = document.getElementById("chat");
+const messageList = document.getElementById("messages");
+if (chatSection && messageList) setup(chatSection, messageList);
+
+function setup(chat, list) {
   const personaName = chat.dataset.personaName || "";
   const root = document.documentElement;
 
@@ -66,7 +67,6 @@
       announce("The clip could not be made.");
     }
   });
-  window.CompanionChatUI = {announce};
 
   // --- the Memory panel's focus --------------------------------------------------------------
 
@@ -150,4 +150,4 @@
     });
   }
   fromHash();
-})();
+}

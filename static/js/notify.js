@@ -10,53 +10,51 @@
 // Permission is asked only from a click: when a render is queued, a small offer under the
 // messages ("Notify me" / "Not now"; "Not now" is remembered), or the account page's button
 // ([data-notify-enable]).
-(() => {
-  "use strict";
+import {button, el} from "./lib/dom.js";
+import {toast} from "./lib/toast.js";
 
-  const supported = "Notification" in window;
-  const DISMISSED = "companion.notify.dismissed";
+const supported = "Notification" in window;
+const DISMISSED = "companion.notify.dismissed";
 
-  function toast(text) {
-    if (window.CompanionUI) window.CompanionUI.toast(text);
+async function ask() {
+  if (!supported) {
+    toast("This browser cannot show notifications.");
+    return "denied";
   }
-
-  async function ask() {
-    if (!supported) {
-      toast("This browser cannot show notifications.");
-      return "denied";
-    }
-    const answer = await Notification.requestPermission();
-    toast(answer === "granted"
-      ? "Notifications are on: you will hear when a scene is ready."
-      : "Notifications are off. You can allow them in the browser's site settings.");
-    updateButtons();
-    return answer;
-  }
-
-  function updateButtons() {
-    for (const button of document.querySelectorAll("[data-notify-enable]")) {
-      const state = supported ? Notification.permission : "unsupported";
-      button.hidden = state !== "default";
-      const note = document.getElementById(button.getAttribute("aria-describedby") || "");
-      if (note) {
-        note.textContent = {
-          granted: "On: you get a notification when a scene is ready while Companion is in the background.",
-          denied: "Blocked in this browser's site settings.",
-          default: "Off. Turn them on to hear when a scene is ready while Companion is in the background.",
-          unsupported: "This browser cannot show notifications.",
-        }[state];
-      }
-    }
-  }
-  document.addEventListener("click", (event) => {
-    if (event.target.closest("[data-notify-enable]")) ask();
-  });
+  const answer = await Notification.requestPermission();
+  toast(answer === "granted"
+    ? "Notifications are on: you will hear when a scene is ready."
+    : "Notifications are off. You can allow them in the browser's site settings.");
   updateButtons();
+  return answer;
+}
 
-  // --- the chat page ---------------------------------------------------------------------------
+function updateButtons() {
+  for (const control of document.querySelectorAll("[data-notify-enable]")) {
+    const state = supported ? Notification.permission : "unsupported";
+    control.hidden = state !== "default";
+    const note = document.getElementById(control.getAttribute("aria-describedby") || "");
+    if (note) {
+      note.textContent = {
+        granted: "On: you get a notification when a scene is ready while Companion is in the background.",
+        denied: "Blocked in this browser's site settings.",
+        default: "Off. Turn them on to hear when a scene is ready while Companion is in the background.",
+        unsupported: "This browser cannot show notifications.",
+      }[state];
+    }
+  }
+}
+document.addEventListener("click", (event) => {
+  if (event.target.closest("[data-notify-enable]")) ask();
+});
+updateButtons();
 
-  const chat = document.getElementById("chat");
-  if (!chat) return;
+// --- the chat page ---------------------------------------------------------------------------
+
+const chat = document.getElementById("chat");
+if (chat) chatPage(chat);
+
+function chatPage(chat) {
   const persona = chat.dataset.personaName || "Your companion";
   const icon = document.querySelector("link[rel=icon][data-badge-href]");
   const plainIcon = icon ? icon.getAttribute("href") : null;
@@ -127,21 +125,13 @@
     } catch (_) {
       return;
     }
-    const box = document.createElement("div");
+    const box = el("div", "notify-offer");
     box.id = "notify-offer";
-    box.className = "notify-offer";
     box.setAttribute("role", "region");
     box.setAttribute("aria-label", "Notifications");
-    const text = document.createElement("p");
-    text.textContent = "Clips take a little while. Get a notification when it is ready?";
-    const yes = document.createElement("button");
-    yes.type = "button";
-    yes.className = "small";
-    yes.textContent = "Notify me";
-    const no = document.createElement("button");
-    no.type = "button";
-    no.className = "small secondary";
-    no.textContent = "Not now";
+    const text = el("p", "", "Clips take a little while. Get a notification when it is ready?");
+    const yes = button("Notify me", "small");
+    const no = button("Not now", "small secondary");
     const input = document.getElementById("composer-text");
     yes.addEventListener("click", () => {
       box.remove();
@@ -161,4 +151,4 @@
     const composer = document.getElementById("composer");
     if (composer) composer.before(box);
   }
-})();
+}
