@@ -4,22 +4,30 @@
 // what), lets the user ask memory (recall across layers, ranked, with the layer
 // and sources of each result), edit or forget each item, and shows the
 // relationship stage and milestone timeline.
-// API: /api/memory/conversations/<id>/{memories?layer=,relationship,recall?q=}/, /api/memory/memories/<id>/.
+// API: the panel's data-*-url attributes (rendered with {% url %}): the conversation's memories
+// (?layer=), relationship and recall (?q=), and one memory (its id in place of 0).
 // Text from the server is only ever inserted with textContent.
-(() => {
-  "use strict";
+import {api} from "./lib/api.js";
+import {button, el} from "./lib/dom.js";
+import {editForm} from "./lib/editform.js";
 
-  const panel = document.getElementById("memory-panel");
-  const toggle = document.getElementById("memory-toggle");
-  if (!panel || !toggle) return;
+const panel = document.getElementById("memory-panel");
+const toggle = document.getElementById("memory-toggle");
+if (panel && toggle) setup(panel, toggle);
+
+function setup(panel, toggle) {
   // The toggle belongs in the chat header, next to the persona's name.
   const head = document.querySelector(".chat-head");
   if (head) {
     head.appendChild(toggle);
     toggle.classList.add("in-head");
   }
-  const conversationId = panel.dataset.conversationId;
-  const base = "/api/memory";
+  const urls = {
+    memories: panel.dataset.memoriesUrl,
+    relationship: panel.dataset.relationshipUrl,
+    recall: panel.dataset.recallUrl,
+    memory: (id) => panel.dataset.memoryUrl.replace(/\/0\/$/, `/${Number(id)}/`),
+  };
   const list = document.getElementById("memory-list");
   const empty = document.getElementById("memory-empty");
   const count = document.getElementById("memory-count");
@@ -32,23 +40,7 @@
   const layerTabs = Array.from(panel.querySelectorAll(".memory-layer"));
   const LAYER_LABELS = {semantic: "fact", episodic: "turn", session: "session"};
   let layer = "semantic";
-  const csrf = (panel.querySelector("input[name=csrfmiddlewaretoken]") || {}).value || "";
   let refreshTimers = [];
-
-  function el(tag, className, text) {
-    const node = document.createElement(tag);
-    if (className) node.className = className;
-    if (text !== undefined) node.textContent = text;
-    return node;
-  }
-
-  function button(label, onClick, title) {
-    const b = el("button", "secondary", label);
-    b.type = "button";
-    if (title) b.setAttribute("aria-label", title);
-    b.addEventListener("click", onClick);
-    return b;
-  }
 
   function day(iso) {
     return iso ? new Date(iso).toLocaleDateString() : "";
@@ -57,17 +49,6 @@
   function showError(text) {
     errorBox.textContent = text || "";
     errorBox.hidden = !text;
-  }
-
-  async function api(path, options = {}) {
-    const headers = {"Accept": "application/json", ...(options.headers || {})};
-    if (options.method && options.method !== "GET") {
-      headers["X-CSRFToken"] = csrf;
-      if (options.body) headers["Content-Type"] = "application/json";
-    }
-    const response = await fetch(base + path, {credentials: "same-origin", ...options, headers});
-    if (!response.ok) throw new Error(`Request failed (${response.status})`);
-    return response.status === 204 ? null : response.json();
   }
 
   function period(memory) {
@@ -100,32 +81,28 @@
     const sources = renderSources(memory);
     const actions = el("div", "actions");
     actions.append(
-      button("Edit", () => startEdit(item, memory), `Edit memory: ${memory.text}`),
-      button("Forget", () => forget(item, memory), `Forget: ${memory.text}`),
+      button("Edit", "secondary", () => startEdit(item, memory), `Edit memory: ${memory.text}`),
+      button("Forget", "secondary", () => forget(item, memory), `Forget: ${memory.text}`),
     );
     item.append(head, meta, sources, actions);
     return item;
   }
 
   function startEdit(item, memory) {
-    const form = el("form", "memory-edit");
-    const area = el("textarea");
-    area.value = memory.text;
-    area.rows = 3;
-    area.setAttribute("aria-label", "Memory text");
-    const save = el("button", "", "Save");
-    save.type = "submit";
-    const cancel = button("Cancel", () => form.replaceWith(renderMemory(memory)));
-    form.append(area, save, cancel);
-    form.addEventListener("submit", async (event) => {
-      event.preventDefault();
-      try {
-        const updated = await api(`/memories/${memory.id}/`, {method: "PATCH", body: JSON.stringify({text: area.value})});
-        form.replaceWith(renderMemory(updated));
-        showError("");
-      } catch (err) {
-        showError(err.message);
-      }
+    const {form, area} = editForm({
+      text: memory.text,
+      label: "Memory text",
+      className: "memory-edit",
+      async onSave(text) {
+        try {
+          const updated = await api(urls.memory(memory.id), {method: "PATCH", body: {text}});
+          form.replaceWith(renderMemory(updated));
+          showError("");
+        } catch (err) {
+          showError(err.message);
+        }
+      },
+      onCancel: () => form.replaceWith(renderMemory(memory)),
     });
     item.replaceWith(form);
     area.focus();
@@ -134,7 +111,7 @@
   async function forget(item, memory) {
     if (!window.confirm(`Forget “${memory.text}”?`)) return;
     try {
-      await api(`/memories/${memory.id}/`, {method: "DELETE"});
+      await api(urls.memory(memory.id), {method: "DELETE"});
       item.remove();
       updateCount(list.children.length);
       showError("");
@@ -199,7 +176,7 @@
       return;
     }
     try {
-      const found = await api(`/conversations/${conversationId}/recall/?k=10&q=${encodeURIComponent(query)}`);
+      const found = await api(`${urls.recall}?k=10&q=${encodeURIComponent(query)}`);
       results.replaceChildren(...found.results.map((r) => renderMemory(r.memory, r)));
       if (!found.results.length) results.append(el("li", "muted", "Nothing comes to mind."));
       showError("");
@@ -211,8 +188,8 @@
   async function refresh() {
     try {
       const [memories, relationship] = await Promise.all([
-        api(`/conversations/${conversationId}/memories/?layer=${encodeURIComponent(layer)}`),
-        api(`/conversations/${conversationId}/relationship/`),
+        api(`${urls.memories}?layer=${encodeURIComponent(layer)}`),
+        api(urls.relationship),
       ]);
       list.replaceChildren(...memories.results.map((memory) => renderMemory(memory)));
       updateCount(memories.results.length);
@@ -248,6 +225,4 @@
     refreshTimers.forEach(clearTimeout);
     refreshTimers = [1500, 5000].map((ms) => setTimeout(refresh, ms));
   });
-
-  window.CompanionMemory = {refresh, recall, selectLayer, open: () => setOpen(true), close: () => setOpen(false)};
-})();
+}
