@@ -129,6 +129,43 @@ def _wait_for_new_clip(page, before: int) -> None:
     )
 
 
+def test_the_progress_bar_shows_the_scene_forming_until_the_clip_arrives(server, render_hold):
+    url, conversation_id = server
+    slow = render_hold.with_name(f"{render_hold.name}.slow")
+    slow.touch()  # ~4 s of rendering: several previews, two a second
+    try:
+        with playwright_api.sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+            try:
+                context = browser.new_context(viewport={"width": 1100, "height": 900}, bypass_csp=True)
+                context.set_default_timeout(30_000)
+                page = context.new_page()
+                errors: list[str] = []
+                page.on("pageerror", lambda e: errors.append(str(e)))
+                _login_and_open(page, url, conversation_id)
+                before = page.locator(".message[data-kind=clip] video").count()
+                _evolve_greeting(page, "3")
+                greeting = page.locator(".message[data-role=persona][data-kind=text]").first
+                img = greeting.locator(".render-progress img.render-preview")
+                img.wait_for()
+                first = img.get_attribute("src")
+                assert first.startswith("data:image/jpeg;base64,")
+                page.wait_for_function(  # a later preview replaces it while the bar is still there
+                    "first => { const i = document.querySelector('.render-progress img.render-preview');"
+                    " return i && i.getAttribute('src') !== first; }", arg=first)
+                assert page.evaluate("i => [i.naturalWidth, i.naturalHeight]", img.element_handle()) == [160, 96]
+                _wait_for_new_clip(page, before)
+                assert greeting.locator(".render-progress").count() == 0  # the clip took the preview's place
+                types = page.evaluate("window.__frames.map(f => f.type + (f.preview ? '+preview' : ''))")
+                assert types.count("render.progress+preview") >= 2
+                assert types.index("render.done") > max(i for i, t in enumerate(types) if t.endswith("+preview"))
+                assert errors == []
+            finally:
+                browser.close()
+    finally:
+        slow.unlink(missing_ok=True)
+
+
 def test_progress_survives_a_reload_then_the_clip_arrives(server, render_hold):
     url, conversation_id = server
     render_hold.touch()
