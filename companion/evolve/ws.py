@@ -108,11 +108,11 @@ def _cancel(consumer: Any, frame: RenderCancelFrame) -> tuple[dict[str, Any], bo
 
 
 def _continue_plan(consumer: Any, frame: RenderContinueFrame) -> continues.ContinuePlan:
-    plan = continues.continue_plan(user=consumer.user, job_id=frame.job_id, text=frame.text,
+    clip = clip_of(services.job_get_for(user=consumer.user, job_id=frame.job_id))
+    if clip is None or clip.conversation_id != getattr(consumer.conversation, "pk", None):
+        raise services.EvolveError("not_found", "No such clip in this conversation.")  # before the rate counts
+    return continues.continue_plan(user=consumer.user, job_id=frame.job_id, text=frame.text,
                                    client_id=frame.client_id)
-    if plan.message.conversation_id != getattr(consumer.conversation, "pk", None):
-        raise services.EvolveError("not_found", "No such clip in this conversation.")
-    return plan
 
 
 def _continue_commit(consumer: Any, plan: continues.ContinuePlan, beat: Any, verdict: Any
