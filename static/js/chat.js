@@ -244,6 +244,3 @@ function start(boot) {
     messages: store.messages,
   };
 }
-
-// evolve.js is still a classic script: it finds the chat here until it imports `chat`.
-if (chat) window.Companion = chat;

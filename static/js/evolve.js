@@ -1,6 +1,6 @@
 // Evolve: turn a persona message into a short clip, right in the chat.
 //
-// Extends chat.js through its public hooks only (window.Companion, the
+// Extends chat.js through its public hooks only (the `chat` it exports, the
 // "companion:frame" and "companion:message-rendered" events):
 // - an Evolve button on finished persona text messages opens the refine dialog:
 //   render.preview -> render.beat fills the editable beat, Render sends
@@ -15,510 +15,479 @@
 //   (POST /api/evolve/reels/);
 // - renders still running survive a reload: the page carries the user's queued/running jobs
 //   of this conversation (#evolve-active-jobs, json_script) and their bars come back at once;
-//   after every (re)connect, once history.sync is answered, GET /api/evolve/jobs/?active=1
+//   after every (re)connect, once history.sync is answered, GET <jobs URL>?active=1
 //   reconciles: bars of jobs that finished while away go (their clip or notice came with
 //   the history), bars of jobs still running are restored, and live render.progress continues.
 // All text from the server goes in with textContent; URLs are checked to be http(s).
-(() => {
-  "use strict";
+// The choices and bounds come from the server (#evolve-vocabulary, read from the SceneBeat
+// contract by companion.evolve.selectors.scene_vocabulary), the API URLs from the dialog's
+// data-*-url attributes ({% url %}).
+import {chat} from "./chat.js";
+import {api} from "./lib/api.js";
+import {el, readJson, safeUrl} from "./lib/dom.js";
+import {newClientId as clientId} from "./lib/ids.js";
+import {toast} from "./lib/toast.js";
 
-  // The SceneBeat vocabulary (rendering/beat.py; tests/evolve/test_ui.py keeps these in step).
-  const CAMERAS = ["static", "dolly_in", "dolly_out", "pan_left", "pan_right", "tilt_up", "tilt_down",
-    "crane_up", "orbit", "handheld_tracking", "dolly_zoom"];
-  const FRAMINGS = ["close_up", "medium", "wide"];
-  const LIGHTINGS = ["golden_hour", "overcast", "neon", "candlelight", "moonlight", "studio", "daylight",
-    "firelight", "rainy_night"];
-  const PHASES = {starting: "Starting", rendering: "Rendering", denoising: "Rendering", encoding: "Encoding",
-    labelling: "Labelling", assembling: "Assembling", retrying: "Retrying", queued: "Queued"};
+const PHASES = {starting: "Starting", rendering: "Rendering", denoising: "Rendering", encoding: "Encoding",
+  labelling: "Labelling", assembling: "Assembling", retrying: "Retrying", queued: "Queued"};
 
-  // This file is included before chat.js and both are deferred: deferred scripts run in
-  // document order (readyState is already "interactive"), so wait for DOMContentLoaded,
-  // which fires after chat.js has set up window.Companion.
-  if (window.Companion) init();
-  else document.addEventListener("DOMContentLoaded", init);
+const vocabulary = readJson("evolve-vocabulary");
+const evolveDialog = document.getElementById("evolve-dialog");
+// A module that imports chat.js runs after it: the chat's messages are already drawn.
+if (chat && evolveDialog && vocabulary) init(chat, evolveDialog, vocabulary);
 
-  function init() {
-    const C = window.Companion;
-    const dialog = document.getElementById("evolve-dialog");
-    const reelBar = document.getElementById("reel-bar");
-    if (!C || !dialog) return;
+function init(C, dialog, vocabulary) {
+  const reelBar = document.getElementById("reel-bar");
+  const urls = {jobs: dialog.dataset.jobsUrl, reels: dialog.dataset.reelsUrl};
+  const CAMERAS = vocabulary.camera;
+  const FRAMINGS = vocabulary.framing;
+  const LIGHTINGS = vocabulary.lighting;
 
-    const jobs = new Map(); // job id -> {messageId, status}
-    const finished = new Set(); // job ids seen done/failed/cancelled: a stale snapshot never revives them
-    const selected = new Set(); // clip job ids chosen for a reel, in click order
-    let dialogMessageId = null;
+  const jobs = new Map(); // job id -> {messageId, status}
+  const finished = new Set(); // job ids seen done/failed/cancelled: a stale snapshot never revives them
+  const selected = new Set(); // clip job ids chosen for a reel, in click order
+  let dialogMessageId = null;
 
-    function el(tag, className, text) {
-      const node = document.createElement(tag);
-      if (className) node.className = className;
-      if (text !== undefined) node.textContent = text;
-      return node;
+  function label(value) {
+    return String(value).replace(/_/g, " ");
+  }
+  function select(name, values, withDefault) {
+    const node = el("select");
+    node.name = name;
+    if (withDefault) node.append(new Option("(as extracted)", ""));
+    for (const v of values) node.append(new Option(label(v), v));
+    return node;
+  }
+  function messageNode(messageId) {
+    return document.querySelector(`[data-message-id="${Number(messageId)}"]`);
+  }
+  function actionsOf(node) {
+    let box = node.querySelector(".evolve-actions");
+    if (!box) {
+      box = el("span", "evolve-actions");
+      (node.querySelector(".message-actions") || node).append(box);
     }
-    function label(value) {
-      return String(value).replace(/_/g, " ");
+    return box;
+  }
+
+  // --- persona text messages: the Evolve button ----------------------------------
+
+  function decorateText(node, message) {
+    const box = actionsOf(node);
+    const ready = message.status === "complete" && !message.deleted && (message.content || "").trim();
+    if (!ready) {
+      box.replaceChildren();
+      return;
     }
-    function safeUrl(raw) {
-      if (!raw) return null;
+    if (box.querySelector(".evolve-button")) return;
+    const button = el("button", "small secondary evolve-button", "✦ Evolve");
+    button.type = "button";
+    button.title = "Turn this moment into a short clip";
+    button.addEventListener("click", () => openRefine(message.id));
+    box.append(button);
+  }
+
+  // --- the refine dialog -------------------------------------------------------------
+
+  const form = dialog.querySelector("form");
+  const fields = {
+    setting: form.elements.setting,
+    action: form.elements.action,
+    camera: form.elements.camera,
+    framing: form.elements.framing,
+    lighting: form.elements.lighting,
+    mood: form.elements.mood,
+    duration_s: form.elements.duration_s,
+  };
+  const dialogStatus = dialog.querySelector(".evolve-dialog-status");
+  for (const [name, values] of [["camera", CAMERAS], ["framing", FRAMINGS], ["lighting", LIGHTINGS]]) {
+    if (!fields[name].options.length) for (const v of values) fields[name].append(new Option(label(v), v));
+  }
+
+  function openRefine(messageId) {
+    dialogMessageId = messageId;
+    form.reset();
+    form.querySelector("fieldset").disabled = true;
+    dialogStatus.textContent = "Reading the scene…";
+    if (typeof dialog.showModal === "function") dialog.showModal();
+    else dialog.setAttribute("open", "");
+    C.send({type: "render.preview", message_id: messageId});
+  }
+
+  function fillRefine(frame) {
+    if (Number(frame.message_id) !== Number(dialogMessageId) || !frame.beat) return;
+    const beat = frame.beat;
+    for (const name of Object.keys(fields)) {
+      if (beat[name] !== undefined && beat[name] !== null) fields[name].value = beat[name];
+    }
+    form.querySelector("fieldset").disabled = false;
+    dialogStatus.textContent = "Edit anything you like, then render.";
+    fields.action.focus();
+  }
+
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    if (event.submitter && event.submitter.value === "cancel") {
+      dialog.close();
+      return;
+    }
+    if (!form.reportValidity() || dialogMessageId === null) return;
+    const beat = {};
+    for (const [name, input] of Object.entries(fields)) beat[name] = input.value;
+    beat.duration_s = Number(beat.duration_s);
+    const sent = C.send({type: "render.request", message_id: dialogMessageId, beat, client_id: clientId()});
+    if (sent !== false) showProgress(dialogMessageId, null, {phase: "queued", step: 0, total: 0});
+    dialog.close();
+  });
+
+  // --- progress under the source message --------------------------------------------------
+
+  function showPreview(box, preview) {
+    // Only an inline JPEG from the server: never a URL from the frame into an <img>.
+    const image = preview && typeof preview.image === "string" ? preview.image : "";
+    if (!image.startsWith("data:image/jpeg;base64,")) return;
+    let img = box.querySelector("img.render-preview");
+    if (!img) {
+      img = el("img", "render-preview");
+      img.alt = "The scene forming (preview)";
+      box.prepend(img);
+    }
+    if (preview.width && preview.height) {
+      img.width = preview.width;
+      img.height = preview.height;
+    }
+    img.src = image;
+  }
+
+  function showProgress(messageId, jobId, {phase, step, total, preview}) {
+    const node = messageNode(messageId);
+    if (!node) return;
+    let box = node.querySelector(".render-progress");
+    if (!box) {
+      box = el("div", "render-progress");
+      box.setAttribute("role", "status");
+      const bar = el("progress");
+      bar.max = 1;
+      const text = el("span", "render-phase");
+      const cancel = el("button", "small secondary render-cancel", "Cancel");
+      cancel.type = "button";
+      cancel.addEventListener("click", () => {
+        if (box.dataset.jobId) C.send({type: "render.cancel", job_id: box.dataset.jobId});
+        cancel.disabled = true;
+      });
+      box.append(bar, text, cancel);
+      node.append(box);
+    }
+    if (jobId) box.dataset.jobId = jobId;
+    box.dataset.step = String(total > 0 ? step : 0);
+    const bar = box.querySelector("progress");
+    if (total > 0) {
+      bar.max = total;
+      bar.value = Math.min(step, total);
+    } else {
+      bar.removeAttribute("value"); // indeterminate while queued
+    }
+    const name = PHASES[phase] || label(phase || "working");
+    box.querySelector(".render-phase").textContent = total > 0 ? `${name} ${step}/${total}` : `${name}…`;
+    box.querySelector(".render-cancel").disabled = !box.dataset.jobId;
+    showPreview(box, preview);
+  }
+
+  function clearProgress(messageId, note) {
+    const node = messageNode(messageId);
+    const box = node && node.querySelector(".render-progress");
+    if (!box) return;
+    if (!note) {
+      box.remove();
+      return;
+    }
+    box.replaceChildren(el("span", "render-phase", note));
+    setTimeout(() => box.remove(), 4000);
+  }
+
+  // --- jobs that outlive the page or the socket ------------------------------------------
+
+  function jobFromPayload(job) {
+    if (!job || !job.id || job.message_id === null || job.message_id === undefined) return;
+    if (finished.has(job.id) || !["queued", "running"].includes(job.status)) return;
+    const node = messageNode(job.message_id);
+    const box = node && node.querySelector(".render-progress");
+    // A live frame may already have moved this bar further than the snapshot says.
+    if (box && box.dataset.jobId === job.id && Number(box.dataset.step || 0) > (job.progress_step || 0)) return;
+    jobs.set(job.id, {messageId: job.message_id, status: job.status});
+    showProgress(job.message_id, job.id, {
+      phase: job.phase || job.status,
+      step: job.progress_step || 0,
+      total: job.progress_total || 0,
+    });
+  }
+
+  function restoreFromPage() {
+    const node = document.getElementById("evolve-active-jobs");
+    if (!node) return;
+    let list;
+    try {
+      list = JSON.parse(node.textContent);
+    } catch (_) {
+      return;
+    }
+    if (Array.isArray(list)) list.forEach(jobFromPayload);
+  }
+
+  let reconciling = null;
+  async function reconcile() {
+    if (reconciling) return reconciling;
+    const known = new Set(jobs.keys()); // only bars known before asking may be dropped
+    reconciling = (async () => {
       try {
-        const url = new URL(raw, window.location.href);
-        return url.protocol === "http:" || url.protocol === "https:" ? url.href : null;
+        const data = await api(`${urls.jobs}?conversation=${encodeURIComponent(C.conversationId)}&active=1`);
+        const active = new Set();
+        for (const job of data.jobs || []) {
+          active.add(job.id);
+          jobFromPayload(job);
+        }
+        for (const [jobId, info] of [...jobs]) {
+          if (!known.has(jobId) || active.has(jobId)) continue;
+          // Finished while we were away: its clip (or the failure notice) came with the history.
+          jobs.delete(jobId);
+          finished.add(jobId);
+          const node = messageNode(info.messageId);
+          const box = node && node.querySelector(".render-progress");
+          if (box && box.dataset.jobId === jobId) box.remove();
+        }
       } catch (_) {
-        return null;
+        // Offline again, or refused: the next reconnect asks again.
+      } finally {
+        reconciling = null;
       }
-    }
-    function clientId() {
-      return (window.crypto && crypto.randomUUID) ? crypto.randomUUID() : `c${Date.now()}${Math.random()}`;
-    }
-    function select(name, values, withDefault) {
-      const node = el("select");
-      node.name = name;
-      if (withDefault) node.append(new Option("(as extracted)", ""));
-      for (const v of values) node.append(new Option(label(v), v));
-      return node;
-    }
-    function messageNode(messageId) {
-      return document.querySelector(`[data-message-id="${Number(messageId)}"]`);
-    }
-    function actionsOf(node) {
-      let box = node.querySelector(".evolve-actions");
-      if (!box) {
-        box = el("span", "evolve-actions");
-        (node.querySelector(".message-actions") || node).append(box);
-      }
-      return box;
-    }
+    })();
+    return reconciling;
+  }
 
-    // --- persona text messages: the Evolve button ----------------------------------
+  // --- clip messages: poster, label, remix, download, reel selection -------------------
 
-    function decorateText(node, message) {
-      const box = actionsOf(node);
-      const ready = message.status === "complete" && !message.deleted && (message.content || "").trim();
-      if (!ready) {
-        box.replaceChildren();
-        return;
-      }
-      if (box.querySelector(".evolve-button")) return;
-      const button = el("button", "small secondary evolve-button", "✦ Evolve");
-      button.type = "button";
-      button.title = "Turn this moment into a short clip";
-      button.addEventListener("click", () => openRefine(message.id));
-      box.append(button);
+  function decorateClip(node, message) {
+    const extra = message.extra || {};
+    const video = node.querySelector("video");
+    const poster = safeUrl(extra.poster_url);
+    if (video && poster && video.getAttribute("poster") !== poster) video.poster = poster;
+    const body = node.querySelector(".message-body") || node;
+    if (!body.querySelector(".ai-label")) {
+      const lab = extra.label || {};
+      const text = lab.self_signed
+        ? "AI-generated · self-signed label"
+        : "AI-generated · signed C2PA label";
+      const badge = el("p", "ai-label", text);
+      badge.title = "This clip carries a C2PA manifest saying it was made by a generative model.";
+      body.append(badge);
     }
+    const box = actionsOf(node);
+    if (box.dataset.decorated === String(message.id)) return;
+    box.dataset.decorated = String(message.id);
+    box.replaceChildren();
 
-    // --- the refine dialog -------------------------------------------------------------
-
-    const form = dialog.querySelector("form");
-    const fields = {
-      setting: form.elements.setting,
-      action: form.elements.action,
-      camera: form.elements.camera,
-      framing: form.elements.framing,
-      lighting: form.elements.lighting,
-      mood: form.elements.mood,
-      duration_s: form.elements.duration_s,
-    };
-    const dialogStatus = dialog.querySelector(".evolve-dialog-status");
-    for (const [name, values] of [["camera", CAMERAS], ["framing", FRAMINGS], ["lighting", LIGHTINGS]]) {
-      if (!fields[name].options.length) for (const v of values) fields[name].append(new Option(label(v), v));
+    const download = safeUrl(extra.download_url);
+    if (download) {
+      const link = el("a", "button small secondary", "Download");
+      link.href = download;
+      link.setAttribute("download", "");
+      box.append(link);
     }
-
-    function openRefine(messageId) {
-      dialogMessageId = messageId;
-      form.reset();
-      form.querySelector("fieldset").disabled = true;
-      dialogStatus.textContent = "Reading the scene…";
-      if (typeof dialog.showModal === "function") dialog.showModal();
-      else dialog.setAttribute("open", "");
-      C.send({type: "render.preview", message_id: messageId});
+    if (extra.job_id) {
+      const pick = el("label", "reel-pick");
+      const check = el("input");
+      check.type = "checkbox";
+      check.checked = selected.has(extra.job_id);
+      check.addEventListener("change", () => {
+        if (check.checked) selected.add(extra.job_id);
+        else selected.delete(extra.job_id);
+        updateReelBar();
+      });
+      pick.append(check, document.createTextNode(" for reel"));
+      box.append(pick);
     }
+    if (extra.source_message_id && extra.job_kind !== "reel") box.append(remixControls(extra));
+    if (extra.job_id && extra.job_kind !== "reel") box.append(continueControls(extra));
+  }
 
-    function fillRefine(frame) {
-      if (Number(frame.message_id) !== Number(dialogMessageId) || !frame.beat) return;
-      const beat = frame.beat;
-      for (const name of Object.keys(fields)) {
-        if (beat[name] !== undefined && beat[name] !== null) fields[name].value = beat[name];
-      }
-      form.querySelector("fieldset").disabled = false;
-      dialogStatus.textContent = "Edit anything you like, then render.";
-      fields.action.focus();
-    }
-
+  function continueControls(extra) {
+    const details = el("details", "remix continue");
+    details.append(el("summary", null, "Continue"));
+    const form = el("form", "continue-form");
+    const text = el("input");
+    text.type = "text";
+    text.name = "text";
+    text.maxLength = 500;
+    text.placeholder = "What happens next? (empty: the next message)";
+    const textLabel = el("label", null, "Next ");
+    textLabel.append(text);
+    const go = el("button", "small", "Render next shot");
+    go.type = "submit";
+    form.append(textLabel, go);
     form.addEventListener("submit", (event) => {
       event.preventDefault();
-      if (event.submitter && event.submitter.value === "cancel") {
-        dialog.close();
-        return;
-      }
-      if (!form.reportValidity() || dialogMessageId === null) return;
-      const beat = {};
-      for (const [name, input] of Object.entries(fields)) beat[name] = input.value;
-      beat.duration_s = Number(beat.duration_s);
-      const sent = C.send({type: "render.request", message_id: dialogMessageId, beat, client_id: clientId()});
-      if (sent !== false) showProgress(dialogMessageId, null, {phase: "queued", step: 0, total: 0});
-      dialog.close();
+      // The bar appears with render.queued, under whichever message the next shot belongs to.
+      C.send({type: "render.continue", job_id: extra.job_id, text: text.value.trim(), client_id: clientId()});
+      details.open = false;
     });
-
-    // --- progress under the source message --------------------------------------------------
-
-    function showPreview(box, preview) {
-      // Only an inline JPEG from the server: never a URL from the frame into an <img>.
-      const image = preview && typeof preview.image === "string" ? preview.image : "";
-      if (!image.startsWith("data:image/jpeg;base64,")) return;
-      let img = box.querySelector("img.render-preview");
-      if (!img) {
-        img = el("img", "render-preview");
-        img.alt = "The scene forming (preview)";
-        box.prepend(img);
-      }
-      if (preview.width && preview.height) {
-        img.width = preview.width;
-        img.height = preview.height;
-      }
-      img.src = image;
-    }
-
-    function showProgress(messageId, jobId, {phase, step, total, preview}) {
-      const node = messageNode(messageId);
-      if (!node) return;
-      let box = node.querySelector(".render-progress");
-      if (!box) {
-        box = el("div", "render-progress");
-        box.setAttribute("role", "status");
-        const bar = el("progress");
-        bar.max = 1;
-        const text = el("span", "render-phase");
-        const cancel = el("button", "small secondary render-cancel", "Cancel");
-        cancel.type = "button";
-        cancel.addEventListener("click", () => {
-          if (box.dataset.jobId) C.send({type: "render.cancel", job_id: box.dataset.jobId});
-          cancel.disabled = true;
-        });
-        box.append(bar, text, cancel);
-        node.append(box);
-      }
-      if (jobId) box.dataset.jobId = jobId;
-      box.dataset.step = String(total > 0 ? step : 0);
-      const bar = box.querySelector("progress");
-      if (total > 0) {
-        bar.max = total;
-        bar.value = Math.min(step, total);
-      } else {
-        bar.removeAttribute("value"); // indeterminate while queued
-      }
-      const name = PHASES[phase] || label(phase || "working");
-      box.querySelector(".render-phase").textContent = total > 0 ? `${name} ${step}/${total}` : `${name}…`;
-      box.querySelector(".render-cancel").disabled = !box.dataset.jobId;
-      showPreview(box, preview);
-    }
-
-    function clearProgress(messageId, note) {
-      const node = messageNode(messageId);
-      const box = node && node.querySelector(".render-progress");
-      if (!box) return;
-      if (!note) {
-        box.remove();
-        return;
-      }
-      box.replaceChildren(el("span", "render-phase", note));
-      setTimeout(() => box.remove(), 4000);
-    }
-
-    // --- jobs that outlive the page or the socket ------------------------------------------
-
-    function jobFromPayload(job) {
-      if (!job || !job.id || job.message_id === null || job.message_id === undefined) return;
-      if (finished.has(job.id) || !["queued", "running"].includes(job.status)) return;
-      const node = messageNode(job.message_id);
-      const box = node && node.querySelector(".render-progress");
-      // A live frame may already have moved this bar further than the snapshot says.
-      if (box && box.dataset.jobId === job.id && Number(box.dataset.step || 0) > (job.progress_step || 0)) return;
-      jobs.set(job.id, {messageId: job.message_id, status: job.status});
-      showProgress(job.message_id, job.id, {
-        phase: job.phase || job.status,
-        step: job.progress_step || 0,
-        total: job.progress_total || 0,
-      });
-    }
-
-    function restoreFromPage() {
-      const node = document.getElementById("evolve-active-jobs");
-      if (!node) return;
-      let list;
-      try {
-        list = JSON.parse(node.textContent);
-      } catch (_) {
-        return;
-      }
-      if (Array.isArray(list)) list.forEach(jobFromPayload);
-    }
-
-    let reconciling = null;
-    async function reconcile() {
-      if (reconciling) return reconciling;
-      const known = new Set(jobs.keys()); // only bars known before asking may be dropped
-      reconciling = (async () => {
-        try {
-          const url = `/api/evolve/jobs/?conversation=${encodeURIComponent(C.conversationId)}&active=1`;
-          const response = await fetch(url, {credentials: "same-origin", headers: {Accept: "application/json"}});
-          if (!response.ok) return;
-          const data = await response.json();
-          const active = new Set();
-          for (const job of data.jobs || []) {
-            active.add(job.id);
-            jobFromPayload(job);
-          }
-          for (const [jobId, info] of [...jobs]) {
-            if (!known.has(jobId) || active.has(jobId)) continue;
-            // Finished while we were away: its clip (or the failure notice) came with the history.
-            jobs.delete(jobId);
-            finished.add(jobId);
-            const node = messageNode(info.messageId);
-            const box = node && node.querySelector(".render-progress");
-            if (box && box.dataset.jobId === jobId) box.remove();
-          }
-        } catch (_) {
-          // Offline again: the next reconnect asks again.
-        } finally {
-          reconciling = null;
-        }
-      })();
-      return reconciling;
-    }
-
-    // --- clip messages: poster, label, remix, download, reel selection -------------------
-
-    function decorateClip(node, message) {
-      const extra = message.extra || {};
-      const video = node.querySelector("video");
-      const poster = safeUrl(extra.poster_url);
-      if (video && poster && video.getAttribute("poster") !== poster) video.poster = poster;
-      const body = node.querySelector(".message-body") || node;
-      if (!body.querySelector(".ai-label")) {
-        const lab = extra.label || {};
-        const text = lab.self_signed
-          ? "AI-generated · self-signed label"
-          : "AI-generated · signed C2PA label";
-        const badge = el("p", "ai-label", text);
-        badge.title = "This clip carries a C2PA manifest saying it was made by a generative model.";
-        body.append(badge);
-      }
-      const box = actionsOf(node);
-      if (box.dataset.decorated === String(message.id)) return;
-      box.dataset.decorated = String(message.id);
-      box.replaceChildren();
-
-      const download = safeUrl(extra.download_url);
-      if (download) {
-        const link = el("a", "button small secondary", "Download");
-        link.href = download;
-        link.setAttribute("download", "");
-        box.append(link);
-      }
-      if (extra.job_id) {
-        const pick = el("label", "reel-pick");
-        const check = el("input");
-        check.type = "checkbox";
-        check.checked = selected.has(extra.job_id);
-        check.addEventListener("change", () => {
-          if (check.checked) selected.add(extra.job_id);
-          else selected.delete(extra.job_id);
-          updateReelBar();
-        });
-        pick.append(check, document.createTextNode(" for reel"));
-        box.append(pick);
-      }
-      if (extra.source_message_id && extra.job_kind !== "reel") box.append(remixControls(extra));
-      if (extra.job_id && extra.job_kind !== "reel") box.append(continueControls(extra));
-    }
-
-    function continueControls(extra) {
-      const details = el("details", "remix continue");
-      details.append(el("summary", null, "Continue"));
-      const form = el("form", "continue-form");
-      const text = el("input");
-      text.type = "text";
-      text.name = "text";
-      text.maxLength = 500;
-      text.placeholder = "What happens next? (empty: the next message)";
-      const textLabel = el("label", null, "Next ");
-      textLabel.append(text);
-      const go = el("button", "small", "Render next shot");
-      go.type = "submit";
-      form.append(textLabel, go);
-      form.addEventListener("submit", (event) => {
-        event.preventDefault();
-        // The bar appears with render.queued, under whichever message the next shot belongs to.
-        C.send({type: "render.continue", job_id: extra.job_id, text: text.value.trim(), client_id: clientId()});
-        details.open = false;
-      });
-      details.append(form);
-      return details;
-    }
-
-    function remixControls(extra) {
-      const details = el("details", "remix");
-      details.append(el("summary", null, "Remix"));
-      const remix = el("form", "remix-form");
-      const beat = extra.beat || {};
-      const controls = [
-        ["Camera", select("camera", CAMERAS, true)],
-        ["Framing", select("framing", FRAMINGS, true)],
-        ["Lighting", select("lighting", LIGHTINGS, true)],
-      ];
-      for (const [title, control] of controls) {
-        const wrap = el("label", null, `${title} `);
-        wrap.append(control);
-        remix.append(wrap);
-      }
-      const duration = el("input");
-      duration.type = "number";
-      duration.name = "duration_s";
-      duration.min = "1";
-      duration.max = "10";
-      duration.step = "0.5";
-      duration.placeholder = String(beat.duration_s || "");
-      const durationLabel = el("label", null, "Seconds ");
-      durationLabel.append(duration);
-      const notes = el("input");
-      notes.type = "text";
-      notes.name = "notes";
-      notes.maxLength = 500;
-      notes.placeholder = "e.g. slow motion, light snow";
-      const notesLabel = el("label", null, "Notes ");
-      notesLabel.append(notes);
-      const go = el("button", "small", "Render remix");
-      go.type = "submit";
-      remix.append(durationLabel, notesLabel, go);
-      remix.addEventListener("submit", (event) => {
-        event.preventDefault();
-        const direction = {};
-        for (const name of ["camera", "framing", "lighting"]) {
-          if (remix.elements[name].value) direction[name] = remix.elements[name].value;
-        }
-        if (duration.value) direction.duration_s = Number(duration.value);
-        if (notes.value.trim()) direction.notes = notes.value.trim();
-        const messageId = extra.source_message_id;
-        const sent = C.send({type: "render.request", message_id: messageId, direction, client_id: clientId()});
-        if (sent !== false) showProgress(messageId, null, {phase: "queued", step: 0, total: 0});
-        details.open = false;
-      });
-      details.append(remix);
-      return details;
-    }
-
-    // --- reel ------------------------------------------------------------------------
-
-    function updateReelBar() {
-      if (!reelBar) return;
-      reelBar.hidden = selected.size === 0;
-      reelBar.querySelector(".reel-count").textContent = `${selected.size} clip${selected.size === 1 ? "" : "s"} selected`;
-      reelBar.querySelector(".reel-make").disabled = selected.size < 2;
-    }
-
-    async function makeReel() {
-      const status = reelBar.querySelector(".reel-status");
-      const token = reelBar.querySelector("input[name=csrfmiddlewaretoken]");
-      status.textContent = "Queuing the reel…";
-      try {
-        const response = await fetch("/api/evolve/reels/", {
-          method: "POST",
-          credentials: "same-origin",
-          headers: {"Content-Type": "application/json", "X-CSRFToken": token ? token.value : ""},
-          body: JSON.stringify({conversation_id: C.conversationId, job_ids: [...selected], client_id: clientId()}),
-        });
-        const data = await response.json().catch(() => ({}));
-        if (!response.ok) {
-          status.textContent = data.detail || "The reel could not be queued.";
-          return;
-        }
-        // The sheet closes once the reel is queued; a toast says what happens next.
-        status.textContent = "";
-        selected.clear();
-        document.querySelectorAll(".reel-pick input").forEach((c) => { c.checked = false; });
-        updateReelBar();
-        if (window.CompanionUI) window.CompanionUI.toast("Reel queued: it will appear in the chat when ready.");
-      } catch (_) {
-        status.textContent = "Network error: the reel was not queued.";
-      }
-    }
-    if (reelBar) {
-      reelBar.querySelector(".reel-make").addEventListener("click", makeReel);
-      reelBar.querySelector(".reel-clear").addEventListener("click", () => {
-        selected.clear();
-        document.querySelectorAll(".reel-pick input").forEach((c) => { c.checked = false; });
-        updateReelBar();
-      });
-    }
-
-    // --- wiring --------------------------------------------------------------------------
-
-    document.addEventListener("companion:message-rendered", (event) => {
-      const {element, message} = event.detail || {};
-      if (!element || !message) return;
-      if (message.role === "persona" && message.kind === "text") decorateText(element, message);
-      else if (message.kind === "clip") decorateClip(element, message);
-    });
-
-    document.addEventListener("companion:frame", (event) => {
-      const frame = event.detail || {};
-      switch (frame.type) {
-        case "render.beat":
-          fillRefine(frame);
-          break;
-        case "render.queued":
-        case "render.progress": {
-          const job = frame.job || {};
-          const status = frame.status || job.status;
-          if (["succeeded", "failed", "cancelled"].includes(status) || finished.has(frame.job_id)) break;
-          jobs.set(frame.job_id, {messageId: frame.message_id, status});
-          showProgress(frame.message_id, frame.job_id, {
-            phase: frame.phase || job.phase || "queued",
-            step: frame.step || 0,
-            total: frame.total || 0,
-            preview: frame.preview,
-          });
-          break;
-        }
-        case "history":
-          if (!frame.more) reconcile();
-          break;
-        case "render.done":
-          finished.add(frame.job_id);
-          jobs.delete(frame.job_id);
-          clearProgress(frame.message_id);
-          break;
-        case "render.failed":
-          finished.add(frame.job_id);
-          jobs.delete(frame.job_id);
-          clearProgress(frame.message_id, "Render failed.");
-          break;
-        case "render.cancelled":
-          finished.add(frame.job_id);
-          jobs.delete(frame.job_id);
-          clearProgress(frame.message_id, "Cancelled.");
-          break;
-        case "error":
-          if (dialog.open && ["not_found", "invalid", "refused", "invalid_frame"].includes(frame.code)) {
-            dialogStatus.textContent = frame.detail || frame.code;
-          }
-          // A refused or invalid request leaves a placeholder bar without a job: drop it.
-          document.querySelectorAll(".render-progress:not([data-job-id])").forEach((n) => n.remove());
-          break;
-        default:
-          break;
-      }
-    });
-
-    // Messages rendered before this script ran.
-    if (C.messages) {
-      for (const message of C.messages.values()) {
-        const node = messageNode(message.id);
-        if (!node) continue;
-        if (message.role === "persona" && message.kind === "text") decorateText(node, message);
-        else if (message.kind === "clip") decorateClip(node, message);
-      }
-    }
-    restoreFromPage();
-    updateReelBar();
+    details.append(form);
+    return details;
   }
-})();
+
+  function remixControls(extra) {
+    const details = el("details", "remix");
+    details.append(el("summary", null, "Remix"));
+    const remix = el("form", "remix-form");
+    const beat = extra.beat || {};
+    const controls = [
+      ["Camera", select("camera", CAMERAS, true)],
+      ["Framing", select("framing", FRAMINGS, true)],
+      ["Lighting", select("lighting", LIGHTINGS, true)],
+    ];
+    for (const [title, control] of controls) {
+      const wrap = el("label", null, `${title} `);
+      wrap.append(control);
+      remix.append(wrap);
+    }
+    const duration = el("input");
+    duration.type = "number";
+    duration.name = "duration_s";
+    duration.min = String(vocabulary.duration_s.min);
+    duration.max = String(vocabulary.duration_s.max);
+    duration.step = String(vocabulary.duration_s.step);
+    duration.placeholder = String(beat.duration_s || "");
+    const durationLabel = el("label", null, "Seconds ");
+    durationLabel.append(duration);
+    const notes = el("input");
+    notes.type = "text";
+    notes.name = "notes";
+    notes.maxLength = 500;
+    notes.placeholder = "e.g. slow motion, light snow";
+    const notesLabel = el("label", null, "Notes ");
+    notesLabel.append(notes);
+    const go = el("button", "small", "Render remix");
+    go.type = "submit";
+    remix.append(durationLabel, notesLabel, go);
+    remix.addEventListener("submit", (event) => {
+      event.preventDefault();
+      const direction = {};
+      for (const name of ["camera", "framing", "lighting"]) {
+        if (remix.elements[name].value) direction[name] = remix.elements[name].value;
+      }
+      if (duration.value) direction.duration_s = Number(duration.value);
+      if (notes.value.trim()) direction.notes = notes.value.trim();
+      const messageId = extra.source_message_id;
+      const sent = C.send({type: "render.request", message_id: messageId, direction, client_id: clientId()});
+      if (sent !== false) showProgress(messageId, null, {phase: "queued", step: 0, total: 0});
+      details.open = false;
+    });
+    details.append(remix);
+    return details;
+  }
+
+  // --- reel ------------------------------------------------------------------------
+
+  function updateReelBar() {
+    if (!reelBar) return;
+    reelBar.hidden = selected.size === 0;
+    reelBar.querySelector(".reel-count").textContent = `${selected.size} clip${selected.size === 1 ? "" : "s"} selected`;
+    reelBar.querySelector(".reel-make").disabled = selected.size < 2;
+  }
+
+  async function makeReel() {
+    const status = reelBar.querySelector(".reel-status");
+    status.textContent = "Queuing the reel…";
+    try {
+      await api(urls.reels, {
+        method: "POST",
+        body: {conversation_id: C.conversationId, job_ids: [...selected], client_id: clientId()},
+      });
+    } catch (err) {
+      status.textContent = err.status ? err.detail || "The reel could not be queued." : "Network error: the reel was not queued.";
+      return;
+    }
+    // The sheet closes once the reel is queued; a toast says what happens next.
+    status.textContent = "";
+    selected.clear();
+    document.querySelectorAll(".reel-pick input").forEach((c) => { c.checked = false; });
+    updateReelBar();
+    toast("Reel queued: it will appear in the chat when ready.");
+  }
+  if (reelBar) {
+    reelBar.querySelector(".reel-make").addEventListener("click", makeReel);
+    reelBar.querySelector(".reel-clear").addEventListener("click", () => {
+      selected.clear();
+      document.querySelectorAll(".reel-pick input").forEach((c) => { c.checked = false; });
+      updateReelBar();
+    });
+  }
+
+  // --- wiring --------------------------------------------------------------------------
+
+  document.addEventListener("companion:message-rendered", (event) => {
+    const {element, message} = event.detail || {};
+    if (!element || !message) return;
+    if (message.role === "persona" && message.kind === "text") decorateText(element, message);
+    else if (message.kind === "clip") decorateClip(element, message);
+  });
+
+  document.addEventListener("companion:frame", (event) => {
+    const frame = event.detail || {};
+    switch (frame.type) {
+      case "render.beat":
+        fillRefine(frame);
+        break;
+      case "render.queued":
+      case "render.progress": {
+        const job = frame.job || {};
+        const status = frame.status || job.status;
+        if (["succeeded", "failed", "cancelled"].includes(status) || finished.has(frame.job_id)) break;
+        jobs.set(frame.job_id, {messageId: frame.message_id, status});
+        showProgress(frame.message_id, frame.job_id, {
+          phase: frame.phase || job.phase || "queued",
+          step: frame.step || 0,
+          total: frame.total || 0,
+          preview: frame.preview,
+        });
+        break;
+      }
+      case "history":
+        if (!frame.more) reconcile();
+        break;
+      case "render.done":
+        finished.add(frame.job_id);
+        jobs.delete(frame.job_id);
+        clearProgress(frame.message_id);
+        break;
+      case "render.failed":
+        finished.add(frame.job_id);
+        jobs.delete(frame.job_id);
+        clearProgress(frame.message_id, "Render failed.");
+        break;
+      case "render.cancelled":
+        finished.add(frame.job_id);
+        jobs.delete(frame.job_id);
+        clearProgress(frame.message_id, "Cancelled.");
+        break;
+      case "error":
+        if (dialog.open && ["not_found", "invalid", "refused", "invalid_frame"].includes(frame.code)) {
+          dialogStatus.textContent = frame.detail || frame.code;
+        }
+        // A refused or invalid request leaves a placeholder bar without a job: drop it.
+        document.querySelectorAll(".render-progress:not([data-job-id])").forEach((n) => n.remove());
+        break;
+      default:
+        break;
+    }
+  });
+
+  // Messages rendered before this module ran (chat.js draws the page's history first).
+  for (const message of C.messages.values()) {
+    const node = messageNode(message.id);
+    if (!node) continue;
+    if (message.role === "persona" && message.kind === "text") decorateText(node, message);
+    else if (message.kind === "clip") decorateClip(node, message);
+  }
+  restoreFromPage();
+  updateReelBar();
+}
