@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import threading
+from collections.abc import Sequence
 from pathlib import Path
 
 import c2pa
@@ -136,11 +137,19 @@ def _manifest(title: str) -> dict:
     }
 
 
-def sign_mp4(source: Path, dest: Path, *, title: str = "") -> dict:
-    """Write ``dest``: ``source`` with an embedded, signed C2PA manifest. Returns the job's ``labels``."""
+def sign_mp4(source: Path, dest: Path, *, title: str = "", ingredients: Sequence[tuple[str, Path]] = ()) -> dict:
+    """Write ``dest``: ``source`` with an embedded, signed C2PA manifest. Returns the job's ``labels``.
+
+    ``ingredients`` (title, path): the signed clips a reel was made from, each recorded as a
+    ``componentOf`` ingredient (their own manifests travel with them), so the reel's provenance
+    names every clip in it.
+    """
     chain, key, self_signed = _signing_material()
     info = c2pa.C2paSignerInfo(alg=c2pa.C2paSigningAlg.ES256, sign_cert=chain, private_key=key, ta_url=None)
     with c2pa.Signer.from_info(info) as signer, c2pa.Builder(json.dumps(_manifest(title))) as builder:
+        for name, path in ingredients:
+            with open(path, "rb") as stream:
+                builder.add_ingredient({"title": name[:200], "relationship": "componentOf"}, "video/mp4", stream)
         builder.sign_file(str(source), str(dest), signer)
     return {
         "ai_generated": True,

@@ -56,13 +56,14 @@ def context_for(job: RenderJob) -> RenderContext:
     )
 
 
-def _label_and_store(job: RenderJob, reporter: ProgressReporter, raw: Path, poster, title: str) -> None:
+def _label_and_store(job: RenderJob, reporter: ProgressReporter, raw: Path, poster, title: str,
+                     ingredients: list[tuple[str, Path]] | None = None) -> None:
     if reporter.is_cancelled():
         raise RenderCancelled()
     reporter(reporter.job.progress_total, reporter.job.progress_total, "labelling")
     signed = raw.with_name("signed.mp4")
     try:
-        labels = labelling.sign_mp4(raw, signed, title=title)
+        labels = labelling.sign_mp4(raw, signed, title=title, ingredients=ingredients or ())
     except Exception as exc:  # an unlabelled clip is never published
         raise RenderFailed("The clip could not be labelled as AI-generated, so it was not published.") from exc
     if poster is None:
@@ -120,4 +121,6 @@ def run_reel(job: RenderJob, reporter: ProgressReporter) -> None:
             on_frame=lambda done, total: reporter(done, total, "assembling"),
             is_cancelled=reporter.is_cancelled,
         )
-        _label_and_store(job, reporter, raw, poster, f"Reel of {len(paths)} clips")
+        # the reel's manifest lists the clips it was made from (each with its own manifest)
+        ingredients = [(f"clip {pid}", path) for pid, path in zip(job.parts, paths, strict=True)]
+        _label_and_store(job, reporter, raw, poster, f"Reel of {len(paths)} clips", ingredients)

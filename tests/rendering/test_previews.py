@@ -169,3 +169,31 @@ def test_an_image_to_video_continue_gets_the_last_frame_as_its_image(tmp_path_fa
     assert np.array_equal(np.asarray(kwargs["image"]), start)
     clip = renderer.render(ctx, lambda *a: None, lambda: False)
     assert clip.from_start_frame and np.asarray(clip.frames).shape[1:] == (32, 32, 3)
+
+
+def test_a_continued_chain_of_three_assembles_into_one_reel_that_lists_its_clips(persona, user):
+    from rendering import labelling
+    from rendering.actors import render_reel
+    from rendering.services import reel_request
+
+    shot = {"setting": "a lighthouse lamp room at night", "lighting": "moonlight", "camera": "orbit",
+            "duration_s": 1.0}
+    a = render_now(persona, user, "a", seed=1, **shot)
+    b = render_now(persona, user, "b", continues=a, seed=continuity.child_seed(1, "b"), **shot)
+    c = render_now(persona, user, "c", continues=b, seed=continuity.child_seed(continuity.child_seed(1, "b"), "c"),
+                   **shot)
+    reel, _ = reel_request(jobs=[a, b, c], requested_by=user, source="test", idempotency_key="chain")
+    render_reel.fn(str(reel.pk))
+    reel.refresh_from_db()
+    assert reel.status == "succeeded", reel.error_detail
+    info = encode.probe(reel.clip.path)
+    assert (info["width"], info["height"], info["fps"], info["frames"]) == (128, 72, 16.0, 48)
+    frames = _frames(reel)
+    for cut in (16, 32):  # each shot opens on the picture the one before it ended with
+        assert np.abs(frames[cut] - frames[cut - 1]).mean() < 4
+    manifest = labelling.read_manifest(reel.clip.path)
+    titles = [i["title"] for i in manifest["manifest"]["ingredients"]]
+    assert titles == [f"clip {job.pk}" for job in (a, b, c)]
+    assert {i["relationship"] for i in manifest["manifest"]["ingredients"]} == {"componentOf"}
+    assert manifest["actions"][0]["digitalSourceType"] == labelling.TRAINED_ALGORITHMIC_MEDIA
+    assert manifest["validation_state"] == "Valid"
