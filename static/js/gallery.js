@@ -1,12 +1,11 @@
 // The persona gallery: search, tag filter and sort in the page, as you type.
 // The server does the same from ?q=&tag=&sort= (companion/web/gallery.py), so links and
 // the page without JavaScript agree; this keeps the address in step with history.replaceState.
-(() => {
-  "use strict";
+const galleryForm = document.getElementById("gallery-tools");
+const galleryGrid = document.getElementById("gallery");
+if (galleryForm && galleryGrid) setup(galleryForm, galleryGrid);
 
-  const form = document.getElementById("gallery-tools");
-  const grid = document.getElementById("gallery");
-  if (!form || !grid) return;
+function setup(form, grid) {
   const search = form.elements.q;
   const sort = form.elements.sort;
   const count = document.getElementById("gallery-count");
@@ -73,4 +72,4 @@
   const hidden = form.querySelector("input[name=tag]");
   if (hidden) hidden.remove(); // the page keeps the tag from here on
   form.classList.add("live");
-})();
+}

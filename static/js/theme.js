@@ -1,6 +1,7 @@
 // Colour theme: "auto" (the system's prefers-color-scheme), "light" or "dark", kept in the
 // "theme" cookie so the server renders <html data-theme> right on the first paint (no flash,
-// no inline script). Loaded synchronously in <head> of every page, the Django admin included:
+// no inline script). Loaded synchronously in <head> of every page, the Django admin included, so it
+// stays a classic script (a module is deferred: the page would paint before data-theme is set):
 // - sets data-theme from the cookie where the server could not (the 500 page, the admin);
 // - marks <html class="js"> (CSS shows script-only controls, e.g. the phone menu button);
 // - wires every [data-theme-toggle] button (cycles system -> light -> dark), the admin's own
