@@ -3,15 +3,18 @@
 //   new conversation with the history up to that message and opens it;
 // - the composer's draft is kept per conversation (localStorage "companion:draft:<id>"), so going from
 //   one branch to another and back finds each one's unsent text again.
-(() => {
-  "use strict";
+// A module that does not import chat.js, so it runs before it (document order) and hears the
+// "companion:message-rendered" events of the page's history too.
+import {api} from "./lib/api.js";
+import {button, el} from "./lib/dom.js";
 
-  const tree = document.getElementById("branch-tree");
-  const chat = document.getElementById("chat");
-  if (!tree || !chat) return;
+const branchTree = document.getElementById("branch-tree");
+const chatSection = document.getElementById("chat");
+if (branchTree && chatSection) setup(branchTree, chatSection);
+
+function setup(tree, chat) {
   const conversationId = chat.dataset.conversationId;
   const errorBox = document.getElementById("branch-error");
-  const csrf = (tree.querySelector("input[name=csrfmiddlewaretoken]") || {}).value || "";
 
   // --- "Branch from here" ----------------------------------------------------------------------
 
@@ -21,19 +24,12 @@
     busy = true;
     if (errorBox) errorBox.hidden = true;
     try {
-      const response = await fetch(tree.dataset.branchUrl, {
-        method: "POST",
-        credentials: "same-origin",
-        headers: {"Content-Type": "application/json", Accept: "application/json", "X-CSRFToken": csrf},
-        body: JSON.stringify({message_id: message.id}),
-      });
-      const data = await response.json().catch(() => ({}));
-      if (!response.ok) throw new Error(data.detail || `The branch could not be made (${response.status}).`);
+      const data = await api(tree.dataset.branchUrl, {method: "POST", body: {message_id: message.id}});
       window.location.assign(tree.dataset.chatUrl.replace(/\/0\/$/, `/${Number(data.id)}/`));
     } catch (error) {
       busy = false;
       if (errorBox) {
-        errorBox.textContent = error.message || "The branch could not be made.";
+        errorBox.textContent = error.detail || `The branch could not be made (${error.status || "network error"}).`;
         errorBox.hidden = false;
       }
     }
@@ -50,16 +46,10 @@
       return;
     }
     if (box) return;
-    box = document.createElement("span");
-    box.className = "branch-actions";
-    const button = document.createElement("button");
-    button.type = "button";
-    button.className = "small secondary";
-    button.textContent = "Branch";
-    button.title = "Branch from here: a new conversation with everything up to this message";
-    button.setAttribute("aria-label", "Branch from here");
-    button.addEventListener("click", () => branchFrom(message));
-    box.append(button);
+    box = el("span", "branch-actions");
+    const branch = button("Branch", "small secondary", () => branchFrom(message), "Branch from here");
+    branch.title = "Branch from here: a new conversation with everything up to this message";
+    box.append(branch);
     actions.append(box);
   });
 
@@ -90,4 +80,4 @@
   // chat.js empties the box once the message is on its way: keep what is left then (nothing).
   composer.addEventListener("submit", () => setTimeout(save, 0));
   window.addEventListener("pagehide", save);
-})();
+}
