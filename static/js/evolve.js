@@ -27,9 +27,8 @@ import {api} from "./lib/api.js";
 import {el, readJson, safeUrl} from "./lib/dom.js";
 import {newClientId as clientId} from "./lib/ids.js";
 import {toast} from "./lib/toast.js";
-
-const PHASES = {starting: "Starting", rendering: "Rendering", denoising: "Rendering", encoding: "Encoding",
-  labelling: "Labelling", assembling: "Assembling", retrying: "Retrying", queued: "Queued"};
+import {continueControls, label, remixControls} from "./evolve/controls.js";
+import {clearProgress as undrawProgress, showProgress as drawProgress} from "./evolve/progress.js";
 
 const vocabulary = readJson("evolve-vocabulary");
 const evolveDialog = document.getElementById("evolve-dialog");
@@ -39,25 +38,12 @@ if (chat && evolveDialog && vocabulary) init(chat, evolveDialog, vocabulary);
 function init(C, dialog, vocabulary) {
   const reelBar = document.getElementById("reel-bar");
   const urls = {jobs: dialog.dataset.jobsUrl, reels: dialog.dataset.reelsUrl};
-  const CAMERAS = vocabulary.camera;
-  const FRAMINGS = vocabulary.framing;
-  const LIGHTINGS = vocabulary.lighting;
 
   const jobs = new Map(); // job id -> {messageId, status}
   const finished = new Set(); // job ids seen done/failed/cancelled: a stale snapshot never revives them
   const selected = new Set(); // clip job ids chosen for a reel, in click order
   let dialogMessageId = null;
 
-  function label(value) {
-    return String(value).replace(/_/g, " ");
-  }
-  function select(name, values, withDefault) {
-    const node = el("select");
-    node.name = name;
-    if (withDefault) node.append(new Option("(as extracted)", ""));
-    for (const v of values) node.append(new Option(label(v), v));
-    return node;
-  }
   function messageNode(messageId) {
     return document.querySelector(`[data-message-id="${Number(messageId)}"]`);
   }
@@ -100,8 +86,8 @@ function init(C, dialog, vocabulary) {
     duration_s: form.elements.duration_s,
   };
   const dialogStatus = dialog.querySelector(".evolve-dialog-status");
-  for (const [name, values] of [["camera", CAMERAS], ["framing", FRAMINGS], ["lighting", LIGHTINGS]]) {
-    if (!fields[name].options.length) for (const v of values) fields[name].append(new Option(label(v), v));
+  for (const name of ["camera", "framing", "lighting"]) {
+    if (!fields[name].options.length) for (const v of vocabulary[name]) fields[name].append(new Option(label(v), v));
   }
 
   function openRefine(messageId) {
@@ -142,67 +128,14 @@ function init(C, dialog, vocabulary) {
 
   // --- progress under the source message --------------------------------------------------
 
-  function showPreview(box, preview) {
-    // Only an inline JPEG from the server: never a URL from the frame into an <img>.
-    const image = preview && typeof preview.image === "string" ? preview.image : "";
-    if (!image.startsWith("data:image/jpeg;base64,")) return;
-    let img = box.querySelector("img.render-preview");
-    if (!img) {
-      img = el("img", "render-preview");
-      img.alt = "The scene forming (preview)";
-      box.prepend(img);
-    }
-    if (preview.width && preview.height) {
-      img.width = preview.width;
-      img.height = preview.height;
-    }
-    img.src = image;
-  }
+  // --- progress under the source message (evolve/progress.js) ------------------------------
 
-  function showProgress(messageId, jobId, {phase, step, total, preview}) {
-    const node = messageNode(messageId);
-    if (!node) return;
-    let box = node.querySelector(".render-progress");
-    if (!box) {
-      box = el("div", "render-progress");
-      box.setAttribute("role", "status");
-      const bar = el("progress");
-      bar.max = 1;
-      const text = el("span", "render-phase");
-      const cancel = el("button", "small secondary render-cancel", "Cancel");
-      cancel.type = "button";
-      cancel.addEventListener("click", () => {
-        if (box.dataset.jobId) C.send({type: "render.cancel", job_id: box.dataset.jobId});
-        cancel.disabled = true;
-      });
-      box.append(bar, text, cancel);
-      node.append(box);
-    }
-    if (jobId) box.dataset.jobId = jobId;
-    box.dataset.step = String(total > 0 ? step : 0);
-    const bar = box.querySelector("progress");
-    if (total > 0) {
-      bar.max = total;
-      bar.value = Math.min(step, total);
-    } else {
-      bar.removeAttribute("value"); // indeterminate while queued
-    }
-    const name = PHASES[phase] || label(phase || "working");
-    box.querySelector(".render-phase").textContent = total > 0 ? `${name} ${step}/${total}` : `${name}…`;
-    box.querySelector(".render-cancel").disabled = !box.dataset.jobId;
-    showPreview(box, preview);
+  function showProgress(messageId, jobId, info) {
+    drawProgress(messageNode(messageId), jobId, info, (id) => C.send({type: "render.cancel", job_id: id}));
   }
 
   function clearProgress(messageId, note) {
-    const node = messageNode(messageId);
-    const box = node && node.querySelector(".render-progress");
-    if (!box) return;
-    if (!note) {
-      box.remove();
-      return;
-    }
-    box.replaceChildren(el("span", "render-phase", note));
-    setTimeout(() => box.remove(), 4000);
+    undrawProgress(messageNode(messageId), note);
   }
 
   // --- jobs that outlive the page or the socket ------------------------------------------
@@ -306,83 +239,19 @@ function init(C, dialog, vocabulary) {
       pick.append(check, document.createTextNode(" for reel"));
       box.append(pick);
     }
-    if (extra.source_message_id && extra.job_kind !== "reel") box.append(remixControls(extra));
-    if (extra.job_id && extra.job_kind !== "reel") box.append(continueControls(extra));
-  }
-
-  function continueControls(extra) {
-    const details = el("details", "remix continue");
-    details.append(el("summary", null, "Continue"));
-    const form = el("form", "continue-form");
-    const text = el("input");
-    text.type = "text";
-    text.name = "text";
-    text.maxLength = 500;
-    text.placeholder = "What happens next? (empty: the next message)";
-    const textLabel = el("label", null, "Next ");
-    textLabel.append(text);
-    const go = el("button", "small", "Render next shot");
-    go.type = "submit";
-    form.append(textLabel, go);
-    form.addEventListener("submit", (event) => {
-      event.preventDefault();
-      // The bar appears with render.queued, under whichever message the next shot belongs to.
-      C.send({type: "render.continue", job_id: extra.job_id, text: text.value.trim(), client_id: clientId()});
-      details.open = false;
-    });
-    details.append(form);
-    return details;
-  }
-
-  function remixControls(extra) {
-    const details = el("details", "remix");
-    details.append(el("summary", null, "Remix"));
-    const remix = el("form", "remix-form");
-    const beat = extra.beat || {};
-    const controls = [
-      ["Camera", select("camera", CAMERAS, true)],
-      ["Framing", select("framing", FRAMINGS, true)],
-      ["Lighting", select("lighting", LIGHTINGS, true)],
-    ];
-    for (const [title, control] of controls) {
-      const wrap = el("label", null, `${title} `);
-      wrap.append(control);
-      remix.append(wrap);
+    if (extra.source_message_id && extra.job_kind !== "reel") {
+      box.append(remixControls(extra, vocabulary, (direction) => {
+        const messageId = extra.source_message_id;
+        const sent = C.send({type: "render.request", message_id: messageId, direction, client_id: clientId()});
+        if (sent !== false) showProgress(messageId, null, {phase: "queued", step: 0, total: 0});
+      }));
     }
-    const duration = el("input");
-    duration.type = "number";
-    duration.name = "duration_s";
-    duration.min = String(vocabulary.duration_s.min);
-    duration.max = String(vocabulary.duration_s.max);
-    duration.step = String(vocabulary.duration_s.step);
-    duration.placeholder = String(beat.duration_s || "");
-    const durationLabel = el("label", null, "Seconds ");
-    durationLabel.append(duration);
-    const notes = el("input");
-    notes.type = "text";
-    notes.name = "notes";
-    notes.maxLength = 500;
-    notes.placeholder = "e.g. slow motion, light snow";
-    const notesLabel = el("label", null, "Notes ");
-    notesLabel.append(notes);
-    const go = el("button", "small", "Render remix");
-    go.type = "submit";
-    remix.append(durationLabel, notesLabel, go);
-    remix.addEventListener("submit", (event) => {
-      event.preventDefault();
-      const direction = {};
-      for (const name of ["camera", "framing", "lighting"]) {
-        if (remix.elements[name].value) direction[name] = remix.elements[name].value;
-      }
-      if (duration.value) direction.duration_s = Number(duration.value);
-      if (notes.value.trim()) direction.notes = notes.value.trim();
-      const messageId = extra.source_message_id;
-      const sent = C.send({type: "render.request", message_id: messageId, direction, client_id: clientId()});
-      if (sent !== false) showProgress(messageId, null, {phase: "queued", step: 0, total: 0});
-      details.open = false;
-    });
-    details.append(remix);
-    return details;
+    if (extra.job_id && extra.job_kind !== "reel") {
+      // The bar appears with render.queued, under whichever message the next shot belongs to.
+      box.append(continueControls((text) => {
+        C.send({type: "render.continue", job_id: extra.job_id, text, client_id: clientId()});
+      }));
+    }
   }
 
   // --- reel ------------------------------------------------------------------------
