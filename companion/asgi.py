@@ -9,13 +9,19 @@ django_asgi_app = get_asgi_application()  # must run before importing consumers
 
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
+from django.conf import settings  # noqa: E402
 
 from companion.chat.frame_limit import FrameSizeLimitMiddleware  # noqa: E402
+from companion.memory.embeddings import load_in_background  # noqa: E402
 from companion.ops.metrics import WebsocketMetricsMiddleware  # noqa: E402
 from companion.ops.middleware import WebsocketLogContextMiddleware  # noqa: E402
 from companion.ops.origin import SameOriginValidator  # noqa: E402
 from companion.ops.proxies import TrustedProxyMiddleware  # noqa: E402
 from companion.routing import websocket_urlpatterns  # noqa: E402
+
+# A web process serves replies whose prompt recalls memories: start loading the embedder now.
+if settings.MEMORY_PRELOAD_EMBEDDER:
+    load_in_background()
 
 # TrustedProxyMiddleware (outermost, both protocols): the client address and scheme, from forwarded
 # headers only when the peer is one of TRUSTED_PROXIES (companion.ops.proxies). WebsocketMetricsMiddleware

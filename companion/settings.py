@@ -321,6 +321,8 @@ CHAT_REPLY_GUIDE = env(
 )
 # A reply outlives its socket (reload, lost signal) up to this long; then it ends with what it has.
 CHAT_REPLY_TIME_LIMIT_S = env.float("CHAT_REPLY_TIME_LIMIT_S", default=120.0)
+# A cold embedder (seconds to load) must not hold a reply: after this long, memory ranks by words.
+CHAT_PROMPT_WARMUP_TIMEOUT_S = env.float("CHAT_PROMPT_WARMUP_TIMEOUT_S", default=3.0)
 # Lorebooks (companion/chat/lore.py): tokens for all fired entries together (each book's own
 # token_budget applies inside it), messages scanned when a book does not say, recursion steps.
 CHAT_LORE_TOKEN_BUDGET = env.int("CHAT_LORE_TOKEN_BUDGET", default=384)
@@ -372,6 +374,7 @@ EMBEDDING_MODEL_PATH = env("EMBEDDING_MODEL_PATH", default="")  # default: found
 # torch intra-op threads for each encoder call (0: leave torch alone); set around the call only
 EMBEDDING_TORCH_THREADS = env.int("EMBEDDING_TORCH_THREADS", default=1)
 EMBEDDING_QUERY_CACHE_SIZE = env.int("EMBEDDING_QUERY_CACHE_SIZE", default=256)  # embed_one LRU entries
+MEMORY_PRELOAD_EMBEDDER = env.bool("MEMORY_PRELOAD_EMBEDDER", default=True)  # web processes load it at start
 
 # --- rendering -------------------------------------------------------------
 RENDERER = env("RENDERER", default="previz")  # "previz" | "diffusers"

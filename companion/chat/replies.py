@@ -270,6 +270,27 @@ def reply_live_text(reply_id: int) -> str | None:
     return "".join(running[2]) if running is not None else None
 
 
+async def _warm_prompt(query_text: str) -> None:
+    """The prompt's model work (memory embeds the question) in a worker thread, off the DB thread,
+    for at most CHAT_PROMPT_WARMUP_TIMEOUT_S: a cold embedder (seconds to load, more under load)
+    must not hold the reply; the build then ranks memories by their words, and the thread goes on
+    loading the model for the next reply."""
+    warm = asyncio.ensure_future(asyncio.to_thread(prompt_warm, query_text))
+    try:
+        await asyncio.wait_for(asyncio.shield(warm), settings.CHAT_PROMPT_WARMUP_TIMEOUT_S)
+    except TimeoutError:
+        logger.warning("prompt warm-up still running after %ss: this reply's memory ranks by words only",
+                    settings.CHAT_PROMPT_WARMUP_TIMEOUT_S)
+        warm.add_done_callback(_log_warm_failure)
+    except Exception:
+        logger.exception("prompt warm-up failed: this reply's memory ranks by words only")
+
+
+def _log_warm_failure(task: asyncio.Future) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        logger.error("prompt warm-up failed", exc_info=task.exception())
+
+
 async def reply_stream(
     *,
     conversation_id: int,
@@ -298,7 +319,7 @@ async def reply_stream(
         # than SWEEP_STREAM_STALE_S, and a live reply must not look abandoned meanwhile.
         saver = _ProgressSaver.current()
         saver.add(reply_id, parts)
-        await asyncio.to_thread(prompt_warm, await db_thread(_query_text)(reply_id))  # models off the DB thread
+        await _warm_prompt(await db_thread(_query_text)(reply_id))
         conversation, build = await db_thread(_build)(conversation_id, reply_id, backend)
         persona = conversation.persona
         params = sampling_for(persona, user_name=build.user_name, persona_name=persona.name, seed=seed)

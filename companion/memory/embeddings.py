@@ -66,6 +66,21 @@ def get_model() -> Any:
     return _model
 
 
+_preload: threading.Thread | None = None
+
+
+def load_in_background() -> None:
+    """Start loading the model in a daemon thread, once per process: a web process calls it at
+    start so the first reply's memory does not wait seconds for it (replies never wait long
+    anyway, see chat.replies._warm_prompt)."""
+    global _preload
+    with _lock:
+        if _preload is not None or _model is not None:
+            return
+        _preload = threading.Thread(target=get_model, name="embedder-load", daemon=True)
+    _preload.start()
+
+
 def embed(texts: Sequence[str], *, batch_size: int = 64) -> np.ndarray:
     """(n, DIM) float32, L2-normalised."""
     if not texts:
@@ -113,6 +128,13 @@ def embed_one(text: str) -> np.ndarray:
     with _query_cache_lock:
         _query_cache[text] = vector
     return vector
+
+
+def embed_cached(text: str) -> np.ndarray | None:
+    """``text``'s vector if ``embed_one`` made it lately, else None: never loads or runs the model
+    (for callers on a thread where a model call must not happen)."""
+    with _query_cache_lock:
+        return _query_cache.get(text)
 
 
 def query_cache_clear() -> None:

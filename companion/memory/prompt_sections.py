@@ -88,7 +88,9 @@ def memories_text(*, user: Any, persona: Any, user_name: str, query: str, conver
         Memory.objects.filter(user=user, persona=persona, kind=Memory.Kind.BOUNDARY)
         .order_by("-importance", "-created_at")[:MAX_BOUNDARIES]
     )
-    recalled = [r.memory for r in memories_recall(user=user, persona=persona, query=query or "", k=TOP_K * 2)]
+    # On the shared DB thread: the question's vectors come from the reply's warm-up, never the encoder.
+    recalled = [r.memory for r in memories_recall(user=user, persona=persona, query=query or "", k=TOP_K * 2,
+                                                  cached_vectors_only=True)]
     recent: set[int] = set()
     if conversation is not None:
         recent_from = max(0, (getattr(conversation, "last_seq", 0) or 0) - RECENT_TURNS)

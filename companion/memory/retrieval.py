@@ -334,8 +334,13 @@ def personal_query(query: str, index: PairIndex) -> str:
 
 def search(*, user_id: int, persona_id: int, query: str, k: int = 8, now: datetime | None = None,
            layers: list[str] | None = None, collapse: bool = True, explain: dict | None = None,
-           split: bool = True) -> list[Scored]:
-    """Plan the question (``query.plan``), embed its parts in one batch, rank across layers."""
+           split: bool = True, cached_vectors_only: bool = False) -> list[Scored]:
+    """Plan the question (``query.plan``), embed its parts in one batch, rank across layers.
+
+    ``cached_vectors_only``: take the question's vectors only from what ``query_warm`` left in the
+    cache, never running the encoder (the prompt build runs on the shared DB thread); a part whose
+    warm-up did not finish in time is ranked by its words alone.
+    """
 
     index = pair_index(user_id, persona_id)
     if index.size == 0:
@@ -349,14 +354,15 @@ def search(*, user_id: int, persona_id: int, query: str, k: int = 8, now: dateti
         else None
     parts = the_plan.parts if the_plan else [query]
     texts = [p for p in parts if p.strip()]
-    vecs = [embeddings.embed_one(first_person(t)) for t in texts]
+    vector_of = embeddings.embed_cached if cached_vectors_only else embeddings.embed_one
+    vecs = [vector_of(first_person(t)) for t in texts]
     named = personal_query(texts[0], index) if texts else ""
     if named and named != texts[0]:
         texts[0] = f"{texts[0]} {named}"
     window = the_plan.window if the_plan else None
     if the_plan and the_plan.anchor:
         # "before/after X": X's own date places the window.
-        anchor_vec = embeddings.embed_one(the_plan.anchor)
+        anchor_vec = vector_of(the_plan.anchor)
         found = rank(index, query=the_plan.anchor, query_vec=anchor_vec, k=1, now=now,
                      layers=["episodic", "semantic"])
         if found:

@@ -30,16 +30,18 @@ class RecalledMemory:
 def memories_recall(
     *, user: Any, persona: Any, query: str, k: int = 8, now: datetime | None = None,
     layers: list[str] | None = None, collapse: bool = True, explain: dict | None = None,
+    cached_vectors_only: bool = False,
 ) -> list[RecalledMemory]:
     """Top-k items for ``query`` across layers (or only ``layers``), best first, with their score parts.
 
     ``collapse``: one result per source turn (a turn's episodic item and the facts read from it compete
     for one slot). ``explain``, when given, is filled with the query plan (parts, time window, anchor).
+    ``cached_vectors_only``: never run the encoder (see ``retrieval.search``).
     """
     user_id = getattr(user, "pk", user)
     persona_id = getattr(persona, "pk", persona)
     scored = retrieval.search(user_id=user_id, persona_id=persona_id, query=query, k=k, now=now, layers=layers,
-                              collapse=collapse, explain=explain)
+                              collapse=collapse, explain=explain, cached_vectors_only=cached_vectors_only)
     if not scored:
         return []
     # Look the k primary keys up and check the owner here: with user/persona in

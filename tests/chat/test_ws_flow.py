@@ -173,6 +173,7 @@ async def test_history_sync_after_a_drop_returns_exactly_what_was_missed(convers
     missed = await tab_b.recv_until("message.done")
     await tab_b.send({"type": "message.edit", "message_id": missed[0]["message"]["id"], "text": "edited while away"})
     await tab_b.recv_until("message.updated")
+    await tab_b.recv_until("message.done")  # an edit is answered again: let that reply finish while A is away
     await tab_b.close()
 
     tab_a = await open_socket(conversation.pk, sid)

@@ -135,3 +135,39 @@ async def test_the_prompt_build_computes_no_embedding_on_the_shared_db_thread(
     await ws.close()
     assert where, "the memory section never embedded the query"
     assert not any(where), "an embedding ran on the shared DB thread"
+
+
+async def test_a_cold_embedder_does_not_hold_the_reply(conversation, user, persona, login, monkeypatch, settings):
+    """A fresh web process: the embedder is still loading (seconds, a minute under load). The reply
+    streams after CHAT_PROMPT_WARMUP_TIMEOUT_S with memory ranked by words; nothing embeds on the DB thread."""
+    import threading
+    import time
+
+    from companion.chat import replies
+    from companion.llm import guard
+    from companion.memory import embeddings
+    from companion.memory.services import memory_create
+
+    await sync_to_async(memory_create)(user=user, persona=persona, text="Alice has a cat named Pixel.")
+    embeddings.query_cache_clear()
+    settings.CHAT_PROMPT_WARMUP_TIMEOUT_S = 0.5
+    loaded = threading.Event()
+    monkeypatch.setattr(replies, "prompt_warm", lambda text: loaded.wait(30))  # the model is still loading
+    on_db_thread: list[bool] = []
+    real_embed = embeddings.embed
+    monkeypatch.setattr(embeddings, "embed", lambda texts, **kw: on_db_thread.append(guard._on_db_thread.get())
+                        or real_embed(texts, **kw))
+    try:
+        ws = await open_socket(conversation.pk, await login(user))
+        started = time.monotonic()
+        await ws.send({"type": "message.send", "text": "Do you remember my cat Pixel?", "client_id": "cold-1"})
+        frames = await ws.recv_until("message.done", wait_s=15)
+        took = time.monotonic() - started
+        await ws.close()
+    finally:
+        loaded.set()
+    assert frames[-1]["message"]["status"] == "complete"
+    assert took < 10, f"the reply waited {took:.1f} s for the embedder"
+    assert not any(on_db_thread), "an embedding ran on the shared DB thread"
+    reply = await sync_to_async(Message.objects.get)(pk=frames[-1]["message"]["id"])
+    assert "Alice has a cat named Pixel." in reply.extra["prompt"]["system"]  # recalled by its words

@@ -191,3 +191,32 @@ def test_the_ivf_stage_at_scale_finds_what_the_full_scan_finds():
     elsewhere = rng.normal(size=384).astype(np.float32)
     found = retrieval.rank(index, query="zanzibar", query_vec=elsewhere / np.linalg.norm(elsewhere), k=5)
     assert found[0].memory_id == 124 and found[0].parts["bm25"] == 1.0
+
+
+def test_a_prompt_build_never_runs_the_encoder_and_ranks_by_words_when_the_warm_up_missed(
+    user, persona, monkeypatch
+):
+    from companion.memory import embeddings
+    from companion.memory.retrieval import query_warm
+
+    memory_create(user=user, persona=persona, text="The user's sister lives in Reykjavik.")
+    memory_create(user=user, persona=persona, text="The user enjoys long walks by the sea.")
+    embeddings.query_cache_clear()
+
+    def no_encoder(*args, **kwargs):
+        raise AssertionError("the encoder ran where it must not (the shared DB thread)")
+
+    monkeypatch.setattr(embeddings, "embed", no_encoder)
+    # Cold (the reply's warm-up did not finish in time): found by its words, no vector.
+    cold = memories_recall(user=user, persona=persona, query="Where does my sister live, Reykjavik?", k=2,
+                           cached_vectors_only=True)
+    assert cold[0].memory.text == "The user's sister lives in Reykjavik."
+    assert cold[0].parts["dense"] == 0.0 and cold[0].parts["bm25"] > 0
+    # Warm: the warm-up's vectors are used, still without running the encoder on this path.
+    monkeypatch.undo()
+    query_warm("Where does my sister live?")
+    monkeypatch.setattr(embeddings, "embed", no_encoder)
+    warm = memories_recall(user=user, persona=persona, query="Where does my sister live?", k=2,
+                           cached_vectors_only=True)
+    assert warm[0].memory.text == "The user's sister lives in Reykjavik."
+    assert warm[0].parts["dense"] > 0

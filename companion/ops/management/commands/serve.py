@@ -7,8 +7,6 @@ serves HTTP and websockets with Daphne.
 
 from __future__ import annotations
 
-import threading
-
 from asgiref.sync import async_to_sync
 from django.conf import settings
 from django.core.management import call_command
@@ -17,7 +15,7 @@ from django.core.management.base import BaseCommand, CommandParser
 from companion.accounts.demo import demo_user_ensure
 from companion.llm.base import BackendError
 from companion.llm.registry import get_backend
-from companion.memory.embeddings import get_model
+from companion.memory.embeddings import load_in_background
 from companion.memory.recovery import memory_requeue_unfinished
 from companion.ops.files import var_dir_prepare
 from companion.ops.sweeper import sweep
@@ -58,8 +56,7 @@ class Command(BaseCommand):
             self.stdout.write("Started the in-process task worker (renders, memory).")
         self._warm_up_chat_model()
         # The embedder takes seconds to load: load it now, not inside the first user's reply.
-
-        threading.Thread(target=get_model, name="embedder-load", daemon=True).start()
+        load_in_background()
         # Daphne's runserver; no autoreloader, so the worker thread above lives
         # in the same process as the server.
         call_command("runserver", addrport, use_reloader=False)
