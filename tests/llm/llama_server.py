@@ -7,6 +7,7 @@ a client disconnects mid-stream).
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import time
@@ -44,7 +45,10 @@ class LlamaServer:
             "--n_ctx", "2048", "--n_threads", str(self.threads), "--n_threads_batch", str(self.threads),
         ]  # fmt: skip
         with self.log_path.open("wb") as log:
-            self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+            # Unbuffered: its "Disconnected from client" is a print; buffered, it reaches the
+            # log only when the buffer fills (CI runs without PYTHONUNBUFFERED).
+            env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+            self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env)
         deadline = time.monotonic() + START_TIMEOUT_S
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
