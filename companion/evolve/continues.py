@@ -27,15 +27,13 @@ from pydantic import ValidationError
 from companion.chat.models import Message
 from companion.core.ratelimit import RateLimited, rate_check
 from companion.evolve import scenes
-from companion.evolve.models import Clip
 from companion.evolve.selectors import clip_of
-from companion.evolve.services import EvolveError, job_get_for, notice_post
+from companion.evolve.services import EvolveError, clip_render_request, job_get_for
 from companion.llm.guard import model_call_sync
 from rendering.beat import SceneBeat
 from rendering.continuity import child_seed
 from rendering.models import JobKind, JobStatus, RenderJob
-from rendering.safety import RenderRefused, SafetyCheckUnavailable, render_request_verdict
-from rendering.services import render_job_request
+from rendering.safety import render_request_verdict
 
 CONTINUE_SOURCE = "chat.continue:"  # RenderJob.source label, for people
 MAX_DIRECTION = 500
@@ -126,24 +124,9 @@ def continue_commit(*, user: Any, plan: ContinuePlan, beat: SceneBeat, model_ver
 
     if plan.existing is not None:
         return plan.existing, False
-    try:
-        return render_job_request(
-            persona=plan.parent.persona,
-            beat=beat,
-            requested_by=user,
-            source=f"{CONTINUE_SOURCE}{plan.parent.pk}",
-            idempotency_key=plan.key,
-            model_verdict=model_verdict,
-            continues=plan.parent,
-            link=lambda job: Clip.objects.create(job=job, conversation_id=plan.message.conversation_id,
-                                                 message=plan.message),
-        )
-    except SafetyCheckUnavailable as unavailable:
-        raise EvolveError("unavailable", unavailable.reason) from unavailable
-    except RenderRefused as refused:
-        notice = notice_post(conversation=plan.message.conversation, text=refused.reason,
-                             extra={"refused": True, "message_id": plan.message.pk})
-        raise EvolveError("refused", refused.reason, notice=notice) from refused
+    return clip_render_request(message=plan.message, beat=beat, user=user,
+                               source=f"{CONTINUE_SOURCE}{plan.parent.pk}", key=plan.key,
+                               model_verdict=model_verdict, continues=plan.parent)
 
 
 def continue_request(*, user: Any, job_id: Any, text: str = "", client_id: str = "") -> tuple[RenderJob, bool]:

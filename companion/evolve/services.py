@@ -250,22 +250,32 @@ def evolve_commit(
     twin = _active_twin(user=user, message=plan.message, beat=beat)
     if twin is not None:
         return twin, False  # a double-click while the first is still rendering
+    return clip_render_request(message=plan.message, beat=beat, user=user, source=plan.source, key=plan.key,
+                               model_verdict=model_verdict)
+
+
+def clip_render_request(
+    *, message: Message, beat: SceneBeat, user: Any, source: str, key: str, model_verdict: Any,
+    continues: RenderJob | None = None,
+) -> tuple[RenderJob, bool]:
+    """Queue the clip of ``message`` (its ``Clip`` row written with the job) through the safety gate:
+    a refusal posts a notice in the conversation and is an EvolveError, as is a gate that cannot run."""
     try:
         return render_job_request(
-            persona=plan.message.conversation.persona,
+            persona=message.conversation.persona,
             beat=beat,
             requested_by=user,
-            source=plan.source,
-            idempotency_key=plan.key,
+            source=source,
+            idempotency_key=key,
             model_verdict=model_verdict,
-            link=lambda job: Clip.objects.create(job=job, conversation_id=plan.message.conversation_id,
-                                                 message=plan.message),
+            continues=continues,
+            link=lambda job: Clip.objects.create(job=job, conversation_id=message.conversation_id, message=message),
         )
     except SafetyCheckUnavailable as unavailable:
         raise EvolveError("unavailable", unavailable.reason) from unavailable
     except RenderRefused as refused:
-        notice = notice_post(conversation=plan.message.conversation, text=refused.reason,
-                             extra={"refused": True, "message_id": plan.message.pk})
+        notice = notice_post(conversation=message.conversation, text=refused.reason,
+                             extra={"refused": True, "message_id": message.pk})
         raise EvolveError("refused", refused.reason, notice=notice) from refused
 
 
