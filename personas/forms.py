@@ -16,19 +16,28 @@ from .models import LoreEntry, Persona
 CARD_SUFFIXES = (".json", ".png")
 
 
-class CommaSeparatedListField(forms.CharField):
-    """A JSON list of short strings (tags) edited as "a, b, c"."""
+class StringListField(forms.CharField):
+    """A JSON list of strings edited as text: items joined by ``joiner``, split by ``split``."""
+
+    joiner = ", "
+
+    def split(self, text: str) -> list[str]:
+        return text.split(",")
 
     def prepare_value(self, value: Any) -> Any:
         if isinstance(value, list | tuple):
-            return ", ".join(str(v) for v in value)
+            return self.joiner.join(str(v) for v in value)
         return value
 
     def to_python(self, value: Any) -> list[str]:
         if isinstance(value, list | tuple):
             return [str(v).strip() for v in value if str(v).strip()]
         text = super().to_python(value) or ""
-        return [part.strip() for part in text.split(",") if part.strip()]
+        return [part.strip() for part in self.split(text) if part.strip()]
+
+
+class CommaSeparatedListField(StringListField):
+    """A JSON list of short strings (tags) edited as "a, b, c"."""
 
 
 class PersonaAdminForm(forms.ModelForm):
@@ -120,21 +129,14 @@ class CardImportForm(forms.Form):
         return card
 
 
-class LineListField(forms.CharField):
+class LineListField(StringListField):
     """A JSON list of strings (lorebook keys) edited one per line: keys may hold commas (regexes)."""
 
     widget = forms.Textarea(attrs={"rows": 3, "cols": 24})
+    joiner = "\n"
 
-    def prepare_value(self, value: Any) -> Any:
-        if isinstance(value, list | tuple):
-            return "\n".join(str(v) for v in value)
-        return value
-
-    def to_python(self, value: Any) -> list[str]:
-        if isinstance(value, list | tuple):
-            return [str(v).strip() for v in value if str(v).strip()]
-        text = super().to_python(value) or ""
-        return [line.strip() for line in text.splitlines() if line.strip()]
+    def split(self, text: str) -> list[str]:
+        return text.splitlines()
 
 
 class LoreEntryForm(forms.ModelForm):

@@ -146,14 +146,18 @@ async def handle_render_request(consumer: Any, raw: dict[str, Any]) -> None:
             beat = services.evolve_beat(plan=plan, model_scene=model_scene)
             verdict = await render_request_verdict(persona=plan.message.conversation.persona, beat=beat)
         payload, created = await db_thread(_commit)(consumer, plan, beat, verdict)
-        if not created:
-            # New jobs are announced to every socket by the receiver; a repeat only needs an answer here.
-            await consumer.send_frame(
-                {"type": "render.queued", "job_id": payload["id"], "message_id": payload["message_id"],
-                 "job": payload, "client_id": frame.client_id, "duplicate": True}
-            )
+        await _answer_repeat(consumer, payload, created, frame.client_id)
 
     await _run(consumer, raw, RenderRequestFrame, work)
+
+
+async def _answer_repeat(consumer: Any, payload: dict[str, Any], created: bool, client_id: str) -> None:
+    """New jobs are announced to every socket by the receiver; a repeat only needs an answer here."""
+    if not created:
+        await consumer.send_frame(
+            {"type": "render.queued", "job_id": payload["id"], "message_id": payload["message_id"],
+             "job": payload, "client_id": client_id, "duplicate": True}
+        )
 
 
 async def handle_render_preview(consumer: Any, raw: dict[str, Any]) -> None:
@@ -189,11 +193,7 @@ async def handle_render_continue(consumer: Any, raw: dict[str, Any]) -> None:
             beat = continues.continue_beat(plan=plan, model_scene=model_scene)
             verdict = await render_request_verdict(persona=plan.parent.persona, beat=beat)
         payload, created = await db_thread(_continue_commit)(consumer, plan, beat, verdict)
-        if not created:
-            await consumer.send_frame(
-                {"type": "render.queued", "job_id": payload["id"], "message_id": payload["message_id"],
-                 "job": payload, "client_id": frame.client_id, "duplicate": True}
-            )
+        await _answer_repeat(consumer, payload, created, frame.client_id)
 
     await _run(consumer, raw, RenderContinueFrame, work)
 
