@@ -1,5 +1,8 @@
 """Lorebook activation: which entries of a Character Card ``character_book`` fire, and where they go.
 
+(Over 400 lines: one job, activation by the spec's rules; key matching, selective logic,
+budget and recursion read best together; the card conversion is lorebook_cards.py.)
+
 Pure (no Django, no database): the chat's prompt assembly and the scene
 extractor hand it card-shaped books and the recent messages; it returns the
 entries that fired, why, and where each goes. It reads the V2/V3 spec fields

@@ -1,5 +1,7 @@
 """Hybrid memory ranking over the three layers: dense + BM25 + recency + importance (+ time), in numpy.
 
+(Just over 400 lines: one job, ranking; the index it ranks over is recall_index.py.)
+
 Ranks over the pair's index (``recall_index.py``: the items, their vectors and
 BM25 model, kept per process and rebuilt when the pair's version moves).
 

@@ -1,5 +1,7 @@
 """Turn what someone said into items that stand on their own: names for pronouns, dates for "yesterday".
 
+(Just over 400 lines: one job, rewriting a sentence to stand alone; the word lists are most of it.)
+
 Pure functions, no ORM, no model. For one message of either speaker:
 
 * :func:`episode_text` — the episodic item: ``"Caroline: <the message>"``

@@ -1,4 +1,7 @@
-"""Scene extraction: model output used when it holds up against the story, the rules' reading when not."""
+"""Scene extraction: model output used when it holds up against the story, the rules' reading when not.
+
+(Over 400 lines: table cases of story text and what the beat must read from them.)
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,7 @@
-"""LlamaCppBackend (the embedded default) with the real SmolLM2-135M GGUF, loaded once per process."""
+"""LlamaCppBackend (the embedded default) with the real SmolLM2-135M GGUF, loaded once per process.
+
+(Just over 400 lines: one backend's tests, sharing one loaded model per process.)
+"""
 
 from __future__ import annotations
 

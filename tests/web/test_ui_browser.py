@@ -1,5 +1,7 @@
 """The web app as a person uses it, in real headless Chromium against `manage.py serve`.
 
+(Over 400 lines: the tests share one served app and its seed, which takes a minute to start.)
+
 One served app (Daphne + the in-process render worker + the slowed echo chat backend), seeded
 with a gallery of personas, a conversation with memories and a relationship, and a superuser.
 
