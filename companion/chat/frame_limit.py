@@ -15,17 +15,13 @@ from typing import Any
 from django.conf import settings
 from prometheus_client import Counter
 
+from companion.core.asgi import WebsocketMiddleware
+
 TOO_LARGE = Counter("companion_websocket_frames_too_large", "Websocket frames refused for their size.")
 
 
-class FrameSizeLimitMiddleware:
-    def __init__(self, app: Any) -> None:
-        self.app = app
-
-    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
-        if scope.get("type") != "websocket":
-            await self.app(scope, receive, send)
-            return
+class FrameSizeLimitMiddleware(WebsocketMiddleware):
+    async def websocket(self, scope: dict, receive: Any, send: Any) -> None:
         limit = settings.WEBSOCKET_MAX_FRAME_BYTES
 
         async def limited_receive() -> dict:

@@ -24,6 +24,7 @@ from django_prometheus.exports import ExportToDjangoView
 from prometheus_client import Counter, Gauge, Histogram
 
 from companion.chat.signals import exchange_completed
+from companion.core.asgi import WebsocketMiddleware
 from companion.llm.registry import get_backend
 from rendering.signals import job_updated
 
@@ -72,16 +73,10 @@ def connect_receivers() -> None:
     exchange_completed.connect(on_exchange_completed, dispatch_uid="ops.metrics.exchange_completed")
 
 
-class WebsocketMetricsMiddleware:
+class WebsocketMetricsMiddleware(WebsocketMiddleware):
     """ASGI wrapper counting websocket connections that were accepted and are still open."""
 
-    def __init__(self, app: Any) -> None:
-        self.app = app
-
-    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
-        if scope.get("type") != "websocket":
-            await self.app(scope, receive, send)
-            return
+    async def websocket(self, scope: dict, receive: Any, send: Any) -> None:
         accepted = False
 
         async def counting_send(message: dict) -> None:

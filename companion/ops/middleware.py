@@ -13,6 +13,7 @@ from typing import Any
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 
 from companion.core import context
+from companion.core.asgi import WebsocketMiddleware
 
 HEADER = "X-Request-ID"
 _CONVERSATION_PATH = re.compile(r"^/ws/conversations/(\d+)/")
@@ -47,14 +48,8 @@ class RequestIdMiddleware:
         return response
 
 
-class WebsocketLogContextMiddleware:
-    def __init__(self, app: Any) -> None:
-        self.app = app
-
-    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
-        if scope.get("type") != "websocket":
-            await self.app(scope, receive, send)
-            return
+class WebsocketLogContextMiddleware(WebsocketMiddleware):
+    async def websocket(self, scope: dict, receive: Any, send: Any) -> None:
         match = _CONVERSATION_PATH.match(scope.get("path", ""))
         with context.bound(conversation_id=match.group(1) if match else None):
             await self.app(scope, receive, send)
