@@ -1,7 +1,5 @@
 """Chat quality of the configured model: scripted persona conversations, scored.
 
-(Over 400 lines: a standalone script; most of it is the scripted conversations and their checks, kept next to the run.)
-
     .venv/bin/python bench/chat_quality.py [--limit N] [--baseline] [--json out.json] [--show]
 
 Runs 32 scripted multi-turn conversations (10 personas, 32 users) through the
