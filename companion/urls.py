@@ -11,7 +11,7 @@ urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
     path("metrics", metrics_view, name="prometheus-django-metrics"),  # scraper only (see ops.metrics)
-    path("account/", include("companion.ops.urls")),  # data export, account deletion
+    path("account/", include("companion.accounts.urls")),  # data export, account deletion
     path("admin/", admin.site.urls),
     path("api/", include("companion.api.urls")),
     path("clips/", include("companion.evolve.urls")),  # owner-only clip files

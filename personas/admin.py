@@ -202,7 +202,7 @@ class PersonaAdmin(admin.ModelAdmin):
         status, refusal = 200, None
         if request.method == "POST" and form.is_valid():
             upload = form.cleaned_data["card"]
-            refusal = card_import_refusal(request.user)  # CARD_IMPORT_RATE_LIMIT (registered by companion.ops)
+            refusal = card_import_refusal(request.user)  # CARD_IMPORT_RATE_LIMIT (registered by companion.accounts)
             try:
                 if refusal is not None:
                     status = 429

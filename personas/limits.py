@@ -103,7 +103,7 @@ def persona_validate(persona: Any) -> None:
         raise ValidationError(merged)
 
 
-# --- card imports: gates other apps add (the rate limiter: companion.ops) ------------------------------
+# --- card imports: gates other apps add (the per-user rate limit: companion.accounts) ------------------
 
 ImportGate = Callable[[Any], tuple[str, int] | None]
 _import_gates: list[ImportGate] = []

@@ -10,7 +10,7 @@ joins two groups:
 
 Closing is a group message of type ``AUTH_REVOKED`` ("auth.revoked"); the
 consumer answers it by closing with 4401, like a socket that was never logged
-in. The senders are receivers of Django's auth signals (companion.ops.sessions).
+in. The senders are receivers of Django's auth signals (companion.chat.sessions).
 """
 
 from __future__ import annotations

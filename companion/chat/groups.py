@@ -139,7 +139,7 @@ def conversation_broadcast_sync(conversation_id: int, frame: dict[str, Any]) -> 
 def group_send_sync(group: str, message: dict[str, Any]) -> None:
     """A raw ``group_send`` from synchronous code, by the same route as ``conversation_broadcast_sync``.
 
-    For messages to other groups than a conversation's (``companion.ops.sessions`` closes a user's
+    For messages to other groups than a conversation's (``companion.chat.sessions`` closes a user's
     sockets through their ``auth.*`` groups).
     """
     layer = get_channel_layer()

@@ -9,12 +9,6 @@ class OpsConfig(AppConfig):
     def ready(self) -> None:
         # Metrics observe the other apps through their signals; connecting here
         # means no other app has to know metrics exist.
-        from companion.ops import checks, metrics, sessions  # noqa: F401  (checks: registers deploy checks)
+        from companion.ops import checks, metrics  # noqa: F401  (checks: registers deploy checks)
 
         metrics.connect_receivers()
-        sessions.connect_receivers()  # logout / password change / deletion close the user's sockets
-
-        from companion.core.ratelimit import card_import_gate
-        from personas.limits import register_import_gate
-
-        register_import_gate(card_import_gate)  # CARD_IMPORT_RATE_LIMIT per user (the admin's card import)

@@ -13,7 +13,7 @@ urlpatterns = [
     path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("signup/", views.signup, name="signup"),
-    path("account/", views.account, name="account"),  # /account/export/ and /account/delete/: companion.ops
+    path("account/", views.account, name="account"),  # /account/export/ and /account/delete/: companion.accounts
     path("personas/", views.persona_gallery, name="personas"),
     path("personas/<slug:slug>/portrait/", views.persona_portrait, name="persona-portrait"),
     path("conversations/new/", views.conversation_new, name="conversation-new"),

@@ -235,10 +235,10 @@ def test_an_edit_rewrites_the_session_summary(tmp_path, user, persona):
 
 
 def test_privacy_export_and_delete_cover_every_layer(play, user):
-    from companion.ops.privacy import _export_data, user_account_delete
+    from companion.accounts.privacy import user_account_delete, user_data_get
 
     play.say("I have a dog named Biscuit.", "Biscuit! Lovely.")
-    exported = {m["text"] for m in _export_data(user)["memories"]}
+    exported = {m["text"] for m in user_data_get(user=user)["memories"]}
     assert {"Alice: I have a dog named Biscuit.", "Alice has a dog named Biscuit."} <= exported
     assert any(t.endswith("Biscuit! Lovely.") for t in exported)
     user_pk = user.pk

@@ -11,9 +11,9 @@ from django.contrib.auth import get_user_model
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 
+from companion.accounts.privacy import user_account_delete
 from companion.chat.models import Conversation, Message
 from companion.memory.models import Memory, RelationshipState
-from companion.ops.privacy import user_account_delete
 from personas.models import Persona
 from rendering.models import JobStatus, RenderJob
 from rendering.signals import job_updated

@@ -1,7 +1,7 @@
 """Ending a login ends its websockets: logout, password change and account deletion close them with 4401.
 
-Receivers of Django's own signals, connected in OpsConfig.ready (no view has
-to remember): ``user_logged_out`` closes the sockets of that session; a saved
+Chat owns the sockets, so it listens: receivers of Django's own signals,
+connected in ChatConfig.ready (no view has to remember): ``user_logged_out`` closes the sockets of that session; a saved
 password change (``AbstractBaseUser.set_password`` then ``save``) or a deleted
 user closes every socket of the user. The groups and the message type are
 companion.accounts.sockets; the consumer closes with 4401 on ``auth.revoked``.
@@ -58,6 +58,6 @@ def on_user_deleted(sender: Any, instance: Any, **kwargs: Any) -> None:
 
 def connect_receivers() -> None:
     user_model = get_user_model()
-    user_logged_out.connect(on_logged_out, dispatch_uid="ops.sessions.logged_out")
-    post_save.connect(on_user_saved, sender=user_model, dispatch_uid="ops.sessions.user_saved")
-    post_delete.connect(on_user_deleted, sender=user_model, dispatch_uid="ops.sessions.user_deleted")
+    user_logged_out.connect(on_logged_out, dispatch_uid="chat.sessions.logged_out")
+    post_save.connect(on_user_saved, sender=user_model, dispatch_uid="chat.sessions.user_saved")
+    post_delete.connect(on_user_deleted, sender=user_model, dispatch_uid="chat.sessions.user_deleted")

@@ -11,7 +11,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods
 
-from companion.ops.privacy import export_filename, user_account_delete, user_data_export
+from companion.accounts.privacy import export_filename, user_account_delete, user_data_export
 
 
 class AccountDeleteForm(forms.Form):
@@ -49,4 +49,4 @@ def account_delete(request: HttpRequest) -> HttpResponse:
         user_account_delete(user=user)
         messages.info(request, "Your account and everything in it has been deleted.")
         return redirect("login")
-    return render(request, "ops/account_delete.html", {"form": form}, status=400 if form.errors else 200)
+    return render(request, "accounts/account_delete.html", {"form": form}, status=400 if form.errors else 200)

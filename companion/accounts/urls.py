@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from companion.ops import views
+from companion.accounts import views
 
 urlpatterns = [
     path("export/", views.account_export, name="account-export"),
