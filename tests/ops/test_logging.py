@@ -8,6 +8,7 @@ import logging
 import logging.config
 
 import dramatiq
+import pytest
 from channels.generic.websocket import AsyncWebsocketConsumer
 from channels.testing import WebsocketCommunicator
 from django.http import HttpResponse
@@ -101,6 +102,9 @@ def test_worker_log_lines_carry_the_job_id_of_render_messages_only():
     assert context.job_id.get() is None
 
 
+# Channels closes stale database connections around each message (channels.db.aclose_old_connections);
+# on the shared sync thread a previous test may have left one open, so the test may touch the database.
+@pytest.mark.django_db
 async def test_a_socket_binds_its_conversation_id_for_its_lifetime():
     seen = []
 
