@@ -63,6 +63,9 @@ class CharacterRef(BaseModel):
     description: str = Field(default="", max_length=2000)
     trigger_words: list[str] = Field(default_factory=list)
     is_persona: bool = False
+    # Which persona this is (a scene with several: the renderer looks its LoRA up); None on beats
+    # from before scenes, and for the user.
+    persona_id: int | None = None
 
 
 class RenderDirection(BaseModel):

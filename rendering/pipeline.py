@@ -12,10 +12,12 @@ from pathlib import Path
 
 from django.conf import settings
 
+from personas.models import Persona
 from rendering import continuity, encode, labelling, safety
 from rendering.errors import RenderCancelled, RenderFailed, TransientRenderError
 from rendering.models import JobStatus, RenderJob
 from rendering.renderers import RenderContext, get_renderer
+from rendering.renderers.base import CastMember
 from rendering.services import ProgressReporter, render_job_mark_succeeded
 
 
@@ -53,6 +55,21 @@ def context_for(job: RenderJob) -> RenderContext:
         fps=settings.RENDER_FPS,
         style_tags=tuple(persona.style_tags or ()),
         start_frame=start,
+        cast=_cast(job),
+    )
+
+
+def _cast(job: RenderJob) -> tuple[CastMember, ...]:
+    """The beat's other personas (a group scene), with their LoRAs, in the beat's order."""
+    ids = [c.persona_id for c in job.scene_beat.characters if c.is_persona and c.persona_id
+           and c.persona_id != job.persona_id]
+    if not ids:
+        return ()
+    found = {p.pk: p for p in Persona.objects.filter(pk__in=ids)}
+    return tuple(
+        CastMember(persona_id=p.pk, name=p.name, lora_path=_local_path(p.video_lora), lora_weight=p.video_lora_weight,
+                   lora_trigger=p.video_lora_trigger)
+        for p in (found.get(i) for i in dict.fromkeys(ids)) if p is not None
     )
 
 

@@ -113,3 +113,19 @@ class LorebookSerializer(serializers.Serializer):
 
 class LorebookAttachSerializer(serializers.Serializer):
     conversation = serializers.IntegerField(help_text="Id of one of your conversations.")
+
+
+class MemberAddSerializer(serializers.Serializer):
+    """A persona (id or slug) you can chat with, to join the scene."""
+
+    persona = serializers.CharField(max_length=120)
+
+
+class MemberUpdateSerializer(serializers.Serializer):
+    """Mute for this many minutes (0 unmutes; at most a week)."""
+
+    mute_minutes = serializers.IntegerField(min_value=0, max_value=7 * 24 * 60)
+
+
+class TurnOrderSerializer(serializers.Serializer):
+    turn_order = serializers.ChoiceField(choices=["natural", "list", "manual"])

@@ -25,10 +25,13 @@ from companion.api.serializers import (
     LorebookAttachSerializer,
     LorebookInSerializer,
     LorebookSerializer,
+    MemberAddSerializer,
+    MemberUpdateSerializer,
     MessagePageQuerySerializer,
     PersonaSerializer,
+    TurnOrderSerializer,
 )
-from companion.chat import services
+from companion.chat import scene, services
 from companion.chat.lore import lorebook_attach, lorebook_detach
 from companion.chat.models import Conversation
 from companion.chat.selectors import (
@@ -38,7 +41,13 @@ from companion.chat.selectors import (
     conversation_list_for,
     message_get_in,
 )
-from companion.chat.serializers import BranchNodeSerializer, ConversationSerializer, MessageSerializer
+from companion.chat.serializers import (
+    BranchNodeSerializer,
+    ConversationSerializer,
+    MemberSerializer,
+    MessageSerializer,
+    speaker_names,
+)
 from personas.models import Lorebook, Persona
 from personas.selectors import lorebook_card, lorebook_list_for, persona_get_visible, persona_list_visible
 from personas.services import lorebook_create, lorebook_delete
@@ -168,6 +177,59 @@ class ConversationViewSet(
         nodes = conversation_branch_tree(user=request.user, conversation=self.get_object())
         return Response(BranchNodeSerializer(nodes, many=True).data)
 
+    # --- group scenes (companion.chat.scene) ---
+
+    def _members(self, request: Request, conversation: Conversation) -> Response:
+        rows = scene.members_of(conversation)
+        return Response(MemberSerializer(rows, many=True, context={"request": request}).data)
+
+    @extend_schema(methods=["GET"], responses={200: MemberSerializer(many=True)})
+    @extend_schema(methods=["POST"], request=MemberAddSerializer, responses={201: MemberSerializer(many=True)})
+    @action(detail=True, methods=["get", "post"], pagination_class=None)
+    def members(self, request: Request, pk: str | None = None) -> Response:
+        """The personas in this scene (2-5 make a group; the conversation's own persona is the first).
+        POST ``{"persona": id or slug}`` adds one: it hears the scene from now on, nothing said before."""
+        conversation = self.get_object()
+        if request.method == "POST":
+            body = MemberAddSerializer(data=request.data)
+            body.is_valid(raise_exception=True)
+            try:
+                persona = persona_get_visible(user=request.user, slug_or_id=body.validated_data["persona"])
+            except Persona.DoesNotExist:
+                raise serializers.ValidationError({"persona": ["No such persona."]}) from None
+            scene.member_add(conversation=conversation, persona=persona)
+            response = self._members(request, conversation)
+            response.status_code = status.HTTP_201_CREATED
+            return response
+        return self._members(request, conversation)
+
+    @extend_schema(methods=["PATCH"], request=MemberUpdateSerializer, responses={200: MemberSerializer(many=True)})
+    @extend_schema(methods=["DELETE"], responses={200: MemberSerializer(many=True)})
+    @action(detail=True, methods=["patch", "delete"], url_path=r"members/(?P<persona_id>\d+)", pagination_class=None)
+    def member(self, request: Request, pk: str | None = None, persona_id: str | None = None) -> Response:
+        """PATCH ``{"mute_minutes": n}`` mutes a member (0 unmutes): muted, it neither answers nor hears.
+        DELETE: it leaves the scene (its replies stay); the conversation's own persona cannot leave."""
+        conversation = self.get_object()
+        if request.method == "DELETE":
+            scene.member_remove(conversation=conversation, persona_id=int(persona_id))
+        else:
+            body = MemberUpdateSerializer(data=request.data)
+            body.is_valid(raise_exception=True)
+            scene.member_mute(conversation=conversation, persona_id=int(persona_id),
+                              minutes=body.validated_data["mute_minutes"])
+        return self._members(request, conversation)
+
+    @extend_schema(request=TurnOrderSerializer, responses={200: ConversationSerializer})
+    @action(detail=True, methods=["post"], url_path="turn_order")
+    def turn_order(self, request: Request, pk: str | None = None) -> Response:
+        """Who answers in a group scene: ``natural`` (the one addressed by name, else the best fit),
+        ``list`` (members in turn) or ``manual`` (you name who answers)."""
+        body = TurnOrderSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        conversation = scene.turn_order_set(conversation=self.get_object(),
+                                            turn_order=body.validated_data["turn_order"])
+        return Response(self.get_serializer(conversation).data)
+
     @extend_schema(
         parameters=[MessagePageQuerySerializer],
         responses={
@@ -196,7 +258,7 @@ class ConversationViewSet(
         after_seq, limit = query.validated_data["after_seq"], query.validated_data["limit"]
         conversation = self.get_object()
         rows, has_more = messages_changed_after(conversation=conversation, after_seq=after_seq, limit=limit)
-        context = {"request": request, "alternatives": alternatives_map(rows)}
+        context = {"request": request, "alternatives": alternatives_map(rows), "persona_names": speaker_names(rows)}
         return Response(
             {
                 "results": MessageSerializer(rows, many=True, context=context).data,

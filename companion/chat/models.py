@@ -6,6 +6,14 @@ from django.conf import settings
 from django.db import models
 
 
+class TurnOrder(models.TextChoices):
+    """Who answers in a group scene (companion.chat.scene.speaker_choose)."""
+
+    NATURAL = "natural"  # the persona addressed by name, else the one whose card fits the message best
+    LIST = "list"  # members in turn, by position
+    MANUAL = "manual"  # the user names who answers; else the first member
+
+
 class Conversation(models.Model):
     """One line of talk between an owner and a persona; a branch is a conversation too.
 
@@ -32,6 +40,8 @@ class Conversation(models.Model):
     branched_from = models.ForeignKey(
         "Message", null=True, blank=True, on_delete=models.SET_NULL, related_name="branches"
     )
+    # Group scenes: who answers when several personas are members (ConversationMember).
+    turn_order = models.CharField(max_length=10, choices=TurnOrder.choices, default=TurnOrder.NATURAL)
     # Highest seq handed out so far; bumped under a row lock (see services._next_seq).
     last_seq = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -87,6 +97,15 @@ class Message(models.Model):
     copied_from = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="copies"
     )
+    # Group scenes: the persona that wrote this reply (null: the conversation's own persona, and on
+    # user turns), and the persona ids present (members, not muted) when the turn was stored. Frozen
+    # at write time because joins and mutes change later; memory reads it so each persona learns only
+    # what it witnessed (companion.chat.scene.witnessed_by). Empty on rows from before group scenes:
+    # those were witnessed by the conversation's persona alone.
+    persona = models.ForeignKey(
+        "personas.Persona", null=True, blank=True, on_delete=models.PROTECT, related_name="scene_replies"
+    )
+    witnesses = models.JSONField(default=list, blank=True)
     # Free-form per-message data: clip job id/url, imported chat `extra`, ...
     extra = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -105,3 +124,27 @@ class Message(models.Model):
 
     def __str__(self) -> str:
         return f"{self.conversation_id}#{self.seq} {self.role}"
+
+
+class ConversationMember(models.Model):
+    """A persona in a group scene. The conversation's own ``persona`` is always the first member
+    (position 0); its row is made when a second persona joins (scene.members_ensure_primary), so a
+    one-persona conversation has no rows and behaves as before."""
+
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="members")
+    persona = models.ForeignKey("personas.Persona", on_delete=models.PROTECT, related_name="scene_memberships")
+    position = models.PositiveSmallIntegerField(default=0)
+    # The conversation's last_seq when it joined: turns up to it were said before it came.
+    joined_at_seq = models.PositiveIntegerField(default=0)
+    joined_at = models.DateTimeField(auto_now_add=True)
+    # Muted until then: it neither answers nor witnesses (null: not muted).
+    muted_until = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["position", "pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["conversation", "persona"], name="member_unique_persona"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.conversation_id}: {self.persona_id} @{self.position}"

@@ -49,6 +49,7 @@ from django.db.models import F, Q
 from django.db.models.functions import Coalesce
 
 from companion.accounts.selectors import user_display_name
+from companion.chat import scene
 from companion.chat.lore import lore_for_messages
 from companion.chat.models import Conversation, Message
 from companion.llm.base import ChatBackend, ChatTurn
@@ -57,6 +58,7 @@ from personas.lorebook import LoreResult
 logger = logging.getLogger(__name__)
 
 PERSONA_CARD_PRIORITY = 0
+SCENE_PRIORITY = 5  # group scenes: who else is here, right after the card
 LORE_BEFORE_PRIORITY, LORE_AFTER_PRIORITY = -10, 10  # either side of the persona card
 TURN_OVERHEAD_TOKENS = 4  # role markers a chat template adds around each turn
 COMPACT_TEXT_CHARS = 6000  # how much of the system text extra["prompt"] keeps
@@ -131,6 +133,7 @@ class PromptBuild:
     user_name: str = ""
     lore_depth_tokens: int = 0  # entries inserted into the history ("at depth")
     lore: list[dict[str, Any]] = field(default_factory=list)  # every fired entry: why, where, kept or not
+    others: list[str] = field(default_factory=list)  # a group scene: the other members' names (stop strings)
 
     @property
     def total_tokens(self) -> int:
@@ -190,6 +193,27 @@ def persona_card_text(persona: Any, *, user_name: str) -> str:
     return apply_macros(text, char=persona.name, user=user_name)
 
 
+# --- group scenes -----------------------------------------------------------------
+
+
+def scene_text(conversation: Conversation, persona: Any, user_name: str) -> str:
+    """Who else is in the scene, and that the reply is this persona's alone."""
+    others = [p.name for p in scene.member_personas(conversation) if p.pk != persona.pk]
+    listed = ", ".join(others)
+    return (f"This is a group scene: {user_name} is here with {persona.name} and {listed}. "
+            f"Lines from the others are prefixed with their names. Reply only as {persona.name}, "
+            f"in your own voice; never write lines for {user_name} or {listed}.")
+
+
+def scene_turn_text(message: Message, *, user_name: str, primary_name: str, own: bool, group: bool) -> str:
+    """A history turn as a member reads it: in a group, every line but its own carries the speaker's name."""
+    if not group or own:
+        return message.content
+    if message.role == Message.Role.USER:
+        return f"{user_name}: {message.content}"
+    return f"{message.persona.name if message.persona_id else primary_name}: {message.content}"
+
+
 # --- assembly ---------------------------------------------------------------------
 
 
@@ -235,17 +259,27 @@ def prompt_build(
     backend: ChatBackend,
     budget_tokens: int,
     before_seq: int | None = None,
+    persona: Any = None,
 ) -> PromptBuild:
     """Assemble the prompt for the next persona reply.
 
     ``before_seq``: only history placed before this position (the slot of the
     reply being written; default: the whole conversation).
+    ``persona``: in a group scene, the member who answers (default: the conversation's
+    persona). It gets its own card, lorebook and memory, and only the turns it witnessed,
+    the others' lines named (scene_turn_text).
     """
+    primary_id, primary_name = conversation.persona_id, scene.primary_persona(conversation).name
+    group = scene.is_group(conversation)
+    conversation = scene.persona_view(conversation, persona)
     persona = conversation.persona
     user_name = user_display_name(conversation.owner)
     count = backend.count_tokens
 
-    history = list(_history_queryset(conversation, before_seq).iterator(chunk_size=100))
+    history = [
+        m for m in _history_queryset(conversation, before_seq).select_related("persona").iterator(chunk_size=100)
+        if scene.witnessed(m, persona.pk, primary_id)
+    ]
     query_text = next((m.content for m in history if m.role == Message.Role.USER), "")
 
     def macros(text: str) -> str:
@@ -259,6 +293,8 @@ def prompt_build(
     candidates = [PromptSection("persona_card", card, PERSONA_CARD_PRIORITY)]
     candidates.append(PromptSection("lore_before_char", macros(lore.text("before_char")), LORE_BEFORE_PRIORITY))
     candidates.append(PromptSection("lore_after_char", macros(lore.text("after_char")), LORE_AFTER_PRIORITY))
+    if group:
+        candidates.append(PromptSection("scene", scene_text(conversation, persona, user_name), SCENE_PRIORITY))
     candidates = [c for c in candidates if c.text.strip()]
     candidates += _provider_sections(conversation, query_text)
     candidates.sort(key=lambda s: s.priority)  # stable: registration order breaks ties
@@ -288,6 +324,7 @@ def prompt_build(
         query_text=query_text,
         user_name=user_name,
         lore=_lore_record(lore, dropped={r.name for r in records if not r.included}),
+        others=[p.name for p in scene.member_personas(conversation) if p.pk != persona.pk] if group else [],
     )
     at_depth = {d: macros(text) for d, text in lore.at_depth().items()}
     build.lore_depth_tokens = sum(count(t) + TURN_OVERHEAD_TOKENS for t in at_depth.values())
@@ -319,11 +356,13 @@ def prompt_build(
                 turns.append(ChatTurn("system", text))
         if message is None:
             break
-        role = "user" if message.role == Message.Role.USER else "assistant"
+        own = message.role == Message.Role.PERSONA and (message.persona_id or primary_id) == persona.pk
+        role = "assistant" if own else "user"  # in a scene the others' lines reach it as what it hears
+        content = scene_turn_text(message, user_name=user_name, primary_name=primary_name, own=own, group=group)
         if turns[-1].role == role:  # some chat templates require alternation
-            turns[-1] = ChatTurn(role, f"{turns[-1].content}\n\n{message.content}")
+            turns[-1] = ChatTurn(role, f"{turns[-1].content}\n\n{content}")
         else:
-            turns.append(ChatTurn(role, message.content))
+            turns.append(ChatTurn(role, content))
     if post_text:
         if turns[-1].role == "system" and len(turns) > 1:  # an entry at depth 0 sits right here
             turns[-1] = ChatTurn("system", f"{turns[-1].content}\n\n{post_text}")

@@ -28,6 +28,7 @@ class MessageSend(Frame):
     type: Literal["message.send"]
     text: str
     client_id: ClientId
+    persona_id: Annotated[int, Field(ge=1)] | None = None  # group scenes: who should answer
 
 
 class MessageRegenerate(Frame):

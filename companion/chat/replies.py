@@ -48,6 +48,7 @@ from companion.chat.prompt import PromptBuild, prompt_build, prompt_warm
 from companion.chat.reply_cleaning import clean_reply, cut_user_turn, trim_to_sentence
 from companion.chat.reply_quality import fallback_line, review_reply
 from companion.chat.sampling import sampling_for
+from companion.chat.scene import persona_view
 from companion.chat.serializers import message_payload
 from companion.chat.signals import exchange_completed
 from companion.llm.base import BackendError, ChatBackend, SamplingParams
@@ -80,16 +81,20 @@ def _query_text(reply_id: int) -> str:
 
 
 def _build(conversation_id: int, reply_id: int, backend: ChatBackend) -> tuple[Conversation, PromptBuild]:
+    """The prompt for the reply, as its persona sees the scene (group scenes: its card, what it witnessed).
+
+    The conversation returned is that persona's view (scene.persona_view): ``.persona`` is the speaker."""
     conversation = Conversation.objects.select_related("persona", "owner").get(pk=conversation_id)
-    reply = Message.objects.select_related("parent").get(pk=reply_id)
+    reply = Message.objects.select_related("parent", "persona").get(pk=reply_id)
     position = reply.parent.seq if reply.parent_id else reply.seq
     build = prompt_build(
         conversation=conversation,
         backend=backend,
         budget_tokens=settings.CHAT_PROMPT_TOKEN_BUDGET,
         before_seq=position,
+        persona=reply.persona,
     )
-    return conversation, build
+    return persona_view(conversation, reply.persona), build
 
 
 def _finish(reply_id: int, **fields: Any) -> dict[str, Any]:
@@ -323,6 +328,8 @@ async def reply_stream(
         conversation, build = await db_thread(_build)(conversation_id, reply_id, backend)
         persona = conversation.persona
         params = sampling_for(persona, user_name=build.user_name, persona_name=persona.name, seed=seed)
+        if build.others:  # a group scene: the model never writes the other members' lines either
+            params = replace(params, stop=(*params.stop, *(f"\n{name}:" for name in build.others)))
         stream = backend.stream(build.turns, params=params, adapter=persona.llm_adapter or None)
         relay = _DeltaRelay(conversation_id, reply_id)
         async with asyncio.timeout(settings.CHAT_REPLY_TIME_LIMIT_S):

@@ -9,7 +9,9 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from companion.chat.models import Conversation, Message
+from companion.chat.scene import is_muted
 from companion.chat.selectors import alternatives_map, last_message_preview
+from personas.models import Persona
 
 PREVIEW_CHARS = 120
 PRIVATE_EXTRA_KEYS = frozenset({"prompt"})  # staff-only: the assembled prompt
@@ -26,6 +28,10 @@ class MessageSerializer(serializers.ModelSerializer):
     """
 
     parent_id = serializers.IntegerField(read_only=True, allow_null=True)
+    # Group scenes: who wrote a persona reply (null on user turns and on replies from before groups,
+    # which are the conversation's own persona's), and the persona ids that witnessed the turn.
+    persona_id = serializers.IntegerField(read_only=True, allow_null=True)
+    speaker = serializers.SerializerMethodField()
     alternative_ids = serializers.SerializerMethodField()
     position = serializers.SerializerMethodField()
     extra = serializers.SerializerMethodField()
@@ -43,6 +49,9 @@ class MessageSerializer(serializers.ModelSerializer):
             "status",
             "client_id",
             "parent_id",
+            "persona_id",
+            "speaker",
+            "witnesses",
             "is_active",
             "alternative_ids",
             "deleted",
@@ -61,6 +70,15 @@ class MessageSerializer(serializers.ModelSerializer):
             known = alternatives_map([obj])
         return known.get(obj.parent_id or obj.pk, [obj.pk])
 
+    def get_speaker(self, obj: Message) -> str | None:
+        """The name of the persona that wrote a reply (labels replies in a group scene)."""
+        if obj.role != Message.Role.PERSONA or not obj.persona_id:
+            return None
+        names = self.context.get("persona_names")
+        if names is not None and obj.persona_id in names:
+            return names[obj.persona_id]
+        return obj.persona.name
+
     def get_position(self, obj: Message) -> int:
         return obj.parent.seq if obj.parent_id else obj.seq
 
@@ -68,15 +86,25 @@ class MessageSerializer(serializers.ModelSerializer):
         return {k: v for k, v in (obj.extra or {}).items() if k not in PRIVATE_EXTRA_KEYS}
 
 
-def message_payload(message: Message, *, alternatives: dict[int, list[int]] | None = None) -> dict[str, Any]:
+def message_payload(message: Message, *, alternatives: dict[int, list[int]] | None = None,
+                    persona_names: dict[int, str] | None = None) -> dict[str, Any]:
     """A message as the plain (JSON-ready) dict websocket frames carry."""
-    context = {"alternatives": alternatives} if alternatives is not None else {}
+    context: dict[str, Any] = {"alternatives": alternatives} if alternatives is not None else {}
+    if persona_names is not None:
+        context["persona_names"] = persona_names
     return dict(MessageSerializer(message, context=context).data)
 
 
 def messages_payload(messages: list[Message]) -> list[dict[str, Any]]:
     alternatives = alternatives_map(messages)
-    return [message_payload(m, alternatives=alternatives) for m in messages]
+    names = speaker_names(messages)
+    return [message_payload(m, alternatives=alternatives, persona_names=names) for m in messages]
+
+
+def speaker_names(messages: list[Message]) -> dict[int, str]:
+    """{persona id: name} for the replies among ``messages`` (one query)."""
+    ids = {m.persona_id for m in messages if m.persona_id}
+    return dict(Persona.objects.filter(pk__in=ids).values_list("pk", "name")) if ids else {}
 
 
 class PersonaBriefSerializer(serializers.Serializer):
@@ -107,9 +135,9 @@ class ConversationSerializer(serializers.ModelSerializer):
     class Meta:
         model = Conversation
         fields = ["id", "persona", "title", "archived", "last_seq", "last_message_preview", "parent_id",
-                  "branched_from_id", "created_at", "updated_at"]
+                  "branched_from_id", "turn_order", "created_at", "updated_at"]
         read_only_fields = ["id", "persona", "last_seq", "last_message_preview", "parent_id", "branched_from_id",
-                            "created_at", "updated_at"]
+                            "turn_order", "created_at", "updated_at"]
 
     def get_last_message_preview(self, obj: Conversation) -> str:
         # conversation_list_for annotates last_preview; a lone object costs one query.
@@ -141,3 +169,20 @@ class BranchNodeSerializer(serializers.Serializer):
     @extend_schema_field(BranchPointSerializer(allow_null=True))
     def get_branched_from(self, node: Any) -> dict[str, Any] | None:
         return dict(BranchPointSerializer(node).data) if node.branched_from is not None else None
+
+
+class MemberSerializer(serializers.Serializer):
+    """A persona in a group scene (``companion.chat.scene``); the conversation's own persona is position 0."""
+
+    persona = PersonaBriefSerializer()
+    position = serializers.IntegerField()
+    joined_at_seq = serializers.IntegerField()
+    muted_until = serializers.DateTimeField(allow_null=True)
+    muted = serializers.SerializerMethodField()
+    primary = serializers.SerializerMethodField()
+
+    def get_muted(self, member: Any) -> bool:
+        return is_muted(member)
+
+    def get_primary(self, member: Any) -> bool:
+        return member.persona_id == member.conversation.persona_id

@@ -32,6 +32,7 @@ from companion.accounts.selectors import user_display_name
 from companion.chat.groups import conversation_broadcast_sync
 from companion.chat.models import Conversation, Message
 from companion.chat.prompt import apply_macros
+from companion.chat.scene import members_copy, speaker_choose, witnesses_now
 from companion.chat.serializers import message_payload
 from companion.core.errors import ApplicationError
 
@@ -101,6 +102,7 @@ def conversation_start(*, owner: Any, persona: Any) -> Conversation:
             content=apply_macros(greeting, char=persona.name, user=user_display_name(owner)),
             status=Message.Status.COMPLETE,
             extra={"greeting": True},
+            persona=persona,
         )
         conversation.refresh_from_db()
     return conversation
@@ -159,15 +161,16 @@ def conversation_branch(*, owner: Any, message: Message) -> Conversation:
     history = _branch_history(message)
     branch = Conversation.objects.create(
         owner=source.owner, persona=source.persona, title=f"{source.title or source.persona.name} (branch)"[:200],
-        parent=source, branched_from=message, last_seq=len(history),
+        parent=source, branched_from=message, last_seq=len(history), turn_order=source.turn_order,
     )
     branch.lorebooks.set(source.lorebooks.all())
+    members_copy(source=source, branch=branch)
     copies = Message.objects.bulk_create([
         Message(
             conversation=branch, seq=seq, changed_seq=seq, role=m.role, kind=m.kind, content=m.content,
             status=m.status, error_detail=m.error_detail, prompt_tokens=m.prompt_tokens,
             completion_tokens=m.completion_tokens, extra=dict(m.extra or {}),
-            copied_from_id=_memory_source(m),
+            copied_from_id=_memory_source(m), persona_id=m.persona_id, witnesses=list(m.witnesses or []),
         )
         for seq, m in enumerate(history, start=1)
     ])
@@ -191,8 +194,12 @@ def message_create(
     extra: dict | None = None,
     client_id: str = "",
     parent: Message | None = None,
+    persona: Any = None,
 ) -> Message:
-    """Append a message; seq and changed_seq are allocated under the row lock."""
+    """Append a message; seq and changed_seq are allocated under the row lock.
+
+    ``persona``: who wrote a persona turn (group scenes). The personas present now are
+    recorded as its witnesses (companion.chat.scene)."""
     locked = _locked(conversation.pk)
     seq = _next_seq(locked)
     conversation.last_seq = locked.last_seq
@@ -207,6 +214,8 @@ def message_create(
         client_id=client_id,
         parent=parent,
         extra=extra or {},
+        persona=persona,
+        witnesses=witnesses_now(locked),
     )
 
 
@@ -381,7 +390,7 @@ def _ensure_idle(locked: Conversation) -> None:
         raise ChatError("busy", "A reply is already being written in this conversation.")
 
 
-def _new_reply(locked: Conversation, *, parent: Message | None = None) -> Message:
+def _new_reply(locked: Conversation, *, parent: Message | None = None, persona: Any = None) -> Message:
     return message_create(
         conversation=locked,
         role=Message.Role.PERSONA,
@@ -389,12 +398,13 @@ def _new_reply(locked: Conversation, *, parent: Message | None = None) -> Messag
         content="",
         status=Message.Status.STREAMING,
         parent=parent,
+        persona=persona or locked.persona,
     )
 
 
 @transaction.atomic
 def exchange_begin(
-    *, conversation: Conversation, text: str, client_id: str
+    *, conversation: Conversation, text: str, client_id: str, persona_id: int | None = None
 ) -> tuple[Message, bool, Message | None]:
     """Store the user's message and open the persona reply to it, in one transaction.
 
@@ -402,6 +412,9 @@ def exchange_begin(
     due: a resend whose reply already exists (or is no longer the last turn).
     A new message while a reply is streaming is refused with ``busy`` and
     nothing is stored (the client still has the text).
+
+    Group scenes: ``persona_id`` names who answers, else the turn order decides
+    (companion.chat.scene.speaker_choose); a muted or absent persona is refused before anything is stored.
     """
     validate_text(text)
     locked = _locked(conversation.pk)
@@ -411,10 +424,12 @@ def exchange_begin(
         if existing.deleted or last is None or last.pk != existing.pk:
             return existing, False, None
         _ensure_idle(locked)  # the first attempt died before its reply was opened
-        return existing, False, _new_reply(locked)
+        speaker = speaker_choose(locked, text=existing.content, requested_id=persona_id)
+        return existing, False, _new_reply(locked, persona=speaker)
     _ensure_idle(locked)
+    speaker = speaker_choose(locked, text=text, requested_id=persona_id)
     user_message, _ = message_post_user(conversation=locked, text=text, client_id=client_id)
-    return user_message, True, _new_reply(locked)
+    return user_message, True, _new_reply(locked, persona=speaker)
 
 
 @transaction.atomic
@@ -434,7 +449,7 @@ def reply_begin_regenerate(*, message: Message) -> tuple[Message, list[Message]]
         if version.is_active and not version.deleted
     ]
     root = message.parent or message
-    return _new_reply(locked, parent=root), changed
+    return _new_reply(locked, parent=root, persona=root.persona), changed
 
 
 def reply_save_progress(*, message_id: int, content: str) -> None:

@@ -86,7 +86,7 @@ def evolvable_message_get(*, user: Any, message_id: Any) -> Message:
     except (TypeError, ValueError):
         raise EvolveError("not_found", "No such message.") from None
     message = (
-        Message.objects.select_related("conversation__persona", "conversation__owner")
+        Message.objects.select_related("conversation__persona", "conversation__owner", "persona")
         .filter(pk=message_id, conversation__owner=user)
         .first()
         if getattr(user, "is_authenticated", False)
@@ -262,7 +262,7 @@ def clip_render_request(
     a refusal posts a notice in the conversation and is an EvolveError, as is a gate that cannot run."""
     try:
         return render_job_request(
-            persona=message.conversation.persona,
+            persona=message.persona or message.conversation.persona,  # a group scene: the speaker's job
             beat=beat,
             requested_by=user,
             source=source,
@@ -304,7 +304,7 @@ def evolve_request(
         if plan.needs_model else None
     )
     beat = evolve_beat(plan=plan, model_scene=model_scene)
-    persona = plan.message.conversation.persona
+    persona = plan.message.persona or plan.message.conversation.persona
     verdict = model_call_sync("safety model", render_request_verdict, persona=persona, beat=beat)
     return evolve_commit(user=user, plan=plan, beat=beat, model_verdict=verdict)
 

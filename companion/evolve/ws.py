@@ -36,6 +36,7 @@ from companion.evolve.payloads import job_payload
 from companion.evolve.selectors import clip_of
 from companion.llm.guard import db_thread
 from rendering.beat import RenderDirection
+from rendering.renderers import renderer_class
 from rendering.safety import render_request_verdict
 
 log = logging.getLogger(__name__)
@@ -144,7 +145,8 @@ async def handle_render_request(consumer: Any, raw: dict[str, Any]) -> None:
             # The models read the beat here, on the event loop: the shared DB thread stays free for everyone.
             model_scene = await scenes.scene_model_ask(plan.ctx, plan.seed) if plan.needs_model else None
             beat = services.evolve_beat(plan=plan, model_scene=model_scene)
-            verdict = await render_request_verdict(persona=plan.message.conversation.persona, beat=beat)
+            verdict = await render_request_verdict(persona=plan.message.persona or plan.message.conversation.persona,
+                                                   beat=beat)
         payload, created = await db_thread(_commit)(consumer, plan, beat, verdict)
         await _answer_repeat(consumer, payload, created, frame.client_id)
 
@@ -166,10 +168,12 @@ async def handle_render_preview(consumer: Any, raw: dict[str, Any]) -> None:
         seed = scenes.beat_seed(ctx.message.pk, frame.direction)
         model_scene = await scenes.scene_model_ask(ctx, seed)
         beat = scenes.beat_assemble(ctx=ctx, model_scene=model_scene, direction=frame.direction)
+        note = scenes.cast_note(beat, multi_lora=renderer_class().supports_multi_lora)  # group scenes
         beat = beat.model_dump(mode="json")
         direction = frame.direction.model_dump(mode="json", exclude_none=True) if frame.direction else None
         await consumer.send_frame(
-            {"type": "render.beat", "message_id": frame.message_id, "beat": beat, "direction": direction}
+            {"type": "render.beat", "message_id": frame.message_id, "beat": beat, "direction": direction,
+             "cast_note": note}
         )
 
     await _run(consumer, raw, RenderPreviewFrame, work)

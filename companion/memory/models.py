@@ -82,8 +82,9 @@ class Memory(models.Model):
             models.Index(fields=["user", "persona", "layer", "-created_at"], name="memory_pair_layer_idx"),
         ]
         constraints = [
-            models.UniqueConstraint(fields=["message"], condition=models.Q(layer="episodic"),
-                                    name="memory_one_episode_per_message"),
+            # Per persona: in a group scene each member that witnessed a turn has its own episode of it.
+            models.UniqueConstraint(fields=["message", "persona"], condition=models.Q(layer="episodic"),
+                                    name="memory_one_episode_per_message_persona"),
             models.UniqueConstraint(fields=["message"], condition=models.Q(layer="session"),
                                     name="memory_one_session_per_start"),
         ]

@@ -21,6 +21,7 @@ from django.utils import timezone
 
 from companion.accounts.selectors import user_display_name
 from companion.chat.prompt import PromptSection, register_prompt_section
+from companion.chat.scene import primary_persona, witnessed_all
 from companion.memory.models import Memory
 from companion.memory.selectors import (
     memories_recall,
@@ -134,6 +135,9 @@ def sections(*, conversation: Any, query_text: str) -> list:
         out.append(PromptSection("memories", text, MEMORIES_PRIORITY))
         memory_mark_recalled(memory_ids=used)
     summary = summary_latest(conversation=conversation)
+    if summary is not None and persona.pk != primary_persona(conversation).pk and not witnessed_all(
+            conversation, persona.pk, summary.seq_from, summary.seq_to):
+        summary = None  # a scene member that was not there for all of it must not learn it from the summary
     if summary is not None:
         out.append(PromptSection(
             "summary", f"Earlier in this conversation (summary up to message #{summary.seq_to}):\n{summary.text}",

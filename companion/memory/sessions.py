@@ -31,6 +31,7 @@ from django.db import transaction
 from pydantic import BaseModel, Field
 
 from companion.chat.models import Conversation, Message
+from companion.chat.scene import witnessed
 from companion.llm.base import ChatTurn, SamplingParams
 from companion.llm.guard import ModelCallForbidden, model_call_sync
 from companion.llm.registry import get_backend
@@ -169,8 +170,10 @@ class SessionDraft:
 def sessions_due(*, conversation: Conversation, include_open: bool = True) -> list[Session]:
     """Sessions whose summary is missing or out of date (the newest one only when ``include_open``)."""
     # A branch's copied turns are summarised in their own conversation's sessions already.
-    turns = list(conversation.messages.filter(TEXT_TURN).exclude(content="").exclude(SERVED_BY_SOURCE)
-                 .order_by("seq"))
+    # Group scenes: sessions are the conversation's own persona's, so only the turns it witnessed.
+    rows = conversation.messages.filter(TEXT_TURN).exclude(content="").exclude(SERVED_BY_SOURCE).select_related(
+        "persona").order_by("seq")
+    turns = [m for m in rows if witnessed(m, conversation.persona_id, conversation.persona_id)]
     sessions = sessions_of(turns)
     if not sessions:
         return []

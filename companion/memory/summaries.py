@@ -19,6 +19,7 @@ from pydantic import BaseModel, Field
 
 from companion.accounts.selectors import user_display_name
 from companion.chat.models import Conversation, Message
+from companion.chat.scene import witnessed
 from companion.llm.base import ChatTurn, SamplingParams
 from companion.llm.guard import ModelCallForbidden, model_call_sync
 from companion.llm.registry import get_backend
@@ -38,13 +39,19 @@ class SummarySchema(BaseModel):
 
 
 def _history(conversation: Conversation) -> list[Message]:
-    return list(
-        conversation.messages.filter(
-            deleted=False, is_active=True, kind=Message.Kind.TEXT,
-            role__in=[Message.Role.USER, Message.Role.PERSONA],
-            status__in=[Message.Status.COMPLETE, Message.Status.INTERRUPTED],
-        ).exclude(content="").order_by("seq")
-    )
+    """The turns the conversation's own persona witnessed (group scenes: companion.chat.scene); the
+    prompt gives the summary to another member only when it witnessed all of them too."""
+    rows = conversation.messages.filter(
+        deleted=False, is_active=True, kind=Message.Kind.TEXT,
+        role__in=[Message.Role.USER, Message.Role.PERSONA],
+        status__in=[Message.Status.COMPLETE, Message.Status.INTERRUPTED],
+    ).exclude(content="").select_related("persona").order_by("seq")
+    return [m for m in rows if witnessed(m, conversation.persona_id, conversation.persona_id)]
+
+
+def _speaker(message: Message, persona_name: str) -> str:
+    """A reply's author: another scene member's own name, else the conversation's persona."""
+    return message.persona.name if message.persona_id and message.persona.name else persona_name
 
 
 def messages_to_fold(*, conversation: Conversation, budget_tokens: int | None = None) -> list[Message]:
@@ -81,7 +88,7 @@ def extractive_summary(*, previous: str, messages: list[Message], user_name: str
     """Most informative sentence(s) of each turn, oldest first, trimmed to fit."""
     lines = [ln for ln in previous.splitlines() if ln.strip()]
     for message in messages:
-        who = user_name if message.role == Message.Role.USER else persona_name
+        who = user_name if message.role == Message.Role.USER else _speaker(message, persona_name)
         best = sorted(sentences(message.content), key=_line_score, reverse=True)[:1]
         lines += [f"- {who}: {s[:240]}" for s in best]
     # Drop the least informative lines until it fits; order stays chronological.
@@ -98,7 +105,8 @@ def extractive_summary(*, previous: str, messages: list[Message], user_name: str
 
 def llm_summary(*, previous: str, messages: list[Message], user_name: str, persona_name: str) -> str | None:
     transcript = "\n".join(
-        f"{user_name if m.role == Message.Role.USER else persona_name}: {m.content.strip()[:600]}" for m in messages
+        f"{user_name if m.role == Message.Role.USER else _speaker(m, persona_name)}: {m.content.strip()[:600]}"
+        for m in messages
     )
     turns = [
         ChatTurn("system", "Summarise the conversation so far in a few short sentences for the character's "

@@ -20,8 +20,9 @@ from django.urls import reverse
 
 SHELL = (
     "css/tokens.css", "css/app.css", "css/evolve.css", "css/memory.css", "css/branches.css",
+    "css/scene.css",
     "js/theme.js", "js/app.js", "js/chat.js", "js/chat-ui.js", "js/notify.js", "js/evolve.js", "js/memory.js",
-    "js/gallery.js", "js/confirm.js", "js/branches.js",
+    "js/gallery.js", "js/confirm.js", "js/branches.js", "js/scene.js",
     "js/chat/store.js", "js/chat/view.js", "js/evolve/controls.js", "js/evolve/progress.js",
     "js/lib/api.js", "js/lib/dom.js", "js/lib/editform.js", "js/lib/ids.js", "js/lib/socket.js", "js/lib/toast.js",
     "icons/favicon.svg", "icons/favicon-badge.svg", "icons/icon-192.png", "icons/icon-512.png",

@@ -9,7 +9,7 @@ from django.utils.module_loading import import_string
 
 from rendering.renderers.base import RenderContext, RenderedClip, Renderer
 
-__all__ = ["RenderContext", "RenderedClip", "Renderer", "get_renderer", "reset_renderer"]
+__all__ = ["RenderContext", "RenderedClip", "Renderer", "get_renderer", "renderer_class", "reset_renderer"]
 
 RENDERERS = {
     "previz": "rendering.renderers.previz.PrevizRenderer",
@@ -27,6 +27,12 @@ def get_renderer(name: str | None = None) -> Renderer:
         if name not in _instances:
             _instances[name] = import_string(RENDERERS.get(name, name))()
         return _instances[name]
+
+
+def renderer_class(name: str | None = None) -> type[Renderer]:
+    """The configured renderer's class, without loading it (to read what it supports)."""
+    name = name or settings.RENDERER
+    return import_string(RENDERERS.get(name, name))
 
 
 def reset_renderer() -> None:

@@ -25,6 +25,17 @@ def preview_hook(on_progress: ProgressFn) -> PreviewFn:
 
 
 @dataclass(frozen=True)
+class CastMember:
+    """Another persona in the shot besides the job's persona."""
+
+    persona_id: int
+    name: str
+    lora_path: str | None = None
+    lora_weight: float = 1.0
+    lora_trigger: str = ""
+
+
+@dataclass(frozen=True)
 class RenderContext:
     """Everything a renderer needs, read from the job and persona up front (renderers never touch the DB)."""
 
@@ -41,6 +52,9 @@ class RenderContext:
     height: int = 480
     fps: int = 16
     style_tags: tuple[str, ...] = field(default_factory=tuple)
+    # The other personas in the shot (a group scene), each with its own LoRA if it has one; a renderer
+    # with ``supports_multi_lora`` applies them, any other applies the job persona's LoRA only.
+    cast: tuple[CastMember, ...] = field(default_factory=tuple)
     # A Continue: the last frame of the clip this one continues, (H, W, 3) uint8 at this clip's size.
     start_frame: np.ndarray | None = field(default=None, compare=False, repr=False)
 
@@ -64,6 +78,8 @@ class RenderedClip:
 
 class Renderer(ABC):
     name: str = "base"
+    # Can it apply several personas' LoRAs in one clip (RenderContext.cast)? None of ours can yet.
+    supports_multi_lora: bool = False
 
     @abstractmethod
     def render(self, job_context: RenderContext, on_progress: ProgressFn, is_cancelled: CancelledFn) -> RenderedClip:

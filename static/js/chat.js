@@ -31,7 +31,8 @@ const FRAMES = {
   sync: "history.sync",
 };
 // Error codes that answer a message.send (the pending bubble shows them, with Retry).
-const SEND_ERRORS = new Set(["empty_text", "too_long", "rate_limited", "busy", "invalid_frame"]);
+const SEND_ERRORS = new Set(["empty_text", "too_long", "rate_limited", "busy", "invalid_frame", "muted",
+  "no_one_present"]);
 
 const boot = readJson("chat-boot");
 
@@ -43,6 +44,8 @@ function start(boot) {
   const input = document.getElementById("composer-text");
   const stopButton = document.getElementById("stop-button");
   const store = createStore({lastSeq: boot.last_seq});
+  // A group scene (scene.js): the persona picked to answer goes with each message; null lets the scene decide.
+  let answerer = null;
   const view = createView({boot, store, actions: {flip, regenerate, edit, remove, resend: sendText}});
   const closeCodes = boot.close_codes;
   const socket = reconnectingSocket({
@@ -53,7 +56,7 @@ function start(boot) {
       socket.send({type: FRAMES.sync, after_seq: store.maxChangedSeq});
       store.syncing = true;
       for (const [clientId, item] of store.pending) {
-        socket.send({type: FRAMES.send, text: item.text, client_id: clientId});
+        socket.send(sendFrameFor(item.text, clientId, item.personaId));
       }
     },
     onFrame: handleFrame,
@@ -98,8 +101,14 @@ function start(boot) {
     }
     view.clearError();
     const clientId = newClientId();
-    store.pending.set(clientId, {text, element: view.renderPending(clientId, text)});
-    sendFrame({type: FRAMES.send, text, client_id: clientId});
+    store.pending.set(clientId, {text, personaId: answerer, element: view.renderPending(clientId, text)});
+    sendFrame(sendFrameFor(text, clientId, answerer));
+  }
+
+  function sendFrameFor(text, clientId, personaId) {
+    const frame = {type: FRAMES.send, text, client_id: clientId};
+    if (personaId) frame.persona_id = personaId;
+    return frame;
   }
 
   function regenerate(message) {
@@ -242,5 +251,8 @@ function start(boot) {
     conversationId: boot.conversation_id,
     send: sendFrame,
     messages: store.messages,
+    setAnswerer(personaId) {
+      answerer = personaId || null;
+    },
   };
 }

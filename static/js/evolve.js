@@ -107,7 +107,8 @@ function init(C, dialog, vocabulary) {
       if (beat[name] !== undefined && beat[name] !== null) fields[name].value = beat[name];
     }
     form.querySelector("fieldset").disabled = false;
-    dialogStatus.textContent = "Edit anything you like, then render.";
+    // A group scene: whose look (LoRA) the renderer applies when several personas are in the shot.
+    dialogStatus.textContent = [frame.cast_note, "Edit anything you like, then render."].filter(Boolean).join(" ");
     fields.action.focus();
   }
 

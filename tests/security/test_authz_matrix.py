@@ -22,7 +22,7 @@ from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
 
 from companion.chat import services as chat_services
-from companion.chat.models import Conversation, Message
+from companion.chat.models import Conversation, ConversationMember, Message
 from companion.memory.models import Memory, RelationshipState
 from personas.models import Lorebook, LoreEntry
 from rendering.models import JobStatus, RenderJob
@@ -119,6 +119,14 @@ def _state_branches(w):
     return Conversation.objects.filter(parent=w["conv"]).count()
 
 
+def _state_members(w):
+    return list(ConversationMember.objects.filter(conversation=w["conv"]).values_list("persona_id", "muted_until"))
+
+
+def _state_turn_order(w):
+    return Conversation.objects.filter(pk=w["conv"].pk).values_list("turn_order", flat=True).first()
+
+
 def _state_memory(w):
     return Memory.objects.filter(pk=w["memory"].pk).values("text").first()
 
@@ -165,6 +173,19 @@ OWNED: dict[str, list[Case]] = {
                                      lambda w: {"message_id": w["reply"].pk}, json_body=True, owner_ok=(201,),
                                      unchanged=_state_branches)],
     "api-conversation-branches": [Case("get", lambda w: f"/api/conversations/{w['conv'].pk}/branches/")],
+    # Group scenes: the members of the scene, one member (mute, leave) and the turn order.
+    "api-conversation-members": [
+        Case("get", lambda w: f"/api/conversations/{w['conv'].pk}/members/"),
+        Case("post", lambda w: f"/api/conversations/{w['conv'].pk}/members/", lambda w: {"persona": w["secret"].slug},
+             json_body=True, owner_ok=(201,), unchanged=_state_members),
+    ],
+    "api-conversation-member": [
+        Case("patch", lambda w: f"/api/conversations/{w['conv'].pk}/members/{w['public'].pk}/",
+             lambda w: {"mute_minutes": 5}, json_body=True, unchanged=_state_members),
+    ],
+    "api-conversation-turn-order": [Case("post", lambda w: f"/api/conversations/{w['conv'].pk}/turn_order/",
+                                         lambda w: {"turn_order": "list"}, json_body=True,
+                                         unchanged=_state_turn_order)],
     "memory-list": [Case("get", lambda w: f"/api/memory/conversations/{w['conv'].pk}/memories/")],
     "memory-relationship": [Case("get", lambda w: f"/api/memory/conversations/{w['conv'].pk}/relationship/")],
     "memory-recall": [Case("get", lambda w: f"/api/memory/conversations/{w['conv'].pk}/recall/?q=sunset")],

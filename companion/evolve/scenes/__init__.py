@@ -23,6 +23,7 @@ from companion.evolve.scenes.assemble import (
     beat_caption,
     beat_problems,
     beat_seed,
+    cast_note,
     compose_prompt,
     persona_character,
     user_character,
@@ -35,7 +36,7 @@ from rendering.beat import RenderDirection, SceneBeat
 
 __all__ = [
     "DEFAULT_DURATION_S", "ExtractedScene", "SceneContext", "SceneReading", "beat_assemble", "beat_caption",
-    "beat_problems", "beat_seed", "compose_prompt", "gather_context", "persona_character", "scene_extract",
+    "beat_problems", "beat_seed", "cast_note", "compose_prompt", "gather_context", "persona_character", "scene_extract",
     "scene_model_ask", "scene_read", "user_character",
 ]
 

@@ -75,7 +75,21 @@ def persona_character(persona: Any) -> CharacterRef:
         description=", ".join(p for p in parts if p)[:2000],
         trigger_words=triggers,
         is_persona=True,
+        persona_id=persona.pk,
     )
+
+
+def cast_note(beat: SceneBeat, *, multi_lora: bool) -> str:
+    """What the refine dialog says about a shot with several personas: whose look (LoRA) the renderer applies."""
+    personas = [c for c in beat.characters if c.is_persona]
+    if len(personas) < 2:
+        return ""
+    names = [c.name for c in personas]
+    if multi_lora:
+        return f"{', '.join(names[:-1])} and {names[-1]} are all in the shot, each with their own look (LoRA)."
+    others = ", ".join(names[1:])
+    return (f"{', '.join(names)} are in the shot; this renderer applies one look (LoRA) per clip, so only "
+            f"{names[0]}'s is used and {others} {'is' if len(names) == 2 else 'are'} drawn from the description.")
 
 
 def user_self_description(ctx: SceneContext) -> str:
@@ -288,7 +302,7 @@ def beat_assemble(
         _notes_apply(fields, (direction.notes or "").strip(), direction)
     fields = beat_fields_validate(fields, rules)
 
-    characters = [persona_character(ctx.persona)]
+    characters = [persona_character(ctx.persona), *(persona_character(p) for p in ctx.cast)]
     if (user := user_character(ctx)) is not None:
         characters.append(user)
     beat = SceneBeat(

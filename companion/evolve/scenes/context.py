@@ -19,6 +19,7 @@ from typing import Any
 from companion.accounts.selectors import user_display_name
 from companion.chat.lore import scene_lore
 from companion.chat.models import Message
+from companion.chat.scene import member_personas, persona_view, witnessed
 from companion.memory import selectors as memory_selectors
 from rendering.models import JobKind, RenderJob
 
@@ -45,6 +46,8 @@ class SceneContext:
     scenario: str = ""
     lore: list[str] = field(default_factory=list)
     previous_beats: list[dict[str, Any]] = field(default_factory=list)  # newest first
+    # A group scene: the other personas present when the message was written (the speaker is ``persona``).
+    cast: list[Any] = field(default_factory=list)
 
     @property
     def persona_name(self) -> str:
@@ -132,7 +135,10 @@ def _previous_beats(message: Message) -> list[dict[str, Any]]:
 def gather_context(message: Message) -> SceneContext:
     """Everything the scene is read from (DB reads only: no model, no writes)."""
     conversation = message.conversation
-    persona, owner = conversation.persona, conversation.owner
+    # A group scene's reply is its writer's; the others present then share the shot (scene.witnessed).
+    persona, owner = message.persona or conversation.persona, conversation.owner
+    cast = [p for p in member_personas(conversation) if p.pk != persona.pk
+            and witnessed(message, p.pk, conversation.persona_id)]
     user_name = user_display_name(owner)
     before = _context_messages(message)
     memories, stage = _recall(user=owner, persona=persona, query=message.content)
@@ -150,6 +156,8 @@ def gather_context(message: Message) -> SceneContext:
         stage=stage,
         user_name=user_name,
         scenario=macros(persona.scenario or ""),
-        lore=[macros(e) for e in scene_lore(conversation=conversation, messages=recent, limit=LORE_MAX)],
+        lore=[macros(e) for e in scene_lore(conversation=persona_view(conversation, persona), messages=recent,
+                                            limit=LORE_MAX)],
         previous_beats=_previous_beats(message),
+        cast=cast,
     )

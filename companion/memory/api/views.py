@@ -11,6 +11,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from companion.chat.models import Message
+from companion.chat.scene import member_personas, persona_view
 from companion.chat.selectors import conversation_get_for
 from companion.memory import selectors, services
 from companion.memory.api.serializers import (
@@ -36,9 +37,17 @@ def _layers(request: Request, *, default: list[str] | None) -> list[str] | None:
 
 
 def _conversation(request: Request, conversation_id: int):
+    """Your conversation, as seen by the scene member ``?persona=<id>`` names (default: its own persona).
+    Memory is per persona: in a group scene each member remembers only what it witnessed."""
     conversation = conversation_get_for(user=request.user, conversation_id=conversation_id)
     if conversation is None:
         raise Http404
+    asked = request.query_params.get("persona")
+    if asked:
+        member = next((p for p in member_personas(conversation) if str(p.pk) == asked.strip()), None)
+        if member is None:
+            raise Http404
+        return persona_view(conversation, member)
     return conversation
 
 

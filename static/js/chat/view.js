@@ -53,7 +53,7 @@ export function createView({boot, store, actions}) {
 
   function authorOf(message) {
     if (message.role === "user") return boot.user_name || "You";
-    if (message.role === "persona") return boot.persona_name;
+    if (message.role === "persona") return message.speaker || boot.persona_name; // a group scene: who wrote it
     return "";
   }
 

@@ -1,4 +1,4 @@
-"""manage.py recall CONVERSATION_ID "query" [--k 10] [--layer episodic,semantic,session] [--json]
+"""manage.py recall CONVERSATION_ID "query" [--k 10] [--layer episodic,semantic,session] [--persona ID] [--json]
 
 ``--json`` prints exactly what ``GET /api/memory/conversations/<id>/recall/?q=…`` returns: the query
 plan (sub-questions, time window) and the ranked items, each with its layer, score parts and source
@@ -12,6 +12,7 @@ import json
 from django.core.management.base import BaseCommand, CommandError
 
 from companion.chat.models import Conversation
+from companion.chat.scene import member_personas, persona_view
 from companion.memory.api.serializers import recall_payload
 from companion.memory.models import Memory
 
@@ -25,12 +26,19 @@ class Command(BaseCommand):
         parser.add_argument("--k", type=int, default=10)
         parser.add_argument("--layer", default="", help="comma-separated: episodic, semantic, session (default: all)")
         parser.add_argument("--json", action="store_true", dest="as_json")
+        parser.add_argument("--persona", type=int, default=None,
+                            help="group scenes: the member whose memory to search (default: the conversation's)")
 
     def handle(self, *args, **opts) -> None:
         conversation = Conversation.objects.select_related("owner", "persona").filter(
             pk=opts["conversation_id"]).first()
         if conversation is None:
             raise CommandError(f"No conversation {opts['conversation_id']}")
+        if opts["persona"]:
+            member = next((p for p in member_personas(conversation) if p.pk == opts["persona"]), None)
+            if member is None:
+                raise CommandError(f"Persona {opts['persona']} is not in conversation {conversation.pk}")
+            conversation = persona_view(conversation, member)
         layers = [x.strip() for x in opts["layer"].split(",") if x.strip()] or None
         unknown = [x for x in layers or [] if x not in Memory.Layer.values]
         if unknown:
