@@ -16,6 +16,15 @@ from .models import LoreEntry, Persona
 CARD_SUFFIXES = (".json", ".png")
 
 
+def json_object_clean(value: Any) -> dict[str, Any]:
+    """An ``extensions`` field's value (persona or lore entry): a JSON object, empty when left blank."""
+    if value in (None, ""):
+        return {}
+    if not isinstance(value, dict):
+        raise forms.ValidationError("Enter a JSON object.")
+    return value
+
+
 class StringListField(forms.CharField):
     """A JSON list of strings edited as text: items joined by ``joiner``, split by ``split``."""
 
@@ -72,12 +81,7 @@ class PersonaAdminForm(forms.ModelForm):
         return value
 
     def clean_extensions(self) -> dict[str, Any]:
-        value = self.cleaned_data.get("extensions")
-        if value in (None, ""):
-            return {}
-        if not isinstance(value, dict):
-            raise forms.ValidationError("Enter a JSON object.")
-        return value
+        return json_object_clean(self.cleaned_data.get("extensions"))
 
     def clean_character_book(self) -> dict[str, Any] | None:
         value = self.cleaned_data.get("character_book")
@@ -163,12 +167,7 @@ class LoreEntryForm(forms.ModelForm):
             field.widget.attrs.setdefault("aria-label", str(field.label or name.replace("_", " ").capitalize()))
 
     def clean_extensions(self) -> dict[str, Any]:
-        value = self.cleaned_data.get("extensions")
-        if value in (None, ""):
-            return {}
-        if not isinstance(value, dict):
-            raise forms.ValidationError("Enter a JSON object.")
-        return value
+        return json_object_clean(self.cleaned_data.get("extensions"))
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()
