@@ -54,11 +54,6 @@ def register_persona_check(check: PersonaCheck) -> PersonaCheck:
     return check
 
 
-def unregister_persona_check(check: PersonaCheck) -> None:
-    if check in _checks:
-        _checks.remove(check)
-
-
 def persona_size_errors(persona: Any) -> dict[str, str]:
     errors: dict[str, str] = {}
     for name, limit in TEXT_LIMITS.items():
@@ -114,11 +109,6 @@ def register_import_gate(gate: ImportGate) -> ImportGate:
     if gate not in _import_gates:
         _import_gates.append(gate)
     return gate
-
-
-def unregister_import_gate(gate: ImportGate) -> None:
-    if gate in _import_gates:
-        _import_gates.remove(gate)
 
 
 def card_import_refusal(user: Any) -> tuple[str, int] | None:
