@@ -49,6 +49,7 @@ from companion.llm.base import (
 from companion.llm.llama_models import LoadedLlama, load_error, load_in_background, load_model, loaded_model
 from companion.llm.model_files import embedded_gguf_path
 from companion.llm.scheduling import BACKGROUND, INTERACTIVE
+from companion.llm.stops import StopText
 from companion.llm.structured import parse_structured, schema_instruction
 
 log = logging.getLogger(__name__)
@@ -87,52 +88,6 @@ class GenerationRecord:
 class _Finished:
     text: str = ""  # the whole reply (JSON mode reads it)
     error: BaseException | None = None
-
-
-class StopText:
-    """Turns decoded text pieces into deltas that never contain a stop string, nor the start of one.
-
-    Text that could be the beginning of a stop string is held back until the
-    next piece shows whether it is; ``flush`` releases it at the end.
-    """
-
-    def __init__(self, stops: Sequence[str]) -> None:
-        self.stops = [s for s in stops if s]
-        self._longest = max((len(s) for s in self.stops), default=0)
-        self.text = ""
-        self._sent = 0
-        self.hit = False
-
-    def feed(self, piece: str) -> str:
-        """The new delta (maybe empty) after ``piece``; sets ``hit`` when a stop string completed."""
-        self.text += piece
-        search_from = max(0, self._sent - self._longest)
-        hits = [i for i in (self.text.find(s, search_from) for s in self.stops) if i >= 0]
-        if hits:
-            self.hit = True
-            self.text = self.text[: min(hits)]
-            return self._release(len(self.text))
-        return self._release(len(self.text) - _held_back(self.text, self.stops))
-
-    def flush(self) -> str:
-        return self._release(len(self.text))
-
-    def _release(self, end: int) -> str:
-        if end <= self._sent:
-            return ""
-        delta, self._sent = self.text[self._sent : end], end
-        return delta
-
-
-def _held_back(text: str, stops: Sequence[str]) -> int:
-    """Length of the longest tail of ``text`` that is a proper prefix of a stop string."""
-    best = 0
-    for stop in stops:
-        for k in range(min(len(stop) - 1, len(text)), best, -1):
-            if text.endswith(stop[:k]):
-                best = k
-                break
-    return best
 
 
 @dataclass

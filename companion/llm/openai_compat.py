@@ -40,12 +40,16 @@ from companion.llm.base import (
     SamplingParams,
     SchemaT,
 )
+from companion.llm.stops import StopText
 from companion.llm.structured import grammar_friendly_schema, json_schema, parse_structured
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 HEALTHCHECK_TIMEOUT_S = 3.0
+# OpenAI's API takes at most 4 stop sequences, and vLLM 0.32 refuses more with HTTP 400
+# ("List should have at most 4 items"); the chat sends about 14 (names, chat-template tokens).
+MAX_SERVER_STOPS = 4
 # The openai client's default pool (its DefaultAsyncHttpxClient), kept when we bring our own transport.
 CONNECTION_LIMITS = httpx2.Limits(max_connections=1000, max_keepalive_connections=100)
 
@@ -116,6 +120,21 @@ class OpenAICompatibleBackend(ChatBackend):
         page = await self._call(lambda: self._client().models.list())
         return [model.id for model in page.data]
 
+    async def adapter_load(self, name: str, path: str) -> None:
+        """Have a vLLM server load the LoRA folder ``path`` (on the server's host) as model ``name``, now.
+
+        vLLM allows it when started with VLLM_ALLOW_RUNTIME_LORA_UPDATING=True; the adapter serves
+        until the server restarts (list it with --lora-modules to keep it). Loading one that is
+        already loaded does nothing.
+        """
+        body = {"lora_name": name, "lora_path": path}
+        try:
+            await self._call(lambda: self._client().post("/load_lora_adapter", body=body, cast_to=str))
+        except BackendError as exc:
+            if getattr(exc, "status_code", None) == 400 and "already been loaded" in str(exc):
+                return
+            raise
+
     async def _model_for(self, adapter: str | None) -> str:
         if adapter:
             return adapter
@@ -137,7 +156,7 @@ class OpenAICompatibleBackend(ChatBackend):
             "stream": True,
         }
         if params.stop:
-            body["stop"] = list(params.stop)
+            body["stop"] = list(params.stop[:MAX_SERVER_STOPS])  # _stream applies the rest
         if params.seed is not None:
             body["seed"] = params.seed
         # Not in OpenAI's API, so the client needs them as extra_body. Servers ignore names they
@@ -174,8 +193,20 @@ class OpenAICompatibleBackend(ChatBackend):
     ) -> AsyncIterator[str]:
         deltas = self._deltas(await self._request(turns, params, adapter))
         try:
+            if len(params.stop) <= MAX_SERVER_STOPS:
+                async for delta in deltas:
+                    yield delta
+                return
+            # More stop strings than the server takes: all are applied here, and a hit closes
+            # the stream (the finally below), which makes the server abort the generation.
+            text = StopText(params.stop)
             async for delta in deltas:
-                yield delta
+                if out := text.feed(delta):
+                    yield out
+                if text.hit:
+                    return
+            if tail := text.flush():
+                yield tail
         finally:
             await deltas.aclose()
 

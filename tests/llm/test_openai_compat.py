@@ -74,6 +74,17 @@ async def test_without_any_model_setting_the_first_served_model_is_used(server):
     assert server.chat_requests[0].body["model"] == "served-base"
 
 
+async def test_past_four_stop_strings_the_server_gets_four_and_the_rest_apply_here(server):
+    # OpenAI's API and vLLM 0.32 take at most 4 (vLLM answers HTTP 400 to more); the chat sends ~14.
+    server.script = [Reply(["Hel", "lo there.\nSa", "m: and", " more"])]
+    stops = ("<|im_start|>", "<|im_end|>", "<|endoftext|>", "\nUser:", "\nMia:", "\nSam:")
+
+    deltas = await collect(backend_for(server.url), params=SamplingParams(stop=stops))
+
+    assert "".join(deltas) == "Hello there."
+    assert server.chat_requests[0].body["stop"] == list(stops[:4])
+
+
 class Mood(BaseModel):
     mood: str
     score: int
