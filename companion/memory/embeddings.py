@@ -111,16 +111,21 @@ def _set_torch_threads(n: int) -> int:
     return previous
 
 
+def _sized_cache(size: int) -> LRUCache[str, np.ndarray]:
+    """The LRU at the configured size (under ``_query_cache_lock``)."""
+    global _query_cache
+    if _query_cache.maxsize != size:
+        _query_cache = LRUCache(maxsize=size)
+    return _query_cache
+
+
 def embed_one(text: str) -> np.ndarray:
     """One text's vector (read-only), from the LRU when it was embedded lately."""
-    global _query_cache
     size = settings.EMBEDDING_QUERY_CACHE_SIZE
     if size <= 0:
         return embed([text])[0]
     with _query_cache_lock:  # cachetools caches are not thread-safe
-        if _query_cache.maxsize != size:
-            _query_cache = LRUCache(maxsize=size)
-        hit = _query_cache.get(text)  # a hit becomes the most recently used
+        hit = _sized_cache(size).get(text)  # a hit becomes the most recently used
     if hit is not None:
         return hit
     vector = embed([text])[0]  # outside the lock: two threads may embed the same text once each
@@ -128,6 +133,24 @@ def embed_one(text: str) -> np.ndarray:
     with _query_cache_lock:
         _query_cache[text] = vector
     return vector
+
+
+def embed_many_cached(texts: Sequence[str]) -> None:
+    """Put the vectors of ``texts`` into ``embed_one``'s LRU with one batched encoder call for those
+    not there yet (an import warms a few hundred exchanges' texts at once instead of one call each)."""
+    size = settings.EMBEDDING_QUERY_CACHE_SIZE
+    if size <= 0:
+        return
+    with _query_cache_lock:
+        cache = _sized_cache(size)
+        missing = list(dict.fromkeys(t for t in texts if t and t not in cache))
+    for start in range(0, len(missing), size):  # never more than the LRU holds at once
+        chunk = missing[start:start + size]
+        vectors = embed(chunk)
+        with _query_cache_lock:
+            for text, vector in zip(chunk, vectors, strict=True):
+                vector.flags.writeable = False
+                _query_cache[text] = vector
 
 
 def embed_cached(text: str) -> np.ndarray | None:

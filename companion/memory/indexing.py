@@ -21,6 +21,11 @@ items stand for the copy (memory is per user and persona, so the branch
 recalls them), and indexing the copy would only store the same turn twice.
 A copy whose source was deleted, replaced or edited, or a copy edited in the
 branch, is indexed as the branch's own (:data:`SERVED_BY_SOURCE`).
+
+Group scenes (companion.chat.scene): items are per (user, persona) and a turn is
+indexed for a persona only if it witnessed it (``Message.witnesses``); the
+conversation passed in is that persona's view (``scene.persona_view``), so
+``conversation.persona`` is whose memory is being written.
 """
 
 from __future__ import annotations
@@ -36,6 +41,7 @@ from django.db.models import Exists, F, OuterRef, Q
 
 from companion.accounts.selectors import user_display_name
 from companion.chat.models import Conversation, Message
+from companion.chat.scene import primary_persona, witnessed
 from companion.memory import embeddings, semantic
 from companion.memory.models import Memory
 from companion.memory.recall_index import pair_invalidate
@@ -77,14 +83,26 @@ class Names:
 
     user: str
     persona: str
+    # Group scenes: whose memory this is, and the conversation's own persona (who wrote the
+    # replies that name no persona); another member's reply is signed with its own name.
+    persona_id: int | None = None
+    primary: str = ""
+    primary_id: int | None = None
 
     @classmethod
     def for_conversation(cls, conversation: Conversation) -> Names:
-        return cls(user=user_name_for(conversation.owner, conversation.persona), persona=conversation.persona.name)
+        primary = primary_persona(conversation)
+        return cls(user=user_name_for(conversation.owner, conversation.persona), persona=conversation.persona.name,
+                   persona_id=conversation.persona_id, primary=primary.name, primary_id=primary.pk)
 
     def speaker(self, message: Message) -> str:
         name = str((message.extra or {}).get("st_name") or "").strip()
-        return name or (self.user if message.role == Message.Role.USER else self.persona)
+        if name or message.role == Message.Role.USER:
+            return name or self.user
+        author = message.persona_id or self.primary_id
+        if author is None or author == self.persona_id:
+            return self.persona
+        return message.persona.name if message.persona_id else self.primary
 
     def learn(self, message: Message) -> None:
         """An imported turn carries its speaker's name: use it for that side from now on."""
@@ -120,12 +138,14 @@ def user_name_for(user: Any, persona: Any) -> str:
 
 
 def turns_pending(*, conversation: Conversation, since_seq: int | None = None) -> list[Message]:
-    """Turns of ``conversation`` without an episodic item yet, oldest first."""
-    has_episode = Memory.objects.filter(message=OuterRef("pk"), layer=Memory.Layer.EPISODIC)
+    """Turns of ``conversation`` its persona witnessed and has no episodic item of yet, oldest first."""
+    persona_id, primary_id = conversation.persona_id, primary_persona(conversation).pk
+    has_episode = Memory.objects.filter(message=OuterRef("pk"), layer=Memory.Layer.EPISODIC, persona_id=persona_id)
     qs = conversation.messages.filter(TEXT_TURN).exclude(content="").exclude(SERVED_BY_SOURCE)
     if since_seq is not None:
         qs = qs.filter(seq__gte=since_seq)
-    return list(qs.filter(~Exists(has_episode)).order_by("seq"))
+    rows = qs.filter(~Exists(has_episode)).select_related("persona").order_by("seq")
+    return [m for m in rows if witnessed(m, persona_id, primary_id)]
 
 
 def messages_stale(*, conversation: Conversation) -> list[Message]:
@@ -138,7 +158,25 @@ def messages_stale(*, conversation: Conversation) -> list[Message]:
 
 
 def _previous_turn(conversation: Conversation, message: Message) -> Message | None:
-    return conversation.messages.filter(TEXT_TURN, seq__lt=message.seq).exclude(content="").order_by("-seq").first()
+    """The turn before ``message`` that this persona witnessed (it reads a reply as answering it)."""
+    persona_id, primary_id = conversation.persona_id, primary_persona(conversation).pk
+    rows = conversation.messages.filter(TEXT_TURN, seq__lt=message.seq).exclude(content="").select_related(
+        "persona").order_by("-seq")[:20]
+    return next((m for m in rows if witnessed(m, persona_id, primary_id)), None)
+
+
+def _context(message: Message, previous: Message | None) -> tuple[str, str, str]:
+    """(image caption, the other speaker's turn just before, the question this turn answers)."""
+    caption = semantic.image_caption(message.extra)
+    prior = previous.content if previous is not None and previous.role != message.role else ""
+    return caption, prior, semantic.asked_question(prior, message.content)
+
+
+def episode_dense(message: Message, previous: Message | None) -> str:
+    """What a turn's episodic item embeds: the question it answers, the turn, its image caption
+    (no speaker name: see retrieval.first_person)."""
+    caption, _, question = _context(message, previous)
+    return " ".join(x for x in (question, message.content[:semantic.MAX_EPISODE_CHARS], caption) if x)
 
 
 def drafts_for_turns(*, conversation: Conversation, turns: Sequence[Message], names: Names | None = None
@@ -156,15 +194,12 @@ def drafts_for_turns(*, conversation: Conversation, turns: Sequence[Message], na
         names.learn(message)
         speaker, addressee = names.speaker(message), names.addressee(message)
         when = message.created_at
-        caption = semantic.image_caption(message.extra)
-        prior = previous.content if previous is not None and previous.role != message.role else ""
-        question = semantic.asked_question(prior, message.content)
+        caption, prior, question = _context(message, previous)
         drafts.append(Draft(
             layer=Memory.Layer.EPISODIC, kind=Memory.Kind.TURN, importance=EPISODE_IMPORTANCE, speaker=speaker,
             text=semantic.episode_text(message.content, speaker=speaker, caption=caption, answering=question,
                                        asker=addressee),
-            message=message, created_at=when, sources=[message],
-            dense=" ".join(x for x in (question, message.content[:semantic.MAX_EPISODE_CHARS], caption) if x),
+            message=message, created_at=when, sources=[message], dense=episode_dense(message, previous),
         ))
         body = f"{message.content} {caption}".strip() if caption else message.content
         for fact in semantic.facts_from_message(body, speaker=speaker, addressee=addressee, when=when,
@@ -190,7 +225,9 @@ def drafts_embed(drafts: Sequence[Draft], *, on_progress: Callable[[int], None] 
         else:
             todo.append(d)
     # A one-sentence turn and the fact read from it embed the same words: embed each text once.
-    unique = list(dict.fromkeys(d.dense or d.text for d in todo))
+    # Longest first over the whole import, so each batch pads to similar lengths (the encoder only
+    # sorts within one call) and a first slow batch shows the worst case in the progress bar.
+    unique = sorted(dict.fromkeys(d.dense or d.text for d in todo), key=len, reverse=True)
     vectors: dict[str, np.ndarray] = {}
     for start in range(0, len(unique), EMBED_BATCH):
         chunk = unique[start:start + EMBED_BATCH]
@@ -201,16 +238,19 @@ def drafts_embed(drafts: Sequence[Draft], *, on_progress: Callable[[int], None] 
         d.vector = vectors[d.dense or d.text]
 
 
-def drafts_write(*, user: Any, persona: Any, conversation: Conversation, drafts: Sequence[Draft]) -> list[Memory]:
+def drafts_write(*, user: Any, persona: Any, conversation: Conversation, drafts: Sequence[Draft],
+                 vectors_later: bool = False) -> list[Memory]:
     """Store the drafts (inside the caller's transaction); returns the items created.
 
     A turn that got its episodic item meanwhile (another worker) is skipped
     whole; a semantic fact already stored for this pair only gains the source.
+    ``vectors_later``: a draft without a vector is stored without one (found by its words until
+    :func:`vectors_fill` embeds it) instead of being embedded here.
     """
     if not drafts:
         return []
     message_ids = {d.message.pk for d in drafts if d.layer == Memory.Layer.EPISODIC}
-    done = set(Memory.objects.filter(layer=Memory.Layer.EPISODIC, message_id__in=message_ids)
+    done = set(Memory.objects.filter(layer=Memory.Layer.EPISODIC, message_id__in=message_ids, persona=persona)
                .values_list("message_id", flat=True))
     gone = set(Message.objects.filter(pk__in={d.message.pk for d in drafts}).filter(
         ~Q(deleted=False, is_active=True)).values_list("pk", flat=True))
@@ -227,11 +267,12 @@ def drafts_write(*, user: Any, persona: Any, conversation: Conversation, drafts:
         if d.layer == Memory.Layer.SEMANTIC and d.slot in existing:
             extra_sources.append((existing[d.slot], d.message))
             continue
-        vector = d.vector if d.vector is not None else embeddings.embed_one(d.dense or d.text)
+        vector = d.vector if d.vector is not None or vectors_later else embeddings.embed_one(d.dense or d.text)
         row = Memory(
             user=user, persona=persona, conversation=conversation, text=d.text, kind=d.kind, layer=d.layer,
             importance=float(min(1.0, max(0.0, d.importance))), slot=d.slot[:120], message=d.message,
-            speaker=d.speaker[:120], embedding=embeddings.to_bytes(vector), created_at=d.created_at or
+            speaker=d.speaker[:120], embedding=None if vector is None else embeddings.to_bytes(vector),
+            created_at=d.created_at or
             d.message.created_at, ended_at=d.ended_at,
         )
         rows.append(row)
@@ -247,3 +288,43 @@ def drafts_write(*, user: Any, persona: Any, conversation: Conversation, drafts:
     if created or extra_sources:
         pair_invalidate(getattr(user, "pk", user), getattr(persona, "pk", persona))
     return created
+
+
+FILL_BATCH = 256
+
+
+def vectors_fill(*, conversation: Conversation, on_progress: Callable[[int], None] | None = None) -> int:
+    """Embed the episodic items of ``conversation`` stored without a vector (an import's, see
+    ``importer.chat_import``); returns how many were filled.
+
+    Each turn embeds what ``drafts_for_turns`` would have embedded (``episode_dense``, with the turn
+    before it). FILL_BATCH items at a time: encode with no transaction open, then one short update;
+    the pair's index moves after each batch, so recall by meaning grows while this runs. An item
+    deleted meanwhile is simply not updated.
+    """
+    pending = list(Memory.objects.filter(conversation=conversation, layer=Memory.Layer.EPISODIC,
+                                         embedding__isnull=True, message__isnull=False)
+                   .select_related("message").order_by("message__seq"))
+    if not pending:
+        return 0
+    last_seq = pending[-1].message.seq
+    previous_of: dict[int, Message | None] = {}
+    previous = None
+    for turn in conversation.messages.filter(TEXT_TURN, seq__lte=last_seq).exclude(content="").order_by("seq"):
+        previous_of[turn.pk] = previous
+        previous = turn
+    filled = 0
+    for start in range(0, len(pending), FILL_BATCH):
+        batch = pending[start:start + FILL_BATCH]
+        texts = {m.pk: (episode_dense(m.message, previous_of.get(m.message_id))
+                        if semantic.content_words(m.message.content or "") else "") for m in batch}
+        unique = sorted({t for t in texts.values() if t}, key=len, reverse=True)
+        vectors = dict(zip(unique, embeddings.embed(unique), strict=True)) if unique else {}
+        for m in batch:
+            m.embedding = embeddings.to_bytes(vectors[texts[m.pk]] if texts[m.pk] else ZERO)
+        Memory.objects.bulk_update(batch, ["embedding"])  # one statement: its own short transaction
+        pair_invalidate(conversation.owner_id, conversation.persona_id)
+        filled += len(batch)
+        if on_progress:
+            on_progress(len(batch))
+    return filled

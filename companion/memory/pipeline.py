@@ -6,6 +6,12 @@ model, when enabled); the relationship counts the exchange.
 
 Called by the Dramatiq actor (live chat) and by ``import_chat`` (replayed
 history), so an imported chat builds exactly the memory a live one would.
+
+Group scenes: the same work runs once per member, on that member's view of the
+conversation (companion.chat.scene.witness_views), and each member learns only
+the turns it witnessed; the user's message counts (slot rules, relationship) for
+the members that heard it. A member that joined later never gets the turns
+from before it came.
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ from dataclasses import dataclass, field, replace
 from django.db import transaction
 
 from companion.chat.models import Conversation, Message
+from companion.chat.scene import witness_views, witnessed
 from companion.memory.extraction import Candidate, extract_rules, sentiment
 from companion.memory.indexing import (
     Names,
@@ -69,7 +76,37 @@ def _named(candidates: list[Candidate], name: str) -> list[Candidate]:
     return out
 
 
+def rule_candidates(message: Message, names: Names) -> list[Candidate]:
+    """What the slot rules read from a user turn, named after its speaker (what the reconciler embeds)."""
+    return _named(extract_rules(message.content or ""), names.speaker(message))
+
+
 def exchange_process(
+    *,
+    conversation: Conversation,
+    user_message: Message | None,
+    reply_message: Message | None = None,
+    use_llm: bool | None = None,
+    index_turns: bool = True,
+) -> ExchangeOutcome:
+    """``exchange_process_for`` for each member of the scene (one for a one-persona conversation).
+
+    Returns the outcome of the persona that replied (else the conversation's own persona's)."""
+    primary_id = conversation.persona_id
+    replier = (getattr(reply_message, "persona_id", None) or primary_id) if reply_message is not None else primary_id
+    outcome: ExchangeOutcome | None = None
+    for view in witness_views(conversation):
+        heard = user_message is not None and witnessed(user_message, view.persona_id, primary_id)
+        result = exchange_process_for(
+            conversation=view, user_message=user_message if heard else None,
+            reply_message=reply_message if heard else None, use_llm=use_llm, index_turns=index_turns,
+        )
+        if outcome is None or view.persona_id == replier:
+            outcome = result
+    return outcome or ExchangeOutcome(skipped=True)
+
+
+def exchange_process_for(
     *,
     conversation: Conversation,
     user_message: Message | None,
@@ -112,7 +149,7 @@ def exchange_process(
     if count_exchange:
         use_llm = use_llm_extraction() if use_llm is None else use_llm
         text = user_message.content
-        candidates = _named(extract_rules(text), names.speaker(user_message))
+        candidates = rule_candidates(user_message, names)
         if use_llm:
             shown = [r.memory for r in memories_recall(user=user, persona=persona, query=text, k=8,
                                                        layers=[Memory.Layer.SEMANTIC])]
@@ -177,6 +214,15 @@ def exchange_process_ids(*, conversation_id: int, user_message_id: int | None, r
 
 def memory_reprocess_edited(*, conversation: Conversation, message: Message, use_llm: bool | None = None
                             ) -> ReconcileReport:
+    """``memory_reprocess_edited_for`` each member that witnessed ``message``; the conversation's own
+    persona's report (or the first)."""
+    reports = [memory_reprocess_edited_for(conversation=view, message=message, use_llm=use_llm)
+               for view in witness_views(conversation, message)]
+    return reports[0] if reports else ReconcileReport()
+
+
+def memory_reprocess_edited_for(*, conversation: Conversation, message: Message, use_llm: bool | None = None
+                                ) -> ReconcileReport:
     """``message`` was edited: drop what memory took from its old text, then read the new text.
 
     Both layers: its episodic item and the facts read from it are written

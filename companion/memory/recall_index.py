@@ -226,7 +226,7 @@ def ivf_probe(index: PairIndex, vecs: list[np.ndarray]) -> np.ndarray:
 
 def _build(user_id: int, persona_id: int, version: int) -> PairIndex:
     rows = list(
-        Memory.objects.filter(user_id=user_id, persona_id=persona_id, embedding__isnull=False)
+        Memory.objects.filter(user_id=user_id, persona_id=persona_id)
         .order_by("pk")
         .values_list("pk", "embedding", "created_at", "importance", "text", "layer", "message_id", "ended_at",
                      "speaker")
@@ -239,10 +239,11 @@ def _build(user_id: int, persona_id: int, version: int) -> PairIndex:
     n = len(rows)
     matrix = np.zeros((n, embeddings.DIM), dtype=np.float32)
     for i, row in enumerate(rows):
-        vec = np.frombuffer(bytes(row[1]), dtype="<f4")
-        if vec.shape[0] == embeddings.DIM:
+        vec = np.frombuffer(bytes(row[1]), dtype="<f4") if row[1] is not None else None
+        if vec is not None and vec.shape[0] == embeddings.DIM:
             matrix[i] = vec
-        # else: a vector from another model: the row stays zero and ranks lexically only
+        # else: a vector from another model, or none yet (an import's turns until indexing.vectors_fill):
+        # the row stays zero and ranks lexically only
     created = np.array([r[2].timestamp() for r in rows], dtype=np.float64)
     speaker_list = sorted({r[8] for r in rows if r[8]})
     code_of = {name: i for i, name in enumerate(speaker_list)}

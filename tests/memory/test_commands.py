@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from io import StringIO
 
+import numpy as np
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
@@ -145,3 +146,78 @@ def test_exchange_completed_enqueues_the_actor(conversation, play, user, django_
     assert decoded.actor_name == process_exchange.actor_name
     process_exchange.fn(*decoded.args)
     assert Memory.objects.get(user=user, layer="semantic").text == "The user's name is Sam."
+
+
+def test_a_long_import_is_stored_in_a_few_queries_with_its_dates_and_order(user, persona,
+                                                                          django_assert_max_num_queries):
+    from companion.chat.services import message_create
+    from companion.memory.importer import messages_store
+    from companion.memory.sillytavern import parse_chat
+
+    lines = [json.dumps(HEADER)] + [
+        json.dumps({"name": "Sam" if i % 2 == 0 else "Mira", "is_user": i % 2 == 0,
+                    "send_date": f"2023-05-{1 + i // 100:02d}T10:{(i // 2) % 60:02d}:00+00:00",
+                    "mes": f"line {i}", "extra": {"i": i}})
+        for i in range(300)
+    ] + [json.dumps({"name": "Mira", "is_user": False, "send_date": "not a date", "mes": "undated"})]
+    conversation = Conversation.objects.create(owner=user, persona=persona)
+    with django_assert_max_num_queries(20):  # a few batched inserts (SQLite: ~50 rows each), not 3 per line
+        messages_store(conversation=conversation, chat=parse_chat(lines))
+    rows = list(conversation.messages.order_by("seq"))
+    assert [m.seq for m in rows] == list(range(1, 302))
+    assert [m.extra["st_extra"]["i"] for m in rows[:300]] == list(range(300))
+    assert [m.role for m in rows[:2]] == ["user", "persona"]
+    assert rows[0].created_at.isoformat() == "2023-05-01T10:00:00+00:00"
+    assert rows[299].created_at.isoformat() == "2023-05-03T10:29:00+00:00"
+    assert (rows[300].created_at - rows[299].created_at).total_seconds() == 1  # undated: after its predecessor
+    # The conversation's counter moved with them: a live message continues the sequence.
+    live = message_create(conversation=conversation, role="user", kind="text", content="hello again",
+                          status="complete")
+    assert live.seq == 302
+
+
+def test_an_import_is_usable_by_words_before_its_second_phase(tmp_path, user, persona):
+    """chat_import(finish=False) returns with the turns and facts stored; import_finish adds the turns'
+    vectors (the same ones the live path embeds, the question a reply answers included), the replayed
+    exchanges and the sessions, and does nothing when run again."""
+    from companion.memory import embeddings
+    from companion.memory.importer import chat_import, import_finish
+    from companion.memory.indexing import episode_dense
+    from companion.memory.selectors import memories_recall
+    from companion.memory.sillytavern import parse_chat
+
+    talk = [(True, "We adopted a retired greyhound from the shelter, her name is Clover."),
+            (False, "Clover! I love that. What does she like to eat?"),
+            (True, "Mostly carrots, believe it or not."),
+            (False, "I started learning the cello last month."),
+            (True, "Ok.")]
+    lines = [json.dumps(HEADER)] + [
+        json.dumps({"name": "Sam" if u else "Mira", "is_user": u, "send_date": f"2023-05-08T13:{10 + i:02d}:00+00:00",
+                    "mes": text}) for i, (u, text) in enumerate(talk)]
+    result = chat_import(chat=parse_chat(lines), user=user, persona=persona, finish=False)
+    turns = Memory.objects.filter(conversation=result.conversation, layer="episodic").select_related("message")
+    assert turns.count() == 5 and not turns.filter(embedding__isnull=False).exists()
+    # Facts already have theirs; a turn is found by its words meanwhile.
+    facts = Memory.objects.filter(conversation=result.conversation, layer="semantic")
+    assert facts.exists() and not facts.filter(embedding__isnull=True).exists()
+    found = memories_recall(user=user, persona=persona, query="greyhound shelter", k=1, layers=["episodic"])
+    assert "greyhound" in found[0].memory.text and found[0].parts["dense"] == 0.0
+
+    assert not RelationshipState.objects.filter(user=user).exists()
+
+    finished = import_finish(conversation=result.conversation)
+    assert (finished.vectors_filled, finished.sessions) == (5, 1)
+    assert RelationshipState.objects.get(user=user).exchanges == 3
+    again = import_finish(conversation=result.conversation)  # nothing left to do
+    assert (again.vectors_filled, again.sessions, again.memories_added) == (0, 0, 0)
+    assert RelationshipState.objects.get(user=user).exchanges == 3
+    by_text = {m.message.content: m for m in turns.all()}
+    carrots = by_text["Mostly carrots, believe it or not."]
+    asked = episode_dense(carrots.message, by_text["Clover! I love that. What does she like to eat?"].message)
+    assert asked.startswith("What does she like to eat?")  # the question it answers is embedded with it
+    assert np.allclose(carrots.vector(), embeddings.embed([asked])[0], atol=1e-5)
+    assert not by_text["Ok."].vector().any()  # no content word: nothing to find by meaning
+    # By meaning now: no word of the question is in the turn.
+    found = memories_recall(user=user, persona=persona, query="Which instrument is Mira studying?", k=1,
+                            layers=["episodic"])
+    assert "cello" in found[0].memory.text and found[0].parts["dense"] > 0.3

@@ -78,3 +78,27 @@ def test_encoder_thread_count_is_scoped_to_the_call(settings, monkeypatch):
     settings.EMBEDDING_TORCH_THREADS = 0  # leave torch alone
     embeddings.embed(["hello"])
     assert seen == [other, before]
+
+
+def test_embed_many_cached_warms_the_lru_in_one_batch(monkeypatch, settings):
+    settings.EMBEDDING_QUERY_CACHE_SIZE = 3
+    calls: list[list[str]] = []
+    real = embeddings.embed
+
+    def counting(texts, **kw):
+        calls.append(list(texts))
+        return real(texts, **kw)
+
+    monkeypatch.setattr(embeddings, "embed", counting)
+    embeddings.embed_one("Ada loves sailing.")
+    texts = ["Ada loves sailing.", "Ada works as a nurse.", "Ada has a dog named Biscuit.", "", "Ada works as a nurse."]
+    embeddings.embed_many_cached(texts)
+    # One encoder call for the two texts not cached yet (each once, the empty one skipped) ...
+    assert calls == [["Ada loves sailing."], ["Ada works as a nurse.", "Ada has a dog named Biscuit."]]
+    # ... and embed_one now finds them without running the encoder, with the same vectors.
+    nurse = embeddings.embed_one("Ada works as a nurse.")
+    assert len(calls) == 2 and not nurse.flags.writeable
+    assert np.allclose(nurse, real(["Ada works as a nurse."])[0], atol=1e-5)
+    # More texts than the LRU holds go in chunks of its size.
+    embeddings.embed_many_cached([f"Fact number {i} about Ada." for i in range(7)])
+    assert [len(c) for c in calls[2:]] == [3, 3, 1]

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import time
+
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
-from companion.memory.importer import chat_import, read_lines
+from companion.memory.importer import chat_import, import_finish, read_lines
 from companion.memory.sillytavern import parse_chat
 from personas.models import Persona
 
@@ -39,15 +41,22 @@ class Command(BaseCommand):
 
         off = opts["no_progress"]
         total = len(chat.messages)
-        with tqdm(total=total, desc="storing", unit="msg", disable=off, file=self.stderr) as store_bar, \
-                tqdm(desc="indexing", unit="item", disable=off, file=self.stderr) as index_bar, \
-                tqdm(total=total, desc="memory", unit="msg", disable=off, file=self.stderr) as mem_bar:
+        started = time.perf_counter()
+        with tqdm(total=total, desc="storing", unit="msg", disable=off, file=self.stderr) as store_bar:
             result = chat_import(chat=chat, user=user, persona=persona, use_llm=opts["llm"],
-                                 on_stored=store_bar.update, on_processed=mem_bar.update,
-                                 on_indexed=index_bar.update)
+                                 on_stored=store_bar.update, finish=False)
+        stored_s = time.perf_counter() - started
         self.stdout.write(
             f"Imported {result.imported} messages into conversation {result.conversation.pk} "
-            f"({len(result.errors)} lines skipped, {result.items_indexed} turn/fact items, "
-            f"{result.memories_added} memories, {result.sessions} session summaries, "
-            f"{result.milestones} milestones)"
+            f"({len(result.errors)} lines skipped, {result.items_indexed} turn/fact items) in {stored_s:.1f} s"
+        )
+        # The chat is usable now (every turn found by its words); vectors, replay and sessions follow.
+        with tqdm(desc="indexing", unit="turn", disable=off, file=self.stderr) as index_bar, \
+                tqdm(total=total, desc="memory", unit="msg", disable=off, file=self.stderr) as mem_bar:
+            import_finish(conversation=result.conversation, result=result, use_llm=opts["llm"],
+                          on_processed=mem_bar.update, on_indexed=index_bar.update)
+        self.stdout.write(
+            f"Memory built in {time.perf_counter() - started - stored_s:.1f} s: {result.vectors_filled} turns "
+            f"indexed by meaning, {result.memories_added} memories, {result.sessions} session summaries, "
+            f"{result.milestones} milestones"
         )
