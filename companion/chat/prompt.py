@@ -199,6 +199,8 @@ def persona_card_text(persona: Any, *, user_name: str) -> str:
 def scene_text(conversation: Conversation, persona: Any, user_name: str) -> str:
     """Who else is in the scene, and that the reply is this persona's alone."""
     others = [p.name for p in scene.member_personas(conversation) if p.pk != persona.pk]
+    if not others:  # the others have left: their lines stay named in the history, no one else is here
+        return ""
     listed = ", ".join(others)
     return (f"This is a group scene: {user_name} is here with {persona.name} and {listed}. "
             f"Lines from the others are prefixed with their names. Reply only as {persona.name}, "
@@ -280,6 +282,8 @@ def prompt_build(
         m for m in _history_queryset(conversation, before_seq).select_related("persona").iterator(chunk_size=100)
         if scene.witnessed(m, persona.pk, primary_id)
     ]
+    # A scene whose other members have all left still names their lines in the history.
+    group = group or any(m.persona_id and m.persona_id != persona.pk for m in history if m.role == Message.Role.PERSONA)
     query_text = next((m.content for m in history if m.role == Message.Role.USER), "")
 
     def macros(text: str) -> str:

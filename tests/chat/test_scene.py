@@ -177,3 +177,13 @@ def test_a_branch_keeps_the_scene(trio, user, jonas):
     copy = branch.messages.get(seq=branch.last_seq)
     assert copy.persona_id == jonas.pk and copy.witnesses == reply.witnesses
     assert ConversationMember.objects.filter(conversation=branch).count() == 3
+
+
+def test_a_member_who_left_is_still_named_in_the_history(conversation, persona, jonas):
+    scene.member_add(conversation=conversation, persona=jonas)
+    _answer(conversation, "Jonas, the nets?", persona_id=jonas.pk, content="Mended by dawn.")
+    scene.member_remove(conversation=conversation, persona_id=jonas.pk)
+    build = prompt_build(conversation=conversation, backend=ScriptedBackend(), budget_tokens=4000)
+    text = "\n".join(t.content for t in build.turns)
+    assert "Jonas: Mended by dawn." in text
+    assert "group scene" not in build.turns[0].content  # nobody else is here now
