@@ -52,6 +52,8 @@ BUSY_RETRY_S = 0.5
 CLOSE_UNAUTHENTICATED = 4401
 CLOSE_FORBIDDEN = 4403
 STOP_MESSAGE_TYPE = "conversation.stop"
+# Refusals that stored nothing and were not the user's overuse: the send does not count.
+REFUNDED_CODES = frozenset({"busy", "muted", "not_found", "no_one_present"})
 
 
 # --- sync helpers (run in the DB thread: service call + serialisation together) ---
@@ -61,8 +63,10 @@ def _payloads(messages: list[Message]) -> list[dict[str, Any]]:
     return messages_payload(messages)
 
 
-def _begin_exchange(conversation: Conversation, text: str, client_id: str):
-    user_message, created, reply = services.exchange_begin(conversation=conversation, text=text, client_id=client_id)
+def _begin_exchange(conversation: Conversation, text: str, client_id: str, persona_id: int | None = None):
+    user_message, created, reply = services.exchange_begin(
+        conversation=conversation, text=text, client_id=client_id, persona_id=persona_id
+    )
     return message_payload(user_message), created, (message_payload(reply) if reply else None)
 
 
@@ -168,7 +172,7 @@ class ConversationConsumer(AsyncWebsocketConsumer):
                 await self.channel_layer.group_discard(group, self.channel_name)
 
     async def auth_revoked(self, event: dict[str, Any]) -> None:
-        """This socket's login ended: logout, password change or account deletion (companion.ops.sessions)."""
+        """This socket's login ended: logout, password change or account deletion (companion.chat.sessions)."""
         await self.close(code=CLOSE_UNAUTHENTICATED)
 
     # --- sending --------------------------------------------------------------------
@@ -275,11 +279,11 @@ class ConversationConsumer(AsyncWebsocketConsumer):
         await self._check_rate()
         try:
             user_payload, created, reply_payload = await db_thread(_begin_exchange)(
-                self.conversation, frame.text, frame.client_id
+                self.conversation, frame.text, frame.client_id, frame.persona_id
             )
-        except (services.ChatError, OperationalError) as exc:
+        except (ApplicationError, OperationalError) as exc:
             # Refused (busy) or not stored (a locked database, retried once): no use of the user's budget.
-            if isinstance(exc, OperationalError) or exc.code == "busy":
+            if isinstance(exc, OperationalError) or exc.code in REFUNDED_CODES:
                 await chat_rate_refund(self.user.pk)
             raise
         created_frame = {"type": "message.created", "message": user_payload, "client_id": frame.client_id}
