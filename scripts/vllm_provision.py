@@ -126,11 +126,14 @@ def train(base: Path, name: str, word: str, target: Path) -> None:
 
 
 def main() -> None:
+    cache = Path(sys.argv[1])
+    model = cache / "model"
+    loras = [cache / "loras" / name for name in ADAPTERS]
+    if (model / "config.json").is_file() and all((d / "adapter_config.json").is_file() for d in loras):
+        return  # all cached: no torch import (seconds) on every install
     import torch
 
     torch.set_num_threads(max(1, min(2, torch.get_num_threads())))
-    cache = Path(sys.argv[1])
-    model = cache / "model"
     if not (model / "config.json").is_file():
         print(">>> vLLM tests: converting the packaged SmolLM2 GGUF to Hugging Face format", flush=True)
         convert(model)
