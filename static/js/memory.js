@@ -6,6 +6,8 @@
 // relationship stage and milestone timeline.
 // API: the panel's data-*-url attributes (rendered with {% url %}): the conversation's memories
 // (?layer=), relationship and recall (?q=), and one memory (its id in place of 0).
+// In a group scene ("companion:scene-members" from scene.js) "Whose memory" picks the member whose
+// memory is shown (?persona=): each remembers only what it witnessed.
 // Text from the server is only ever inserted with textContent.
 import {api} from "./lib/api.js";
 import {button, el} from "./lib/dom.js";
@@ -41,6 +43,27 @@ function setup(panel, toggle) {
   const LAYER_LABELS = {semantic: "fact", episodic: "turn", session: "session"};
   let layer = "semantic";
   let refreshTimers = [];
+  let persona = ""; // a scene member's id; "" is the conversation's own persona
+  const whose = document.getElementById("memory-whose");
+  const whoseSelect = document.getElementById("memory-persona");
+  const title = panel.querySelector(".memory-head h2");
+  const scoped = (url) => (persona ? `${url}${url.includes("?") ? "&" : "?"}persona=${encodeURIComponent(persona)}` : url);
+  document.addEventListener("companion:scene-members", (event) => {
+    const members = Array.isArray(event.detail) ? event.detail : [];
+    if (!whose || !whoseSelect) return;
+    whose.hidden = members.length < 2;
+    whoseSelect.replaceChildren(...members.map((m) => new Option(m.persona.name, m.primary ? "" : String(m.persona.id))));
+    if (![...whoseSelect.options].some((o) => o.value === persona)) persona = "";
+    whoseSelect.value = persona;
+  });
+  if (whoseSelect) {
+    whoseSelect.addEventListener("change", () => {
+      persona = whoseSelect.value;
+      if (title) title.textContent = `What ${whoseSelect.selectedOptions[0].textContent} remembers`;
+      results.replaceChildren();
+      refresh();
+    });
+  }
 
   function day(iso) {
     return iso ? new Date(iso).toLocaleDateString() : "";
@@ -176,7 +199,7 @@ function setup(panel, toggle) {
       return;
     }
     try {
-      const found = await api(`${urls.recall}?k=10&q=${encodeURIComponent(query)}`);
+      const found = await api(scoped(`${urls.recall}?k=10&q=${encodeURIComponent(query)}`));
       results.replaceChildren(...found.results.map((r) => renderMemory(r.memory, r)));
       if (!found.results.length) results.append(el("li", "muted", "Nothing comes to mind."));
       showError("");
@@ -188,8 +211,8 @@ function setup(panel, toggle) {
   async function refresh() {
     try {
       const [memories, relationship] = await Promise.all([
-        api(`${urls.memories}?layer=${encodeURIComponent(layer)}`),
-        api(urls.relationship),
+        api(scoped(`${urls.memories}?layer=${encodeURIComponent(layer)}`)),
+        api(scoped(urls.relationship)),
       ]);
       list.replaceChildren(...memories.results.map((memory) => renderMemory(memory)));
       updateCount(memories.results.length);

@@ -82,6 +82,7 @@ function setup(panel) {
     answererLabel.hidden = members.length < 2;
     chat.setAnswerer(answerer.value ? Number(answerer.value) : null);
     if (chatSection) chatSection.dataset.group = String(members.length > 1);
+    document.dispatchEvent(new CustomEvent("companion:scene-members", {detail: members})); // memory.js
   }
 
   addForm.addEventListener("submit", (event) => {

@@ -1,6 +1,6 @@
 """The Scene panel in real headless Chromium against `manage.py serve`: Alice adds Jonas to her chat with
 Mira, picks him in "Who answers", and his reply is labelled "Jonas"; addressing Mira by name brings
-Mira back; muting Jonas takes him out of "Who answers"."""
+Mira back; muting Jonas takes him out of "Who answers"; the memory panel switches to Jonas's memory."""
 
 from __future__ import annotations
 
@@ -74,6 +74,13 @@ def test_add_a_persona_pick_who_answers_and_see_who_spoke(server):
             page.locator(".scene-member[data-muted=true]", has_text="Jonas").wait_for()
             options = page.locator("#scene-answerer option").all_text_contents()
             assert options == ["The scene decides", "Mira"]
+
+            # The memory panel shows each member's own memory
+            page.locator("#memory-toggle").click()
+            whose = page.get_by_label("Whose memory", exact=True)
+            assert whose.locator("option").all_text_contents() == ["Mira", "Jonas"]
+            whose.select_option(label="Jonas")
+            page.get_by_role("heading", name="What Jonas remembers").wait_for()
             assert not errors, errors
         finally:
             browser.close()
