@@ -22,7 +22,7 @@ env = environ.Env()
 environ.Env.read_env(BASE_DIR / ".env", overwrite=False)  # optional, never required
 
 # Importing settings writes nothing: var/, STATIC_ROOT and var/secret_key are made by
-# companion.ops.files.var_dir_prepare, which manage.py calls before every command (and `serve` again).
+# companion.runtime.files.var_dir_prepare, which manage.py calls before every command (and `serve` again).
 VAR_DIR = Path(env("COMPANION_VAR_DIR", default=str(BASE_DIR / "var")))
 
 DEBUG = env.bool("DEBUG", default=False)
@@ -61,7 +61,9 @@ INSTALLED_APPS = [
     "companion.chat",
     "companion.memory",
     "companion.evolve",
-    # operations: login throttling, Prometheus exporters, health/metrics/privacy
+    "companion.web",  # pages and the HTTP/websocket edge (proxies, Origin check, CSP)
+    "companion.runtime",  # serve, sweep_jobs, the sweeper
+    # operations: login throttling, Prometheus exporters, health/metrics/logging
     "axes",
     "django_prometheus",
     "companion.ops",
@@ -70,7 +72,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django_prometheus.middleware.PrometheusBeforeMiddleware",  # first: times the whole stack
     "companion.ops.middleware.RequestIdMiddleware",  # X-Request-ID in/out, stamped on every log line
-    "companion.ops.csp.ContentSecurityPolicyMiddleware",  # CONTENT_SECURITY_POLICY on every response
+    "companion.web.csp.ContentSecurityPolicyMiddleware",  # CONTENT_SECURITY_POLICY on every response
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -127,8 +129,8 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- cache, channel layer, task broker ---------------------------------------
 if REDIS_URL:
-    # Every Redis client retries a command on a dropped connection (Redis restart): companion/ops/redis_retry.py.
-    from companion.ops.redis_retry import async_retry, sync_pool, sync_retry
+    # Every Redis client retries a command on a dropped connection (Redis restart): companion/runtime/redis_retry.py.
+    from companion.runtime.redis_retry import async_retry, sync_pool, sync_retry
 
     CACHES = {
         "default": {
@@ -161,7 +163,7 @@ DRAMATIQ_BROKER["MIDDLEWARE"] = [
     "django_dramatiq.middleware.DbConnectionsMiddleware",
     "companion.ops.dramatiq.LogContext",  # job_id on worker log lines
     "rendering.worker.RenderHeartbeat",  # workers heartbeat the render jobs they hold (rendering.recovery)
-    "companion.ops.dramatiq.Sweeper",  # the periodic sweeper thread (companion.ops.sweeper)
+    "companion.runtime.dramatiq.Sweeper",  # the periodic sweeper thread (companion.runtime.sweeper)
 ]
 # Queue metrics in worker processes (Procfile sets DRAMATIQ_PROMETHEUS=1 for
 # the rundramatiq lines). Its exposition server listens on $dramatiq_prom_port
@@ -193,7 +195,7 @@ AXES_USERNAME_FAILURE_LIMIT = env.int("AXES_USERNAME_FAILURE_LIMIT", default=10)
 AXES_COOLOFF_TIME = env.float("AXES_COOLOFF_HOURS", default=0.25)  # hours
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"], "username"]
 AXES_HANDLER = "companion.accounts.auth.LoginLockoutHandler"
-AXES_CLIENT_IP_CALLABLE = "companion.ops.proxies.client_ip"  # REMOTE_ADDR, resolved by TrustedProxyMiddleware
+AXES_CLIENT_IP_CALLABLE = "companion.web.proxies.client_ip"  # REMOTE_ADDR, resolved by TrustedProxyMiddleware
 AXES_RESET_ON_SUCCESS = True
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
@@ -206,9 +208,9 @@ REST_FRAMEWORK = {
         "companion.accounts.auth.ExpiringTokenAuthentication",  # DRF tokens, valid for API_TOKEN_TTL_HOURS
         "rest_framework.authentication.SessionAuthentication",
     ],
-    # JSON nested deeper than JSON_MAX_DEPTH is a 400 (companion.ops.jsonparse), never a RecursionError.
+    # JSON nested deeper than JSON_MAX_DEPTH is a 400 (companion.api.parsers), never a RecursionError.
     "DEFAULT_PARSER_CLASSES": [
-        "companion.ops.jsonparse.BoundedJSONParser",
+        "companion.api.parsers.BoundedJSONParser",
         "rest_framework.parsers.FormParser",
         "rest_framework.parsers.MultiPartParser",
     ],
@@ -243,7 +245,7 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
-# Made by var_dir_prepare (companion.ops.files): whitenoise warns on every request without it.
+# Made by var_dir_prepare (companion.runtime.files): whitenoise warns on every request without it.
 STATIC_ROOT = Path(env("STATIC_ROOT", default=str(VAR_DIR / "static")))
 MEDIA_URL = "media/"
 MEDIA_ROOT = Path(env("MEDIA_ROOT", default=str(VAR_DIR / "media")))
@@ -263,7 +265,7 @@ SECURE_HSTS_SECONDS = 31536000 if SECURE_HTTPS else 0
 SECURE_HSTS_INCLUDE_SUBDOMAINS = SECURE_HTTPS
 SECURE_HSTS_PRELOAD = SECURE_HTTPS
 # Behind a TLS proxy the scheme comes from X-Forwarded-Proto of a TRUSTED_PROXIES peer only, set on the
-# ASGI scope by companion.ops.proxies.TrustedProxyMiddleware; Django's header switch stays off.
+# ASGI scope by companion.web.proxies.TrustedProxyMiddleware; Django's header switch stays off.
 SECURE_PROXY_SSL_HEADER = None
 # Addresses/networks of the reverse proxies / load balancers in front of Daphne (comma separated, e.g.
 # "10.0.0.0/8,fd00::/8"). Their X-Forwarded-For / -Proto are believed; everyone else's are removed.
@@ -273,7 +275,7 @@ SECURE_REFERRER_POLICY = "same-origin"
 SESSION_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"
 SILENCED_SYSTEM_CHECKS = env.list("SILENCED_SYSTEM_CHECKS", default=[])
-# Content-Security-Policy on every response (companion.ops.csp.ContentSecurityPolicyMiddleware): no inline
+# Content-Security-Policy on every response (companion.web.csp.ContentSecurityPolicyMiddleware): no inline
 # scripts or styles, nothing from other origins. The socket's own ws(s):// origin is added to connect-src.
 # CSP_REPORT_ONLY=1 sends it as Content-Security-Policy-Report-Only (to try a change first).
 CONTENT_SECURITY_POLICY = {
@@ -389,6 +391,15 @@ RENDER_FPS = env.int("RENDER_FPS", default=16)
 RENDER_STEPS = env.int("RENDER_STEPS", default=30)  # diffusers denoising steps
 RENDER_GUIDANCE_SCALE = env.float("RENDER_GUIDANCE_SCALE", default=5.0)
 RENDER_TORCH_DTYPE = env("RENDER_TORCH_DTYPE", default="bfloat16")  # diffusers on CUDA; CPU uses float32
+# Acceleration (rendering/renderers/acceleration.py; all off = plain diffusers; bench/README has speed and quality)
+RENDER_CACHE = env("RENDER_CACHE", default="")  # "" | "first_block" (diffusers' First Block Cache)
+RENDER_CACHE_THRESHOLD = env.float("RENDER_CACHE_THRESHOLD", default=0.05)
+RENDER_COMPILE = env.bool("RENDER_COMPILE", default=False)  # torch.compile + LoRA hotswap (no recompile on swap)
+RENDER_LORA_MAX_RANK = env.int("RENDER_LORA_MAX_RANK", default=64)  # hotswap pads adapters to this rank
+RENDER_PROFILE = env("RENDER_PROFILE", default="full")  # "full" | "fast" (step-distilled LoRA, guidance off)
+RENDER_FAST_STEPS = env.int("RENDER_FAST_STEPS", default=4)
+RENDER_FAST_GUIDANCE_SCALE = env.float("RENDER_FAST_GUIDANCE_SCALE", default=1.0)
+RENDER_FAST_LORA_PATH = env("RENDER_FAST_LORA_PATH", default="")  # e.g. a CausVid/self-forcing LoRA for Wan 2.1
 # Safety gate (rendering/safety). Real people never rendered without the persona's recorded consent are
 # data: rendering/safety/data/real_people.txt (packaged). Operators add people with more files in that
 # format (comma-separated paths) and/or full names.
@@ -421,7 +432,7 @@ from companion.ops.logging import logging_config  # noqa: E402  (no Django impor
 
 LOGGING = logging_config(log_format=env("LOG_FORMAT", default="text"), level=env("LOG_LEVEL", default="INFO"))
 READYZ_TIMEOUT_S = env.float("READYZ_TIMEOUT_S", default=2.0)  # per dependency check of /readyz
-# The sweeper (companion/ops/sweeper.py) schedules rendering.recovery and chat.services.reply_expire_stale.
+# The sweeper (companion/runtime/sweeper.py) schedules rendering.recovery and chat.services.reply_expire_stale.
 SWEEPER_IN_WORKERS = env.bool("SWEEPER_IN_WORKERS", default=not EMBEDDED)  # a thread in each worker process
 SWEEP_INTERVAL_S = env.float("SWEEP_INTERVAL_S", default=30.0)
 SWEEP_HEARTBEAT_S = env.float("SWEEP_HEARTBEAT_S", default=5.0)  # render workers touch their jobs this often

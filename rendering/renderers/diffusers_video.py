@@ -19,6 +19,7 @@ from django.conf import settings
 from rendering.adapters import AdapterCache
 from rendering.errors import RenderCancelled, RenderFailed, TransientRenderError
 from rendering.previews import latents_rgb
+from rendering.renderers.acceleration import Acceleration, accelerate
 from rendering.renderers.base import CancelledFn, ProgressFn, RenderContext, RenderedClip, Renderer, preview_hook
 
 log = logging.getLogger(__name__)
@@ -45,11 +46,17 @@ def wan_frame_count(frames: int) -> int:
 class DiffusersVideoRenderer(Renderer):
     name = "diffusers"
 
-    def __init__(self, pipeline_path: str | None = None) -> None:
+    def __init__(self, pipeline_path: str | None = None, acceleration: Acceleration | None = None) -> None:
         self.pipeline_path = pipeline_path or settings.RENDER_PIPELINE_PATH
+        self._acceleration = acceleration
         self._pipe = None
         self.adapters: AdapterCache | None = None
         self._lock = threading.Lock()
+
+    @property
+    def acceleration(self) -> Acceleration:
+        """The one given, or the worker's settings (read when used: tests and a reloaded config see changes)."""
+        return self._acceleration or Acceleration.from_settings()
 
     @property
     def device(self) -> str:
@@ -70,8 +77,11 @@ class DiffusersVideoRenderer(Renderer):
                 pipe = DiffusionPipeline.from_pretrained(self.pipeline_path, dtype=dtype)
                 pipe.to(self.device)
                 pipe.set_progress_bar_config(disable=True)
+                accel = self.acceleration
+                accelerate(pipe, accel)
                 self._pipe = pipe
-                self.adapters = AdapterCache(pipe, settings.RENDER_LORA_CACHE_SIZE)
+                self.adapters = AdapterCache(pipe, settings.RENDER_LORA_CACHE_SIZE, hotswap=accel.compile,
+                                             always_on=accel.always_on_adapters)
                 log.info("loaded %s from %s on %s", type(pipe).__name__, self.pipeline_path, self.device)
             return self._pipe
 
@@ -83,7 +93,7 @@ class DiffusersVideoRenderer(Renderer):
     def call_kwargs(self, pipe, ctx: RenderContext, on_progress: ProgressFn, is_cancelled: CancelledFn) -> dict:
         import torch
 
-        steps = settings.RENDER_STEPS
+        steps = self.acceleration.steps
         lora = self.adapters.active is not None if self.adapters else False
         preview = preview_hook(on_progress)
 
@@ -105,7 +115,7 @@ class DiffusersVideoRenderer(Renderer):
             "width": ctx.width // 16 * 16,
             "num_frames": wan_frame_count(ctx.frame_count),
             "num_inference_steps": steps,
-            "guidance_scale": settings.RENDER_GUIDANCE_SCALE,
+            "guidance_scale": self.acceleration.guidance_scale,
             "generator": torch.Generator(device=self.device).manual_seed(ctx.beat.seed),
             "output_type": "np",
             "callback_on_step_end": on_step_end,
@@ -129,7 +139,7 @@ class DiffusersVideoRenderer(Renderer):
 
         ctx = job_context
         pipe = self.pipeline()
-        on_progress(0, settings.RENDER_STEPS, "loading adapter")
+        on_progress(0, self.acceleration.steps, "loading adapter")
         try:
             self.adapters.activate(path=ctx.lora_path, persona_id=ctx.persona_id, weight=ctx.lora_weight)
             with torch.inference_mode():
