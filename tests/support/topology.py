@@ -134,6 +134,9 @@ class Topology:
     env_extra: dict[str, str] = field(default_factory=dict)
     default_threads: int = 2
     render_threads: int = 1
+    # One render worker per GPU, as production runs them: each gets CUDA_VISIBLE_DEVICES=<id> and
+    # takes one job at a time (prefetch 1). Empty: a single "worker-render" as before.
+    render_gpus: tuple[str, ...] = ()
     keep_database: bool = False
 
     def __post_init__(self) -> None:
@@ -235,9 +238,14 @@ class Topology:
                 log_path=self.workdir / f"{name}.log",
                 port=port,
             )
-        for queue, threads in (("default", self.default_threads), ("render", self.render_threads)):
-            name = f"worker-{queue}"
-            prom_db = self.workdir / f"prom-{queue}"
+        workers = [("worker-default", "default", self.default_threads, {})]
+        if self.render_gpus:
+            workers += [(f"worker-render-gpu{gpu}", "render", 1,
+                         {"CUDA_VISIBLE_DEVICES": gpu, "dramatiq_queue_prefetch": "1"}) for gpu in self.render_gpus]
+        else:
+            workers.append(("worker-render", "render", self.render_threads, {}))
+        for name, queue, threads, extra in workers:
+            prom_db = self.workdir / f"prom-{name}"
             prom_db.mkdir(exist_ok=True)
             self.processes[name] = Process(
                 name=name,
@@ -249,6 +257,7 @@ class Topology:
                     dramatiq_prom_port=str(free_port()),
                     dramatiq_prom_db=str(prom_db),
                     PROMETHEUS_MULTIPROC_DIR=str(prom_db),
+                    **extra,
                 ),
                 log_path=self.workdir / f"{name}.log",
             )
