@@ -9,7 +9,7 @@ def main() -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "companion.settings")
     from django.core.management import execute_from_command_line
 
-    from companion.ops.files import var_dir_prepare
+    from companion.runtime.files import var_dir_prepare
 
     # var/ and the embedded secret key, before any command opens the SQLite file there (settings
     # only read them: importing settings writes nothing).

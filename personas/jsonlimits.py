@@ -6,7 +6,7 @@ hundred levels deep parses but breaks the next recursive walk (validation,
 ``json.dumps`` into a JSONField, the export). ``loads_limited`` refuses both
 with ``JSONTooDeep`` (a ValueError, like a syntax error), so callers answer
 400 / a form error. Used by character cards, LoRA headers and the REST API's
-parser (companion.ops.jsonparse).
+parser (companion.api.parsers).
 """
 
 from __future__ import annotations

@@ -15,7 +15,7 @@ import pytest
 from companion.chat import services
 from companion.llm.registry import set_backend
 from companion.llm.scripted import ScriptedBackend
-from companion.ops.files import var_dir_prepare
+from companion.runtime.files import var_dir_prepare
 from tests.web.factories import make_persona, make_user
 
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")

@@ -10,7 +10,7 @@ the next backend instead of raising.
 (``AXES_FAILURE_LIMIT``, default 5) *and* per username from every address
 together (``AXES_USERNAME_FAILURE_LIMIT``, default 10), so neither one address
 guessing nor many addresses (a botnet, or forged forwarding headers before
-companion.ops.proxies) get unlimited tries. The per-username limit is the
+companion.web.proxies) get unlimited tries. The per-username limit is the
 trade-off: anyone can keep an account locked for ``AXES_COOLOFF_HOURS`` by
 failing on purpose; the account's own user can still reset their password.
 The client address is ``REMOTE_ADDR`` as resolved from ``TRUSTED_PROXIES``.

@@ -5,7 +5,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 from rest_framework.routers import DefaultRouter
 
 from companion.api import views
-from companion.ops.csp import csp_update
+from companion.web.csp import csp_update
 
 router = DefaultRouter()
 router.register("personas", views.PersonaViewSet, basename="api-persona")

@@ -1,5 +1,5 @@
-"""Operations: health checks, metrics, structured logging, the job sweeper and privacy services.
+"""Operations: health probes, metrics and structured logging.
 
 Nothing here holds business logic of the chat or rendering; it observes them
-(signals, ASGI wrappers) and calls their services.
+(signals, ASGI wrappers) and reports.
 """

@@ -1,9 +1,4 @@
-"""Deploy checks (``manage.py check --deploy``) for the proxy and scraper settings.
-
-Behind a TLS proxy the scheme is believed only from TRUSTED_PROXIES (companion.ops.proxies): with
-SECURE_HTTPS=1 and no trusted proxy every request looks like plain http, SECURE_SSL_REDIRECT sends
-it to https forever, and the websocket Origin check refuses https pages.
-"""
+"""Deploy check (``manage.py check --deploy``) for the scraper's token."""
 
 from __future__ import annotations
 
@@ -14,19 +9,11 @@ from django.core.checks import Tags, Warning, register
 
 
 @register(Tags.security, deploy=True)
-def proxy_settings_check(app_configs: Any = None, **kwargs: Any) -> list[Warning]:
-    problems = []
-    if settings.SECURE_HTTPS and not settings.TRUSTED_PROXIES:
-        problems.append(Warning(
-            "SECURE_HTTPS is on but TRUSTED_PROXIES is empty: behind a TLS proxy every request looks like http "
-            "(endless HTTPS redirects, websockets refused) and every client has the proxy's address.",
-            hint="Set TRUSTED_PROXIES to the load balancer's addresses or networks (README 'Security').",
-            id="companion.W001",
-        ))
-    if not settings.METRICS_TOKEN:
-        problems.append(Warning(
-            "METRICS_TOKEN is empty: /metrics answers nobody.",
-            hint="Set METRICS_TOKEN and give Prometheus the same bearer token.",
-            id="companion.W002",
-        ))
-    return problems
+def metrics_token_check(app_configs: Any = None, **kwargs: Any) -> list[Warning]:
+    if settings.METRICS_TOKEN:
+        return []
+    return [Warning(
+        "METRICS_TOKEN is empty: /metrics answers nobody.",
+        hint="Set METRICS_TOKEN and give Prometheus the same bearer token.",
+        id="companion.W002",
+    )]

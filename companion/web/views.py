@@ -54,7 +54,7 @@ def signup(request: HttpRequest) -> HttpResponse:
         return redirect("home")
     form = SignupForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        try:  # accounts per client address (the proxy-resolved one: companion.ops.proxies)
+        try:  # accounts per client address (the proxy-resolved one: companion.web.proxies)
             rate_check("signup", request.META.get("REMOTE_ADDR", ""))
         except RateLimited as exc:
             form.add_error(None, exc.detail)

@@ -1,6 +1,6 @@
 """Issue 11, item 13: a Content-Security-Policy on every page, and pages that need no inline code.
 
-The policy comes from settings.CONTENT_SECURITY_POLICY (companion.ops.csp); a
+The policy comes from settings.CONTENT_SECURITY_POLICY (companion.web.csp); a
 page that still carries inline script, inline style or an event-handler
 attribute would break under it, so the pages are scanned for those too.
 """

@@ -17,7 +17,7 @@ from django.core.cache import cache
 from django.test import Client
 
 from companion.asgi import application
-from companion.ops.proxies import forwarded_client, proxied_scope
+from companion.web.proxies import forwarded_client, proxied_scope
 from tests.web.factories import PASSWORD, make_user
 
 pytestmark = pytest.mark.django_db(transaction=True)

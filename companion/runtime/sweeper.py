@@ -13,7 +13,7 @@ sweeper only runs those services, on a schedule:
 
 ``sweep()`` is one pass; it runs from ``manage.py sweep_jobs`` (``--loop`` in
 the Procfile), at ``serve`` start-up, and from a thread in each worker process
-(``companion.ops.dramatiq.Sweeper``; one pass per interval cluster-wide, by a
+(``companion.runtime.dramatiq.Sweeper``; one pass per interval cluster-wide, by a
 cache lock).
 """
 
@@ -30,7 +30,7 @@ from rendering.recovery import render_jobs_recover
 
 log = logging.getLogger(__name__)
 
-LOCK_KEY = "ops:sweeper-lock"
+LOCK_KEY = "ops:sweeper-lock"  # its name from when ops held the sweeper: kept, so rolling deploys share it
 
 
 @dataclass

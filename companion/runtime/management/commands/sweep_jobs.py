@@ -18,7 +18,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
 from django.db import close_old_connections
 
-from companion.ops.sweeper import sweep
+from companion.runtime.sweeper import sweep
 
 
 class Command(BaseCommand):

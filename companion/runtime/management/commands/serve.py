@@ -1,6 +1,6 @@
 """`manage.py serve`: the embedded default in one command.
 
-Prepares var/ (companion.ops.files), migrates, creates the demo persona and login (idempotently), starts the
+Prepares var/ (companion.runtime.files), migrates, creates the demo persona and login (idempotently), starts the
 in-process render/memory worker when no external broker is configured, then
 serves HTTP and websockets with Daphne.
 """
@@ -17,8 +17,8 @@ from companion.llm.base import BackendError
 from companion.llm.registry import get_backend
 from companion.memory.embeddings import load_in_background
 from companion.memory.recovery import memory_requeue_unfinished
-from companion.ops.files import var_dir_prepare
-from companion.ops.sweeper import sweep
+from companion.runtime.files import var_dir_prepare
+from companion.runtime.sweeper import sweep
 from personas.demo import ensure_demo_persona
 from rendering.inprocess import start_inprocess_worker
 

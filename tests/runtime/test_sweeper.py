@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from companion.chat import services as chat_services
 from companion.chat.models import Message
-from companion.ops import sweeper
+from companion.runtime import sweeper
 from rendering import actors
 from rendering.models import JobStatus, RenderJob
 from rendering.signals import job_updated

@@ -6,7 +6,7 @@ through only when its ``Origin`` is
 
 - the socket's own origin: ``http(s)://<Host header>``, the scheme taken from
   the socket's (``ws`` → ``http``, ``wss`` → ``https``; behind a TLS proxy the
-  scheme comes from a trusted proxy, see companion.ops.proxies), with the Host
+  scheme comes from a trusted proxy, see companion.web.proxies), with the Host
   in ``ALLOWED_HOSTS``; or
 - one of ``CSRF_TRUSTED_ORIGINS`` (the same list Django's CSRF check trusts;
   ``https://*.example.com`` covers subdomains).
