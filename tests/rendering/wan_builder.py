@@ -49,8 +49,11 @@ def _tokenizer(directory: Path):
     return PreTrainedTokenizerFast(tokenizer_object=tok, pad_token="<pad>", eos_token="</s>", unk_token="<unk>")
 
 
-def build_wan_pipeline(directory: Path, *, size: str = "tiny", seed: int = 0) -> Path:
-    """Save a random-weight WanPipeline to ``directory`` (loadable with DiffusionPipeline.from_pretrained)."""
+def build_wan_pipeline(directory: Path, *, size: str = "tiny", seed: int = 0, dtype: torch.dtype | None = None) -> Path:
+    """Save a random-weight WanPipeline to ``directory`` (loadable with DiffusionPipeline.from_pretrained).
+
+    ``dtype`` casts before saving (the 1.3B bench saves bfloat16: half the bytes to write and read back).
+    """
     from diffusers import AutoencoderKLWan, FlowMatchEulerDiscreteScheduler, WanPipeline, WanTransformer3DModel
     from transformers import T5Config, UMT5EncoderModel
 
@@ -70,6 +73,8 @@ def build_wan_pipeline(directory: Path, *, size: str = "tiny", seed: int = 0) ->
         vae=vae,
         scheduler=FlowMatchEulerDiscreteScheduler(shift=3.0),
     )
+    if dtype is not None:
+        pipe.to(dtype)
     pipe.save_pretrained(directory)
     return directory
 
