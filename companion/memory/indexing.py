@@ -199,7 +199,10 @@ def drafts_for_turns(*, conversation: Conversation, turns: Sequence[Message], na
             layer=Memory.Layer.EPISODIC, kind=Memory.Kind.TURN, importance=EPISODE_IMPORTANCE, speaker=speaker,
             text=semantic.episode_text(message.content, speaker=speaker, caption=caption, answering=question,
                                        asker=addressee),
-            message=message, created_at=when, sources=[message], dense=episode_dense(message, previous),
+            message=message, created_at=when, dense=episode_dense(message, previous),
+            # A reply that carries the turn it answers quotes it: that turn is a source too (the
+            # exchange is one result: "What did Mira ask for after hearing about the cat?").
+            sources=[message, previous] if question and previous is not None else [message],
         ))
         body = f"{message.content} {caption}".strip() if caption else message.content
         for fact in semantic.facts_from_message(body, speaker=speaker, addressee=addressee, when=when,

@@ -48,13 +48,13 @@ import numpy as np
 from django.utils import timezone
 
 from companion.memory import embeddings
-from companion.memory.query import _CAPS_SKIP, window_around
+from companion.memory.hops import second_hops, shared_pair
 from companion.memory.query import plan as query_plan
+from companion.memory.query import window_around
 from companion.memory.recall_index import (
     DENSE_BLAS_THREADS,
     LAYER_CODES,
     LAYER_NAMES,
-    WORD,
     PairIndex,
     blas_controller,
     bm25_scores,
@@ -271,10 +271,16 @@ def rank(
         for name, anchor in hops:
             score_part(name, query_vec, 0, main_focus, {anchor})
             quotas.append(min(2, max(1, k // 4)))
-        if hops:
+        shared = shared_pair(index, per_part[:n_split],
+                             [main_focus, *(focus_of(index, text) for text, _ in queries[1:])])
+        for row in shared:  # each kept in the top k like a part's own best
+            per_part.append([row])
+            quotas.append(1)
+        if hops or shared:
             chosen = _merge(index, best, per_part, quotas, k, collapse)
             if explain is not None:
                 explain["hops"] = [name for name, _ in hops]
+                explain["shared"] = [index.texts[r] for r in shared]
     return [
         Scored(
             memory_id=int(index.ids[r]),
@@ -381,25 +387,3 @@ def search(*, user_id: int, persona_id: int, query: str, k: int = 8, now: dateti
     return rank(index, query=texts[0], query_vec=vecs[0], k=k, now=now, window=window, layers=layers,
                 collapse=collapse, parts_queries=list(zip(texts[1:], vecs[1:], strict=True)), hop=split,
                 explain=explain)
-
-
-MAX_HOPS = 2
-_HOP_NAME = re.compile(r"(?<![.!?:]\s)(?<!^)\b([A-Z][a-z]{2,20})\b")
-
-
-def second_hops(index: PairIndex, rows: list[int], *, query: str) -> list[tuple[str, int]]:
-    """Names the best first results mention that the question does not ("my uncle … moved to Kyoto"
-    names Oskar; "Oskar started teaching" is the second hop), with the turn each came from."""
-    asked = {w.lower() for w in WORD.findall(query.lower())}
-    skip = {s.lower() for s in index.speakers} | asked
-    found: list[tuple[str, int]] = []
-    for row in rows[:3]:
-        if index.layers[row] == LAYER_CODES["session"]:
-            continue
-        text = index.texts[row].split(": ", 1)[-1]
-        anchor = int(index.anchors[row])
-        for name in _HOP_NAME.findall(text):
-            if name in _CAPS_SKIP or name.lower() in skip or name in {f[0] for f in found}:
-                continue
-            found.append((name, anchor))
-    return found[:MAX_HOPS]

@@ -123,6 +123,8 @@ def memory_forget_source(*, user: Any, persona: Any, message: Any) -> list[int]:
         others = list(memory.source_messages.exclude(pk=message.pk).order_by("created_at", "pk")[:1])
         if memory.layer == Memory.Layer.SESSION and not memory.edited_by_user:
             others = []  # a summary that quoted this turn is written again (sessions.sessions_update)
+        if memory.layer == Memory.Layer.EPISODIC and memory.message_id == message.pk and not memory.edited_by_user:
+            others = []  # a turn's own item goes with it, though it also names the turn it answered
         if others or memory.edited_by_user:
             memory.source_messages.remove(message)
             if memory.message_id == message.pk:  # the item now stands on another of its turns
