@@ -47,7 +47,7 @@ from companion.chat.models import Conversation, Message
 from companion.chat.prompt import PromptBuild, prompt_build, prompt_warm
 from companion.chat.reply_cleaning import clean_reply, cut_user_turn, trim_to_sentence
 from companion.chat.reply_quality import fallback_line, review_reply
-from companion.chat.sampling import sampling_for
+from companion.chat.sampling import sampling_for, sampling_for_retry
 from companion.chat.scene import persona_view
 from companion.chat.serializers import message_payload
 from companion.chat.signals import exchange_completed
@@ -407,8 +407,9 @@ async def _reviewed(
     The streamed text is tidied (the user's lines cut, glyph debris dropped,
     ended at a sentence when the budget ran out). If it still reads out of
     character, abusive, empty or repetitive, the model gets one more try with
-    a fresh seed (not streamed: ``message.done`` carries the result); if that
-    fails too, a safe in-character line stands in.
+    a fresh seed and a warmer temperature (``sampling_for_retry``, the retry
+    bench/chat_quality measured; not streamed: ``message.done`` carries the
+    result); if that fails too, a safe in-character line stands in.
     """
     names = {"user_name": build.user_name, "persona_name": persona.name}
     context = "\n".join(turn.content for turn in build.turns)
@@ -418,7 +419,7 @@ async def _reviewed(
         return review.text, {}
     found = {"review": review.problems}
     logger.info("reply review found %s; trying once more", review.problems)
-    retry_params = replace(params, seed=secrets.randbelow(2**31))
+    retry_params = sampling_for_retry(params, seed=secrets.randbelow(2**31))
     parts: list[str] = []
     try:
         async with asyncio.timeout(settings.CHAT_REPLY_TIME_LIMIT_S):
