@@ -97,7 +97,7 @@ export function createView({boot, store, actions}) {
     if (message.status === "streaming" && !message.content) {
       body.replaceChildren();
       const dots = el("span", "dots");
-      dots.setAttribute("aria-label", `${boot.persona_name} is typing`);
+      dots.setAttribute("aria-label", `${authorOf(message)} is typing`);
       dots.append(el("i"), el("i"), el("i"));
       body.append(dots);
       return;
@@ -192,6 +192,9 @@ export function createView({boot, store, actions}) {
   function refreshChrome() {
     const live = store.streaming();
     typing.hidden = !live;
+    // A group scene: the persona writing now, not the conversation's own.
+    const typingName = typing.querySelector("span:not(.dots)");
+    if (live && typingName) typingName.textContent = `${authorOf(live)} is typing…`;
     stopButton.hidden = !live;
     for (const [id, node] of elements) {
       const m = store.messages.get(id);
