@@ -1,5 +1,8 @@
 """Embedded chat model: llama.cpp (the default) vs transformers, side by side on the packaged GGUF.
 
+``--vllm [options]`` (first) instead measures the production engine, a real vLLM, through
+Daphne + websocket vs straight: see bench/vllm_relay.py.
+
     .venv/bin/python bench/llm_backends.py [--backends llamacpp,llamacpp-q4_1,transformers] [--threads 1,2]
         [--contention 0,2] [--prompt-tokens 1500] [--decode-tokens 64] [--repeats 3]
 
@@ -370,6 +373,10 @@ def table(rows: list[dict]) -> str:
 
 
 def main() -> None:
+    if sys.argv[1:2] == ["--vllm"]:  # the served production engine: bench/vllm_relay.py
+        from bench.vllm_relay import main as vllm_main
+
+        return vllm_main(sys.argv[2:])
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument(
         "--backends", default="llamacpp,llamacpp-q4_1,transformers",
