@@ -114,8 +114,12 @@ def test_recall_json_format(tmp_path, user, persona):
     assert source["content"] == "My name is Sam and I have a dog named Biscuit."
     assert source["role"] == "user" and source["speaker"] == "Sam" and source["created_at"].startswith("2024-01-05")
     assert source["extra"] == {}  # the original (empty) extra object, verbatim
-    gen = next(r for r in data["results"] if r["memory"]["sources"][0]["role"] == "persona")
-    assert gen["memory"]["sources"][0]["extra"] == {"gen_id": 124, "token_count": 7}
+    # The reply is recalled with the turn it answers (both are its sources), each with its own extra.
+    reply = next(r for r in data["results"] if r["memory"]["speaker"] == "Mira")
+    sources = {s["role"]: s for s in reply["memory"]["sources"]}
+    assert sources["persona"]["content"] == "A fine name for a dog."
+    assert sources["persona"]["extra"] == {"gen_id": 124, "token_count": 7}
+    assert sources["user"]["content"] == "My name is Sam and I have a dog named Biscuit."
 
 
 def test_import_errors(tmp_path, user, persona):
