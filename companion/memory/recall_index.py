@@ -146,6 +146,9 @@ class PairIndex:
     texts: list[str] = field(default_factory=list)  # for the second hop (names found in the first results)
     speaker_codes: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int32))  # into speaker_list
     speaker_list: list[str] = field(default_factory=list)
+    # How often the same words were said in the pair's turns (1 for facts and sessions): a stock line
+    # ("I'm glad you told me.", said 25 times) tells nothing about any one moment (see retrieval).
+    repeats: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.float32))
     centroids: np.ndarray | None = None  # IVF (n >= IVF_MIN_ROWS): (c, DIM) normalised centroids
     members: list[np.ndarray] = field(default_factory=list)  # rows of each centroid's cluster
 
@@ -275,10 +278,19 @@ def _build(user_id: int, persona_id: int, version: int) -> PairIndex:
         user_name=said_by["user"].most_common(1)[0][0] if said_by["user"] else "",
         persona_name=said_by["persona"].most_common(1)[0][0] if said_by["persona"] else "",
         texts=[r[4] for r in rows],
+        repeats=_repeats(rows),
         speaker_codes=np.array([code_of.get(r[8], -1) for r in rows], dtype=np.int32),
         speaker_list=speaker_list,
         **(dict(zip(("centroids", "members"), ivf_build(matrix), strict=True)) if n >= IVF_MIN_ROWS else {}),
     )
+
+
+def _repeats(rows: list[tuple]) -> np.ndarray:
+    """Per row: how many of the pair's turns said the same words (episodic rows; others 1). The
+    words are the turn's own, after the speaker and any quoted question ("Mira (to Ada's "…"): …")."""
+    said = [(r[4].split(": ", 1)[-1].strip().lower() if r[5] == "episodic" else None) for r in rows]
+    counts = Counter(x for x in said if x)
+    return np.array([counts[x] if x else 1 for x in said], dtype=np.float32)
 
 
 def pair_index(user_id: int, persona_id: int, *, allow_stale: bool = False) -> PairIndex:

@@ -8,7 +8,7 @@ BM25 model, kept per process and rebuilt when the pair's version moves).
 Scoring (all parts in 0..1, returned with each result so the ranking can be
 explained):
 
-    score = 0.55·dense + 0.25·bm25 + 0.05·recency + 0.05·importance [+ 0.15·time]
+    score = (0.55·dense + 0.25·bm25)·novelty + 0.05·recency + 0.05·importance [+ 0.15·time]
 
 * dense: cosine similarity of MiniLM embeddings, clipped at 0;
 * bm25: Okapi BM25 with Lucene's idf, log(1 + (N - n + 0.5) / (n + 0.5)),
@@ -21,6 +21,8 @@ explained):
   *latest* item (the conversation's latest message), not from today: an
   old imported chat keeps its own sense of "recent";
 * importance: what the extractor (or the user) set;
+* novelty: 1, less for a turn whose words were said more than twice in the pair
+  (a stock line: ``_novelty``);
 * time: only when the question names a time ("last week", "in May",
   "two days before the trip", see ``query.py``): 1 inside the window,
   decaying with the distance outside it.
@@ -132,11 +134,14 @@ def score_candidates(index: PairIndex, *, query: str, query_vec: np.ndarray | No
     recency = np.exp(-age_days * math.log(2) / HALF_LIFE_DAYS)
     importance = index.importance[cand].astype(np.float64)
     d = np.clip(dense[cand].astype(np.float64), 0.0, 1.0)
+    novelty = _novelty(index, cand)
     score = (
-        WEIGHTS["dense"] * d + WEIGHTS["bm25"] * bm25 + WEIGHTS["recency"] * recency
+        (WEIGHTS["dense"] * d + WEIGHTS["bm25"] * bm25) * novelty + WEIGHTS["recency"] * recency
         + WEIGHTS["importance"] * importance
     )
     parts = {"dense": d, "bm25": bm25, "recency": recency, "importance": importance}
+    if novelty.min(initial=1.0) < 1.0:
+        parts["novelty"] = novelty
     if window is not None:
         time_part = _time_scores(index, cand, window)
         score = score + WEIGHTS["time"] * time_part
@@ -146,6 +151,19 @@ def score_candidates(index: PairIndex, *, query: str, query_vec: np.ndarray | No
         score = score + WEIGHTS["speaker"] * said
         parts["speaker"] = said
     return cand, score, parts
+
+
+REPEAT_FREE = 2  # a line said this often is still news (a fact said twice matters)
+
+
+def _novelty(index: PairIndex, cand: np.ndarray) -> np.ndarray:
+    """1 for what was said at most REPEAT_FREE times, less for a stock line said over and over
+    (said 10 times: 0.55, 25 times: 0.44): its words match a question as well as the one turn that
+    answers it ("I'm glad you told me." for "What was that book you told me to read?")."""
+    if not index.repeats.size:
+        return np.ones(cand.shape[0], dtype=np.float64)
+    r = np.maximum(index.repeats[cand].astype(np.float64), REPEAT_FREE)
+    return 1.0 / (1.0 + 0.5 * np.log(r / REPEAT_FREE))
 
 
 def focus_of(index: PairIndex, text: str) -> int | None:
@@ -259,7 +277,8 @@ def rank(
         for i in order[: max(k * 4, 50)]:
             row = int(cand[i])
             if row not in best or score[i] > best[row][0]:
-                best[row] = (float(score[i]), {name: float(values[i]) for name, values in parts.items()})
+                best[row] = (float(score[i]), {name: float(values[i]) for name, values in parts.items()
+                                               if name != "novelty" or values[i] < 1.0})  # shown when it cut
 
     for j, (text, vec) in enumerate(queries):
         score_part(text, vec, j if dense_all is not None and j < dense_all.shape[1] else 0,
