@@ -42,6 +42,7 @@ import logging
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from itertools import islice
 from typing import Any
 
 from django.conf import settings
@@ -213,7 +214,8 @@ def scene_turn_text(message: Message, *, user_name: str, primary_name: str, own:
         return message.content
     if message.role == Message.Role.USER:
         return f"{user_name}: {message.content}"
-    return f"{message.persona.name if message.persona_id else primary_name}: {message.content}"
+    speaker = getattr(message, "speaker_name", None) or (message.persona.name if message.persona_id else None)
+    return f"{speaker or primary_name}: {message.content}"
 
 
 # --- assembly ---------------------------------------------------------------------
@@ -278,10 +280,17 @@ def prompt_build(
     user_name = user_display_name(conversation.owner)
     count = backend.count_tokens
 
-    history = [
-        m for m in _history_queryset(conversation, before_seq).select_related("persona").iterator(chunk_size=100)
-        if scene.witnessed(m, persona.pk, primary_id)
-    ]
+    # Only what assembly reads, and the speaker's name rather than whole persona rows; and no more turns than
+    # could ever fit (each costs at least TURN_OVERHEAD_TOKENS + 1): building every Message and Persona of a
+    # long conversation was most of a build's time (bench/lorebook.py).
+    rows = (
+        _history_queryset(conversation, before_seq)
+        .only("id", "conversation_id", "seq", "role", "content", "persona_id", "witnesses", "parent_id")
+        .annotate(speaker_name=F("persona__name"))
+    )
+    window = budget_tokens // (TURN_OVERHEAD_TOKENS + 1) + 1
+    history = list(islice((m for m in rows.iterator(chunk_size=100) if scene.witnessed(m, persona.pk, primary_id)),
+                          window))
     # A scene whose other members have all left still names their lines in the history.
     group = group or any(m.persona_id and m.persona_id != persona.pk for m in history if m.role == Message.Role.PERSONA)
     query_text = next((m.content for m in history if m.role == Message.Role.USER), "")
@@ -339,6 +348,8 @@ def prompt_build(
         cost = count(message.content) + TURN_OVERHEAD_TOKENS
         if kept and cost > remaining:
             build.history_dropped = len(history) - i
+            if len(history) == window:  # and the turns past the window (in a scene: unwitnessed ones too)
+                build.history_dropped += max(0, rows.count() - window)
             break
         kept.append(message)  # the newest turn is kept even if it alone overflows
         remaining -= cost

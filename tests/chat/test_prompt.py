@@ -99,6 +99,28 @@ def test_budget_keeps_newest_turns_and_drops_oldest_first(conversation):
     assert build.compact()["tokens"]["total"] == build.total_tokens
 
 
+def test_a_long_conversation_reads_only_the_turns_that_could_fit(conversation):
+    """One-word turns cost 5 tokens each: a 300-token budget can never hold more than 61 of 400."""
+    from django.db.models.signals import post_init
+
+    Message.objects.bulk_create(
+        Message(conversation=conversation, seq=i + 2, changed_seq=i + 2, role="user" if i % 2 else "persona",
+                content=f"w{i}") for i in range(400)
+    )
+    built = []
+    post_init.connect(receiver := lambda sender, **kw: built.append(sender), sender=Message, weak=False)
+    try:
+        build = prompt_build(conversation=conversation, backend=WordCounter(), budget_tokens=300)
+    finally:
+        post_init.disconnect(receiver, sender=Message)
+    assert len(built) <= 61 + 100  # the window plus at most one more fetched chunk, not all 401 turns
+    kept = len(build.history_message_ids)
+    assert 0 < kept <= 300 // 5 + 1
+    newest = Message.objects.filter(conversation=conversation).order_by("-seq").values_list("pk", flat=True)[:kept]
+    assert sorted(build.history_message_ids) == sorted(newest)  # the newest turns, as before
+    assert build.history_dropped == 401 - kept  # the greeting and every turn past the window still count
+
+
 def test_newest_turn_is_kept_even_when_it_alone_overflows(conversation):
     _say(conversation, "user", "word " * 500)
     build = prompt_build(conversation=conversation, backend=WordCounter(), budget_tokens=50)
