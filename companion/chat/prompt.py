@@ -43,7 +43,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from itertools import islice
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.conf import settings
 from django.db.models import F, Q
@@ -116,6 +116,17 @@ class SectionRecord:
     tokens: int
     included: bool
     text: str
+
+
+class HistoryTurn(NamedTuple):
+    """A history turn as assembly reads it (a row, not a Message: see prompt_build)."""
+
+    pk: int
+    role: str
+    content: str
+    persona_id: int | None
+    witnesses: list[int] | None
+    speaker_name: str | None
 
 
 @dataclass
@@ -208,7 +219,9 @@ def scene_text(conversation: Conversation, persona: Any, user_name: str) -> str:
             f"in your own voice; never write lines for {user_name} or {listed}.")
 
 
-def scene_turn_text(message: Message, *, user_name: str, primary_name: str, own: bool, group: bool) -> str:
+def scene_turn_text(
+    message: Message | HistoryTurn, *, user_name: str, primary_name: str, own: bool, group: bool
+) -> str:
     """A history turn as a member reads it: in a group, every line but its own carries the speaker's name."""
     if not group or own:
         return message.content
@@ -280,17 +293,13 @@ def prompt_build(
     user_name = user_display_name(conversation.owner)
     count = backend.count_tokens
 
-    # Only what assembly reads, and the speaker's name rather than whole persona rows; and no more turns than
-    # could ever fit (each costs at least TURN_OVERHEAD_TOKENS + 1): building every Message and Persona of a
-    # long conversation was most of a build's time (bench/lorebook.py).
-    rows = (
-        _history_queryset(conversation, before_seq)
-        .only("id", "conversation_id", "seq", "role", "content", "persona_id", "witnesses", "parent_id")
-        .annotate(speaker_name=F("persona__name"))
-    )
+    # Only what assembly reads, as plain tuples with the speaker's name, and no more turns than could ever fit
+    # (each costs at least TURN_OVERHEAD_TOKENS + 1): building a Message and a Persona object for every turn
+    # of a long conversation was most of a build's time (bench/lorebook.py).
+    rows = _history_queryset(conversation, before_seq).annotate(speaker_name=F("persona__name"))
+    turns_read = (HistoryTurn(*row) for row in rows.values_list(*HistoryTurn._fields).iterator(chunk_size=100))
     window = budget_tokens // (TURN_OVERHEAD_TOKENS + 1) + 1
-    history = list(islice((m for m in rows.iterator(chunk_size=100) if scene.witnessed(m, persona.pk, primary_id)),
-                          window))
+    history = list(islice((m for m in turns_read if scene.witnessed(m, persona.pk, primary_id)), window))
     # A scene whose other members have all left still names their lines in the history.
     group = group or any(m.persona_id and m.persona_id != persona.pk for m in history if m.role == Message.Role.PERSONA)
     query_text = next((m.content for m in history if m.role == Message.Role.USER), "")
@@ -343,7 +352,7 @@ def prompt_build(
     build.lore_depth_tokens = sum(count(t) + TURN_OVERHEAD_TOKENS for t in at_depth.values())
 
     remaining = budget_tokens - build.system_tokens - post_tokens - build.lore_depth_tokens
-    kept: list[Message] = []
+    kept: list[HistoryTurn] = []
     for i, message in enumerate(history):  # newest first
         cost = count(message.content) + TURN_OVERHEAD_TOKENS
         if kept and cost > remaining:

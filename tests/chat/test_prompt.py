@@ -99,21 +99,24 @@ def test_budget_keeps_newest_turns_and_drops_oldest_first(conversation):
     assert build.compact()["tokens"]["total"] == build.total_tokens
 
 
-def test_a_long_conversation_reads_only_the_turns_that_could_fit(conversation):
+def test_a_long_conversation_reads_only_the_turns_that_could_fit(conversation, monkeypatch):
     """One-word turns cost 5 tokens each: a 300-token budget can never hold more than 61 of 400."""
-    from django.db.models.signals import post_init
+    from companion.chat import prompt
 
     Message.objects.bulk_create(
         Message(conversation=conversation, seq=i + 2, changed_seq=i + 2, role="user" if i % 2 else "persona",
                 content=f"w{i}") for i in range(400)
     )
-    built = []
-    post_init.connect(receiver := lambda sender, **kw: built.append(sender), sender=Message, weak=False)
-    try:
-        build = prompt_build(conversation=conversation, backend=WordCounter(), budget_tokens=300)
-    finally:
-        post_init.disconnect(receiver, sender=Message)
-    assert len(built) <= 61 + 100  # the window plus at most one more fetched chunk, not all 401 turns
+    read = []
+
+    class CountedTurn(prompt.HistoryTurn):
+        def __new__(cls, *row):
+            read.append(row[0])
+            return super().__new__(cls, *row)
+
+    monkeypatch.setattr(prompt, "HistoryTurn", CountedTurn)
+    build = prompt_build(conversation=conversation, backend=WordCounter(), budget_tokens=300)
+    assert len(read) == 300 // 5 + 1  # the window, not all 401 turns
     kept = len(build.history_message_ids)
     assert 0 < kept <= 300 // 5 + 1
     newest = Message.objects.filter(conversation=conversation).order_by("-seq").values_list("pk", flat=True)[:kept]
