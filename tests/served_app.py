@@ -103,3 +103,15 @@ def log_in(page, url: str, username: str = "alice") -> None:
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Log in").click()
     page.wait_for_url(f"{url}/")
+
+
+def send_and_wait_reply(page, text: str, *, persona_name: str = "Mira"):
+    """Send ``text`` from the chat page's composer and wait for the complete reply to it (returned, a locator)."""
+    replies = page.locator(".message[data-role=persona][data-status=complete]:not([hidden])")
+    before = replies.count()
+    box = page.get_by_label(f"Message to {persona_name}")
+    box.fill(text)
+    box.press("Enter")
+    page.locator(".message[data-role=user] .message-body", has_text=text).wait_for()
+    replies.nth(before).wait_for()
+    return replies.nth(before)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.served_app import CHROMIUM, CHROMIUM_ARGS, PASSWORD, log_in, served_app
+from tests.served_app import CHROMIUM, CHROMIUM_ARGS, PASSWORD, log_in, send_and_wait_reply, served_app
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 
@@ -34,16 +34,6 @@ def server(tmp_path_factory):
         yield app.url, app.conversation_id
 
 
-def _send(page, text: str) -> None:
-    replies = page.locator(".message[data-role=persona][data-status=complete]:not([hidden])")
-    before = replies.count()
-    box = page.get_by_label("Message to Mira")
-    box.fill(text)
-    box.press("Enter")
-    page.locator(".message[data-role=user] .message-body", has_text=text).wait_for()
-    replies.nth(before).wait_for()
-
-
 def _said(page) -> list[str]:
     return page.locator(".message[data-role=user]:not([hidden]) .message-body").all_text_contents()
 
@@ -63,8 +53,8 @@ def test_branch_a_conversation_and_see_both_branches(server):
             page.wait_for_selector("#connection-status[data-state=open]")
             assert page.locator("#branch-tree").is_hidden()  # nothing branched yet
 
-            _send(page, "Where is the key?")
-            _send(page, "And the lamp?")
+            send_and_wait_reply(page, "Where is the key?")
+            send_and_wait_reply(page, "And the lamp?")
             page.get_by_label("Message to Mira").fill("a thought for the first line")
 
             # Branch after Mira's answer to the first question.
@@ -85,7 +75,7 @@ def test_branch_a_conversation_and_see_both_branches(server):
             assert tree.locator("[aria-current=page]").inner_text() == "Mira (branch)"
             assert first_answer_text[:40] in tree.locator(".branch-point").inner_text()
 
-            _send(page, "Forget the lamp, let's go.")
+            send_and_wait_reply(page, "Forget the lamp, let's go.")
             page.get_by_label("Message to Mira").fill("a thought for the branch")
             assert _said(page) == ["Where is the key?", "Forget the lamp, let's go."]
 

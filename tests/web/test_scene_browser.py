@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.served_app import CHROMIUM, CHROMIUM_ARGS, PASSWORD, log_in, served_app
+from tests.served_app import CHROMIUM, CHROMIUM_ARGS, PASSWORD, log_in, send_and_wait_reply, served_app
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 
@@ -36,13 +36,7 @@ def server(tmp_path_factory):
 
 def _send(page, text: str) -> str:
     """Send ``text``; the author shown on the reply to it."""
-    replies = page.locator(".message[data-role=persona][data-status=complete]:not([hidden])")
-    before = replies.count()
-    box = page.get_by_label("Message to Mira")
-    box.fill(text)
-    box.press("Enter")
-    replies.nth(before).wait_for()
-    return replies.nth(before).locator(".author").inner_text()
+    return send_and_wait_reply(page, text).locator(".author").inner_text()
 
 
 def test_add_a_persona_pick_who_answers_and_see_who_spoke(server):
