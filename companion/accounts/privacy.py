@@ -34,7 +34,8 @@ from django.utils import timezone
 
 from companion.accounts.models import SignupAttestation
 from companion.accounts.selectors import profile_get
-from personas.models import Persona, Visibility
+from personas.lorebook_cards import entry_to_card, world_book_to_card
+from personas.models import Lorebook, Persona, Visibility
 from rendering.models import RenderJob
 
 EXPORT_FORMAT_VERSION = 1
@@ -117,6 +118,19 @@ def _private_personas_delete(user: Any, files: list[FileRef]) -> int:
     return deleted
 
 
+def _lorebooks_export(user: Any) -> list[dict[str, Any]]:
+    """Each world book the user owns as the card it imports from (entries included)."""
+    return [
+        world_book_to_card(book, [entry_to_card(e) for e in book.entries.all()])
+        for book in Lorebook.objects.filter(owner=user).prefetch_related("entries").order_by("pk")
+    ]
+
+
+def _lorebooks_delete(user: Any, files: list[FileRef]) -> int:
+    deleted, _ = Lorebook.objects.filter(owner=user).delete()  # entries and attachments go with them
+    return deleted
+
+
 def accounts_privacy_register() -> None:
     """accounts' own parts (AccountsConfig.ready); personas sits below companion, so its part is ours."""
     privacy_part_register(PrivacyPart("account", "your account", _account_export))
@@ -124,6 +138,7 @@ def accounts_privacy_register() -> None:
         "private_personas", "the personas you made for yourself", _private_personas_export,
         _private_personas_delete, delete_order=90,
     ))
+    privacy_part_register(PrivacyPart("lorebooks", "the world books you made", _lorebooks_export, _lorebooks_delete))
 
 
 # --- the services ---------------------------------------------------------------------------------

@@ -14,7 +14,7 @@ from django.core.files.storage import default_storage
 from companion.accounts.privacy import user_account_delete
 from companion.chat.models import Conversation, Message
 from companion.memory.models import Memory, RelationshipState
-from personas.models import Persona
+from personas.models import Lorebook, LoreEntry, Persona
 from rendering.models import JobStatus, RenderJob
 from rendering.signals import job_updated
 from tests.web.factories import PASSWORD, make_clip_job, make_persona, make_user, say
@@ -46,7 +46,10 @@ def world():
     job.poster.save(f"{job.pk}.jpg", ContentFile(b"\xff\xd8\xff"), save=False)
     job.save()
     bob_job = RenderJob.objects.create(persona=public, requested_by=bob, idempotency_key="b1")
-    return {"alice": alice, "bob": bob, "public": public, "private": private, "job": job, "bob_job": bob_job,
+    alice_book = Lorebook.objects.create(owner=alice, name="Saltreach")
+    LoreEntry.objects.create(book=alice_book, keys=["harbour"], content="The harbour freezes in winter.")
+    bob_book = Lorebook.objects.create(owner=bob, name="Bob's world")
+    return {"alice_book": alice_book, "bob_book": bob_book,"alice": alice, "bob": bob, "public": public, "private": private, "job": job, "bob_job": bob_job,
             "alice_conv": alice_conv, "bob_conv": bob_conv}
 
 
@@ -65,7 +68,7 @@ def test_export_is_a_zip_of_everything_of_mine_and_nothing_of_others(client, wor
     assert response["Content-Disposition"].startswith('attachment; filename="companion-export-alice-')
     files = _zip(response)
     assert {"README.txt", "account.json", "conversations.json", "memories.json", "relationships.json",
-            "clips.json", "private_personas.json"} <= set(files)
+            "clips.json", "private_personas.json", "lorebooks.json"} <= set(files)
     assert files["account.json"]["username"] == "alice"
     texts = [m["content"] for c in files["conversations.json"] for m in c["messages"]]
     assert "My cat is called Tofu." in texts and "Just us here." in texts
@@ -75,6 +78,10 @@ def test_export_is_a_zip_of_everything_of_mine_and_nothing_of_others(client, wor
     assert [c["id"] for c in files["clips.json"]] == [str(world["job"].pk)]
     assert files["clips.json"][0]["clip_url"].endswith(f"{world['job'].pk}/video.mp4")
     assert [p["name"] for p in files["private_personas.json"]] == ["Secret"]
+    # her world books as the cards they import from; not Bob's
+    assert [b["name"] for b in files["lorebooks.json"]] == ["Saltreach"]
+    assert [(e["keys"], e["content"]) for e in files["lorebooks.json"][0]["entries"]] == [
+        (["harbour"], "The harbour freezes in winter.")]
 
 
 def test_export_needs_a_login(client):
@@ -105,6 +112,8 @@ def test_delete_removes_my_data_and_files_and_keeps_everyone_elses(client, world
     assert not RelationshipState.objects.filter(user_id=alice.pk).exists()
     assert not RenderJob.objects.filter(pk=job.pk).exists()
     assert not Persona.objects.filter(pk=world["private"].pk).exists()
+    assert not Lorebook.objects.filter(pk=world["alice_book"].pk).exists()
+    assert not LoreEntry.objects.filter(book_id=world["alice_book"].pk).exists()
     for name in (clip_name, poster_name, portrait_name):
         assert not default_storage.exists(name), name
     # Bob and the public persona are untouched.
@@ -113,6 +122,7 @@ def test_delete_removes_my_data_and_files_and_keeps_everyone_elses(client, world
     assert Memory.objects.filter(user=world["bob"]).count() == 1
     assert RenderJob.objects.filter(pk=world["bob_job"].pk).exists()
     assert Persona.objects.filter(pk=world["public"].pk).exists()
+    assert Lorebook.objects.filter(pk=world["bob_book"].pk).exists()
     # Signed out: the session is gone with the account.
     assert client.get("/account/export/").status_code == 302
 
