@@ -49,8 +49,8 @@ def world():
     alice_book = Lorebook.objects.create(owner=alice, name="Saltreach")
     LoreEntry.objects.create(book=alice_book, keys=["harbour"], content="The harbour freezes in winter.")
     bob_book = Lorebook.objects.create(owner=bob, name="Bob's world")
-    return {"alice_book": alice_book, "bob_book": bob_book,"alice": alice, "bob": bob, "public": public, "private": private, "job": job, "bob_job": bob_job,
-            "alice_conv": alice_conv, "bob_conv": bob_conv}
+    return {"alice": alice, "bob": bob, "public": public, "private": private, "job": job, "bob_job": bob_job,
+            "alice_conv": alice_conv, "bob_conv": bob_conv, "alice_book": alice_book, "bob_book": bob_book}
 
 
 def _zip(response) -> dict[str, object]:
