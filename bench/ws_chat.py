@@ -23,6 +23,7 @@ import argparse
 import asyncio
 import json
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -73,6 +74,9 @@ def bench_env(var_dir: Path, args: argparse.Namespace) -> dict[str, str]:
         LOG_LEVEL="WARNING",
         HF_HUB_OFFLINE="1",
         BENCH_NO_PROMPT_SECTIONS="1" if args.no_prompt_sections else "0",
+        # one key for this process and Daphne: Daphne reads the sessions made here (without one, each
+        # process would invent its own, since nothing here runs manage.py to save var/secret_key)
+        SECRET_KEY=secrets.token_urlsafe(50),
     )
     return env
 
