@@ -6,7 +6,6 @@ HTTP server the test controls; the chat runs in-process (in-memory layer).
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
 
@@ -15,13 +14,11 @@ from asgiref.sync import sync_to_async
 from channels.layers import channel_layers
 from channels.testing import WebsocketCommunicator
 from django.core.cache import cache
-from django.test import Client
 
-from companion.asgi import application
 from companion.chat import services as chat_services
 from companion.chat.models import Message
 from companion.llm.registry import set_backend
-from companion.memory.embeddings import get_model
+from tests.chat.conftest import open_socket, session_cookie
 from tests.faults.fake_openai import FakeOpenAI
 from tests.web.factories import make_persona, make_user
 
@@ -47,20 +44,8 @@ def endpoint(settings, scripted_backend):
 
 
 async def _socket(conversation, user) -> WebsocketCommunicator:
-    def session():
-        client = Client()
-        client.force_login(user)
-        return client.cookies["sessionid"].value
-
-    sessionid = await sync_to_async(session)()
-    await asyncio.to_thread(get_model)  # loaded before the first reply, as serve does at start
-    comm = WebsocketCommunicator(
-        application, f"/ws/conversations/{conversation.pk}/",
-        headers=[(b"origin", b"http://testserver"), (b"host", b"testserver"),
-                 (b"cookie", f"sessionid={sessionid}".encode())],
-    )
-    assert (await comm.connect())[0]
-    return comm
+    """The user's authenticated socket on ``conversation`` (tests.chat.conftest's helpers)."""
+    return (await open_socket(conversation.pk, await sync_to_async(session_cookie)(user))).comm
 
 
 async def _until(comm, predicate, wait_s: float) -> list[dict]:

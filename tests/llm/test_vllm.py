@@ -23,17 +23,15 @@ from channels.layers import channel_layers
 from channels.testing import WebsocketCommunicator
 from django.core.cache import cache
 from django.core.management import call_command
-from django.test import Client
 
-from companion.asgi import application
 from companion.chat import services as chat_services
 from companion.llm.base import BackendError, ChatTurn, SamplingParams
 from companion.llm.guard import model_call_sync
 from companion.llm.openai_compat import OpenAICompatibleBackend
 from companion.llm.registry import get_backend, set_backend
-from companion.memory.embeddings import get_model
 from companion.memory.extraction import ExtractionResult
 from companion.memory.services import llm_extract
+from tests.chat.conftest import open_socket, session_cookie
 from tests.support.vllm import RUNTIME_ADAPTER, SERVED_NAME, STARTED_ADAPTERS
 from tests.web.factories import make_persona, make_user, say
 
@@ -160,20 +158,8 @@ def test_scene_extraction_reads_the_beat_as_schema_valid_json(served, settings, 
 
 
 async def _socket(conversation, user) -> WebsocketCommunicator:
-    def session():
-        client = Client()
-        client.force_login(user)
-        return client.cookies["sessionid"].value
-
-    sessionid = await sync_to_async(session)()
-    await asyncio.to_thread(get_model)  # loaded before the first reply, as serve does at start
-    comm = WebsocketCommunicator(
-        application, f"/ws/conversations/{conversation.pk}/",
-        headers=[(b"origin", b"http://testserver"), (b"host", b"testserver"),
-                 (b"cookie", f"sessionid={sessionid}".encode())],
-    )  # fmt: skip
-    assert (await comm.connect())[0]
-    return comm
+    """The user's authenticated socket on ``conversation`` (tests.chat.conftest's helpers)."""
+    return (await open_socket(conversation.pk, await sync_to_async(session_cookie)(user))).comm
 
 
 async def _until(comm, predicate, wait_s: float) -> list[dict]:
