@@ -219,16 +219,13 @@ def scene_text(conversation: Conversation, persona: Any, user_name: str) -> str:
             f"in your own voice; never write lines for {user_name} or {listed}.")
 
 
-def scene_turn_text(
-    message: Message | HistoryTurn, *, user_name: str, primary_name: str, own: bool, group: bool
-) -> str:
+def scene_turn_text(message: HistoryTurn, *, user_name: str, primary_name: str, own: bool, group: bool) -> str:
     """A history turn as a member reads it: in a group, every line but its own carries the speaker's name."""
     if not group or own:
         return message.content
     if message.role == Message.Role.USER:
         return f"{user_name}: {message.content}"
-    speaker = getattr(message, "speaker_name", None) or (message.persona.name if message.persona_id else None)
-    return f"{speaker or primary_name}: {message.content}"
+    return f"{message.speaker_name or primary_name}: {message.content}"  # no persona: a reply from before scenes
 
 
 # --- assembly ---------------------------------------------------------------------
