@@ -7,10 +7,13 @@
    named after the speakers in the file); the facts are embedded in batches
    with no transaction open, then everything is written in short
    transactions of a few hundred turns.
-3. Every user message is replayed through ``pipeline.exchange_process``
-   (slot rules, relationship, milestones) in order, as if the chat had
-   happened; the turns are already indexed, so it only counts exchanges
-   (the rules' texts are embedded a chunk of turns at a time beforehand).
+3. Every user message is replayed in order (slot rules, relationship,
+   milestones), as if the chat had happened: ``replay.exchanges_replay`` runs
+   ``pipeline.exchange_process``'s rules on in-memory copies and writes them in
+   bulk every few hundred exchanges (the same result; exchange by exchange
+   through ``exchange_process`` itself with the model or in a group scene).
+   The turns are already indexed, so it only counts exchanges (the rules'
+   texts are embedded a chunk of turns at a time beforehand).
 4. The session layer (``sessions.sessions_update``) and the rolling summary.
 Steps 3-4 and the turns' own vectors (``indexing.vectors_fill``) are the
 second phase, ``import_finish``: the encoder and the replay are most of an
@@ -29,10 +32,12 @@ from django.db import transaction
 from django.utils import timezone
 
 from companion.chat.models import Conversation, Message
+from companion.chat.scene import witness_views, witnessed
 from companion.memory import embeddings
 from companion.memory.indexing import Names, drafts_embed, drafts_for_turns, drafts_write, vectors_fill
 from companion.memory.models import Memory, RelationshipState
 from companion.memory.pipeline import exchange_process, rule_candidates
+from companion.memory.replay import ReplayConflict, exchanges_replay
 from companion.memory.sessions import sessions_update
 from companion.memory.sillytavern import ParsedChat, message_extra
 from companion.memory.summaries import summary_update
@@ -128,6 +133,36 @@ def import_finish(*, conversation: Conversation, result: ImportResult | None = N
     result.vectors_filled = vectors_fill(conversation=conversation, on_progress=on_indexed)
 
     stored = list(conversation.messages.order_by("seq"))
+    if not use_llm and _one_listener(conversation, stored):
+        try:
+            added, made = exchanges_replay(conversation=conversation, turns=stored, names=names,
+                                           on_processed=on_processed)
+            result.memories_added += added
+            result.milestones += made
+        except ReplayConflict:
+            # A live chat with this persona wrote the pair's memory meanwhile: what the replay wrote stays,
+            # the rest goes exchange by exchange (which takes the row lock for each).
+            _replay_each(conversation=conversation, stored=stored, names=names, result=result, use_llm=use_llm)
+    else:
+        _replay_each(conversation=conversation, stored=stored, names=names, result=result, use_llm=use_llm,
+                     on_processed=on_processed)
+    if summarize:
+        result.sessions = len(sessions_update(conversation=conversation, use_llm=use_llm, names=names))
+        summary_update(conversation=conversation, use_llm=use_llm)
+    return result
+
+
+def _one_listener(conversation: Conversation, stored: list[Message]) -> bool:
+    """A one-persona conversation whose turns its persona heard: what ``exchanges_replay`` covers."""
+    views = witness_views(conversation)
+    pid = conversation.persona_id
+    return len(views) == 1 and all(witnessed(m, pid, pid) for m in stored if m.role == Message.Role.USER)
+
+
+def _replay_each(*, conversation: Conversation, stored: list[Message], names: Names, result: ImportResult,
+                 use_llm: bool, on_processed: Progress | None = None) -> None:
+    """Every user turn not counted yet through ``pipeline.exchange_process``, as the live chat runs it
+    (the model's extraction, group scenes, or after a ReplayConflict)."""
     state = RelationshipState.objects.filter(user=conversation.owner, persona=conversation.persona).first()
     done_up_to = (state.last_user_message_id or 0) if state else 0
     # The slot rules' texts of the user turns, embedded REPLAY_CHUNK turns at a time in one encoder
@@ -147,10 +182,6 @@ def import_finish(*, conversation: Conversation, result: ImportResult | None = N
             result.milestones += len(outcome.milestones)
         if on_processed:
             on_processed(1)
-    if summarize:
-        result.sessions = len(sessions_update(conversation=conversation, use_llm=use_llm, names=names))
-        summary_update(conversation=conversation, use_llm=use_llm)
-    return result
 
 
 def messages_store(*, conversation: Conversation, chat: ParsedChat) -> list[Message]:

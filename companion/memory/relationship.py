@@ -108,26 +108,44 @@ def relationship_get_or_create(*, user: Any, persona: Any) -> tuple[Relationship
     return RelationshipState.objects.get_or_create(user=user, persona=persona, defaults={"stage": ladder[0].name})
 
 
-def _milestone(state: RelationshipState, kind: str, title: str, when: datetime, message: Any, **data: Any) -> Milestone:
-    return Milestone.objects.create(
-        user_id=state.user_id, persona_id=state.persona_id, kind=kind, title=title[:200], happened_at=when,
-        message=message, data=data,
-    )
+class PairMilestones:
+    """The pair's milestones as the rules read and add them: the database, one statement at a time
+    (the live chat). An import's replay keeps them in memory and writes them in bulk
+    (``replay.ReplayMilestones``), so both run the same rules."""
 
+    def __init__(self, *, user_id: int, persona_id: int) -> None:
+        self.user_id, self.persona_id = user_id, persona_id
 
-def _open_conflict(state: RelationshipState) -> bool:
-    last = (
-        Milestone.objects.filter(
-            user_id=state.user_id, persona_id=state.persona_id,
-            kind__in=[Milestone.Kind.CONFLICT, Milestone.Kind.RECONCILIATION],
+    def _pair(self):
+        return Milestone.objects.filter(user_id=self.user_id, persona_id=self.persona_id)
+
+    def open_conflict(self) -> bool:
+        """Is the newest conflict / reconciliation a conflict?"""
+        last = (
+            self._pair().filter(kind__in=[Milestone.Kind.CONFLICT, Milestone.Kind.RECONCILIATION])
+            .order_by("-happened_at", "-pk")
+            .first()
         )
-        .order_by("-happened_at", "-pk")
-        .first()
-    )
-    return last is not None and last.kind == Milestone.Kind.CONFLICT
+        return last is not None and last.kind == Milestone.Kind.CONFLICT
+
+    def has(self, kind: str, key: str | None = None) -> bool:
+        """One of ``kind`` recorded yet (with ``data["key"] == key`` when given)?"""
+        qs = self._pair().filter(kind=kind)
+        return (qs.filter(data__key=key) if key is not None else qs).exists()
+
+    def add(self, milestone: Milestone) -> None:
+        milestone.save(force_insert=True)
 
 
-def _anniversary_due(state: RelationshipState, when: datetime) -> tuple[str, str] | None:
+def _milestone(log: PairMilestones, kind: str, title: str, when: datetime, message: Any, **data: Any
+               ) -> Milestone:
+    milestone = Milestone(user_id=log.user_id, persona_id=log.persona_id, kind=kind, title=title[:200],
+                          happened_at=when, message=message, data=data)
+    log.add(milestone)
+    return milestone
+
+
+def _anniversary_due(state: RelationshipState, when: datetime, log: PairMilestones) -> tuple[str, str] | None:
     """('key', title) of the anniversary this exchange passes, if not yet recorded."""
     if state.first_met_at is None:
         return None
@@ -139,10 +157,7 @@ def _anniversary_due(state: RelationshipState, when: datetime) -> tuple[str, str
         key, title = "month:1", "One month since you met"
     else:
         return None
-    exists = Milestone.objects.filter(
-        user_id=state.user_id, persona_id=state.persona_id, kind=Milestone.Kind.ANNIVERSARY, data__key=key
-    ).exists()
-    return None if exists else (key, title)
+    return None if log.has(Milestone.Kind.ANNIVERSARY, key) else (key, title)
 
 
 @transaction.atomic
@@ -161,11 +176,32 @@ def relationship_apply_exchange(
     ladder = stages_for(persona)
     state, created = relationship_get_or_create(user=user, persona=persona)
     state = RelationshipState.objects.select_for_update().get(pk=state.pk)
+    made = exchange_fold(state, ladder=ladder, log=PairMilestones(user_id=state.user_id, persona_id=state.persona_id),
+                         created=created, user_message=user_message, when=when, sentiment=sentiment,
+                         shared_personal=shared_personal, new_event_text=new_event_text, llm_deltas=llm_deltas)
+    state.save()
+    return state, made
+
+
+def exchange_fold(
+    state: RelationshipState,
+    *,
+    ladder: list[Stage],
+    log: PairMilestones,
+    created: bool,
+    user_message: Any,
+    when: datetime,
+    sentiment: Sentiment,
+    shared_personal: bool,
+    new_event_text: str | None = None,
+    llm_deltas: tuple[float, float] | None = None,
+) -> list[Milestone]:
+    """The rules of ``relationship_apply_exchange`` on ``state`` (unsaved), milestones added to ``log``."""
     made: list[Milestone] = []
 
     if created or state.first_met_at is None:
         state.first_met_at = when
-        made.append(_milestone(state, Milestone.Kind.FIRST_MEETING, "First conversation", when, user_message))
+        made.append(_milestone(log, Milestone.Kind.FIRST_MEETING, "First conversation", when, user_message))
 
     d_aff, d_trust = deltas(sentiment, shared_personal=shared_personal)
     if llm_deltas is not None:
@@ -177,22 +213,20 @@ def relationship_apply_exchange(
     state.exchanges += 1
     state.last_exchange_at = when
 
-    if sentiment.negative and d_aff <= CONFLICT_AFFINITY and not _open_conflict(state):
-        made.append(_milestone(state, Milestone.Kind.CONFLICT, "A falling-out", when, user_message))
-    elif (sentiment.apology or sentiment.positive) and not sentiment.negative and _open_conflict(state):
-        made.append(_milestone(state, Milestone.Kind.RECONCILIATION, "Made up after a falling-out", when, user_message))
+    if sentiment.negative and d_aff <= CONFLICT_AFFINITY and not log.open_conflict():
+        made.append(_milestone(log, Milestone.Kind.CONFLICT, "A falling-out", when, user_message))
+    elif (sentiment.apology or sentiment.positive) and not sentiment.negative and log.open_conflict():
+        made.append(_milestone(log, Milestone.Kind.RECONCILIATION, "Made up after a falling-out", when, user_message))
 
-    if new_event_text and not Milestone.objects.filter(
-        user_id=state.user_id, persona_id=state.persona_id, kind=Milestone.Kind.FIRST_SHARED_EVENT
-    ).exists():
+    if new_event_text and not log.has(Milestone.Kind.FIRST_SHARED_EVENT):
         made.append(
-            _milestone(state, Milestone.Kind.FIRST_SHARED_EVENT, f"First shared moment: {new_event_text}", when,
+            _milestone(log, Milestone.Kind.FIRST_SHARED_EVENT, f"First shared moment: {new_event_text}", when,
                        user_message)
         )
 
-    due = _anniversary_due(state, when)
+    due = _anniversary_due(state, when, log)
     if due:
-        made.append(_milestone(state, Milestone.Kind.ANNIVERSARY, due[1], when, user_message, key=due[0]))
+        made.append(_milestone(log, Milestone.Kind.ANNIVERSARY, due[1], when, user_message, key=due[0]))
 
     target = next_stage_target(ladder, state)
     if target is None:
@@ -207,6 +241,5 @@ def relationship_apply_exchange(
             names = [s.name for s in ladder]
             promoted = names.index(target) > (names.index(old) if old in names else 0)
             title = f"Became {label}s" if promoted else f"Drifted apart: back to {label}"
-            made.append(_milestone(state, Milestone.Kind.STAGE_CHANGE, title, when, user_message, old=old, new=target))
-    state.save()
-    return state, made
+            made.append(_milestone(log, Milestone.Kind.STAGE_CHANGE, title, when, user_message, old=old, new=target))
+    return made

@@ -62,19 +62,31 @@ def memory_create(
     speaker: str = "",
     ended_at: datetime | None = None,
 ) -> Memory:
+    memory = memory_build(user=user, persona=persona, text=text, kind=kind, importance=importance,
+                          conversation=conversation, slot=slot, created_at=created_at, vector=vector, layer=layer,
+                          message=message, speaker=speaker, ended_at=ended_at)
+    memory.save(force_insert=True)
+    sources = [s for s in sources if s is not None]
+    if sources:
+        memory.source_messages.add(*sources)
+    return memory
+
+
+def memory_build(
+    *, user: Any, persona: Any, text: str, kind: str = Memory.Kind.FACT, importance: float = 0.5,
+    conversation: Any = None, slot: str = "", created_at: datetime | None = None, vector: np.ndarray | None = None,
+    layer: str = Memory.Layer.SEMANTIC, message: Any = None, speaker: str = "", ended_at: datetime | None = None,
+) -> Memory:
+    """The unsaved row ``memory_create`` stores (an import's replay writes many at once)."""
     text = text.strip()
     if vector is None:
         vector = embeddings.embed_one(text)
-    memory = Memory.objects.create(
+    return Memory(
         user=user, persona=persona, conversation=conversation, text=text, kind=kind, layer=layer,
         message=message, speaker=speaker[:120], ended_at=ended_at,
         importance=float(min(1.0, max(0.0, importance))), slot=slot[:120],
         embedding=embeddings.to_bytes(vector), created_at=created_at or timezone.now(),
     )
-    sources = [s for s in sources if s is not None]
-    if sources:
-        memory.source_messages.add(*sources)
-    return memory
 
 
 def memory_update(
@@ -87,6 +99,17 @@ def memory_update(
     sources: Iterable[Any] = (),
 ) -> Memory:
     """Change a memory; its source links are kept (and ``sources`` added)."""
+    fields = memory_change(memory=memory, text=text, kind=kind, importance=importance, by_user=by_user)
+    memory.save(update_fields=fields)
+    sources = [s for s in sources if s is not None]
+    if sources:
+        memory.source_messages.add(*sources)
+    return memory
+
+
+def memory_change(*, memory: Memory, text: str | None = None, kind: str | None = None,
+                  importance: float | None = None, by_user: bool = False) -> list[str]:
+    """``memory_update``'s changes to the instance, unsaved; returns the fields to save."""
     fields = ["updated_at"]
     if text is not None and text.strip() and text.strip() != memory.text:
         memory.text = text.strip()
@@ -101,11 +124,7 @@ def memory_update(
     if by_user:
         memory.edited_by_user = True
         fields.append("edited_by_user")
-    memory.save(update_fields=fields)
-    sources = [s for s in sources if s is not None]
-    if sources:
-        memory.source_messages.add(*sources)
-    return memory
+    return fields
 
 
 def memory_delete(*, memory: Memory) -> None:
@@ -181,12 +200,56 @@ def _related(memory: Memory, message_text: str, message_vec: np.ndarray) -> bool
     return dense >= DELETE_MIN_RELATEDNESS or bool(_words(memory.text) & _words(message_text))
 
 
+class PairMemories:
+    """Where the reconciler reads and writes the pair's semantic items: the database, one statement
+    at a time (the live chat). An import's replay passes an in-memory copy written in bulk instead
+    (``replay.ReplayMemories``), so both run the same decisions."""
+
+    def __init__(self, *, user: Any, persona: Any) -> None:
+        self.user, self.persona = user, persona
+
+    def _semantic(self):
+        return Memory.objects.filter(user=self.user, persona=self.persona, layer=Memory.Layer.SEMANTIC)
+
+    def with_slot(self, slot: str) -> list[Memory]:
+        """The pair's semantic items in ``slot``, newest first."""
+        return list(self._semantic().filter(slot=slot))
+
+    def same_text(self, text: str) -> list[Memory]:
+        """Up to five semantic items whose text is ``text`` up to case, newest first."""
+        return list(self._semantic().filter(text__iexact=text.strip())[:5])
+
+    def get(self, pk: int) -> Memory | None:
+        return self._semantic().filter(pk=pk).first()
+
+    def index(self) -> recall_index.PairIndex:
+        """The pair's retrieval index, possibly a version behind (this exchange's own writes)."""
+        return recall_index.pair_index(getattr(self.user, "pk", self.user),
+                                       getattr(self.persona, "pk", self.persona), allow_stale=True)
+
+    def create(self, memory: Memory, sources: list[Any]) -> None:
+        memory.save(force_insert=True)
+        if sources:
+            memory.source_messages.add(*sources)
+
+    def add_source(self, memory: Memory, message: Any) -> None:
+        memory.source_messages.add(message)
+
+    def update(self, memory: Memory, *, text: str, kind: str | None, importance: float | None,
+               source: Any) -> None:
+        memory_update(memory=memory, text=text, kind=kind, importance=importance, sources=[source])
+
+    def delete(self, memory: Memory) -> None:
+        memory_delete(memory=memory)
+
+
 class Reconciler:
     """Applies ops for one exchange against the memories the model was shown."""
 
     def __init__(self, *, user: Any, persona: Any, conversation: Any, user_message: Any, when: datetime,
-                 shown: list[Memory], name: str = "") -> None:
+                 shown: list[Memory], name: str = "", store: PairMemories | None = None) -> None:
         self.user, self.persona, self.conversation = user, persona, conversation
+        self.store = store or PairMemories(user=user, persona=persona)
         self.name = name
         self.user_message, self.when = user_message, when
         self.text = getattr(user_message, "content", "") or ""
@@ -200,27 +263,22 @@ class Reconciler:
             self._message_vec = embeddings.embed_one(self.text)
         return self._message_vec
 
-    def _pair(self):
-        return Memory.objects.filter(user=self.user, persona=self.persona)
-
     def _duplicate_of(self, vec: np.ndarray, text: str) -> Memory | None:
         """The stored fact this one repeats: the same normalised text, or (semantic layer only) a
         near-identical vector. Vectors come from the pair's retrieval index (one matrix product),
         not a scan of every row, plus the items added in this exchange."""
         key = normalise(text)
-        pair = self._pair().filter(layer=Memory.Layer.SEMANTIC)
-        for m in [*self.report.added, *pair.filter(text__iexact=text.strip())[:5]]:
+        for m in [*self.report.added, *self.store.same_text(text)]:
             if m.layer == Memory.Layer.SEMANTIC and normalise(m.text) == key:
                 return m
         # Possibly a version behind (this transaction's own writes): what it lacks is in report.added.
-        index = recall_index.pair_index(getattr(self.user, "pk", self.user), getattr(self.persona, "pk", self.persona),
-                                     allow_stale=True)
+        index = self.store.index()
         if index.size:
             sims = recall_index.dense_scores(index.matrix, vec)
             sims[index.layers != recall_index.LAYER_CODES[Memory.Layer.SEMANTIC]] = 0.0
             best = int(np.argmax(sims))
             if sims[best] >= DUPLICATE_SIMILARITY:
-                found = pair.filter(pk=int(index.ids[best])).first()
+                found = self.store.get(int(index.ids[best]))
                 if found is not None:
                     return found
         for m in self.report.added:
@@ -237,13 +295,14 @@ class Reconciler:
         vec = embeddings.embed_one(text)
         dup = self._duplicate_of(vec, text)
         if dup is not None:
-            dup.source_messages.add(self.user_message)
+            self.store.add_source(dup, self.user_message)
             return dup
-        memory = memory_create(
+        memory = memory_build(
             user=self.user, persona=self.persona, text=text, kind=kind, importance=importance,
-            conversation=self.conversation, sources=[self.user_message], slot=slot, created_at=self.when, vector=vec,
+            conversation=self.conversation, slot=slot, created_at=self.when, vector=vec,
             message=self.user_message, speaker=self.name,
         )
+        self.store.create(memory, [s for s in [self.user_message] if s is not None])
         self.report.added.append(memory)
         return memory
 
@@ -262,7 +321,7 @@ class Reconciler:
             if sim < UPDATE_MIN_SIMILARITY and not (_words(text) & _words(memory.text)):
                 self.report.ignored.append(f"UPDATE {memory.pk}: off topic ({sim:.2f})")
                 return
-        memory_update(memory=memory, text=text, kind=kind, importance=importance, sources=[self.user_message])
+        self.store.update(memory, text=text, kind=kind, importance=importance, source=self.user_message)
         if memory not in self.report.updated:
             self.report.updated.append(memory)
 
@@ -279,7 +338,7 @@ class Reconciler:
                 return
         self.report.deleted.append(memory.pk)
         self.shown.pop(memory.pk, None)
-        memory_delete(memory=memory)
+        self.store.delete(memory)
 
     # -- the two sources --
 
@@ -311,7 +370,7 @@ class Reconciler:
 
     def apply_rules(self, candidates: list[Candidate]) -> None:
         for c in candidates:
-            existing = list(self._pair().filter(slot=c.slot, layer=Memory.Layer.SEMANTIC)) if c.slot else []
+            existing = self.store.with_slot(c.slot) if c.slot else []
             if c.retract:
                 for memory in existing:
                     self.delete(memory, trusted=True)
@@ -378,15 +437,16 @@ def embeddings_warm(*, texts: Iterable[str]) -> None:
 def memory_apply_exchange(
     *, user: Any, persona: Any, conversation: Any, user_message: Any, candidates: list[Candidate],
     result: ExtractionResult | None, shown_ids: list[int], when: datetime, name: str = "",
+    store: PairMemories | None = None,
 ) -> ReconcileReport:
     """Apply the model's proposal (if any), then the rules, for one exchange.
 
     Runs inside the caller's short write transaction, after the model call:
     ``shown_ids`` are re-read here, so a memory deleted meanwhile is simply unknown.
     """
-    shown = list(Memory.objects.filter(pk__in=shown_ids, user=user, persona=persona))
+    shown = list(Memory.objects.filter(pk__in=shown_ids, user=user, persona=persona)) if shown_ids else []
     rec = Reconciler(user=user, persona=persona, conversation=conversation, user_message=user_message,
-                     when=when, shown=shown, name=name)
+                     when=when, shown=shown, name=name, store=store)
     if result is not None:
         rec.apply_llm(result)
     rec.apply_rules(candidates)
