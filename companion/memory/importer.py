@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from companion.chat.models import Conversation, Message
@@ -59,6 +59,8 @@ class ImportResult:
     items_indexed: int = 0  # episodic + semantic items
     sessions: int = 0
     vectors_filled: int = 0  # turns embedded by vectors_fill
+    # What the first phase embedded (text -> vector): a turn that says just what its fact says reuses it.
+    embedded: dict[str, Any] = field(default_factory=dict, repr=False)
 
 
 def chat_import(
@@ -95,7 +97,9 @@ def chat_import(
     drafts = drafts_for_turns(conversation=conversation, turns=turns, names=names)
     # Facts now (the replay's reconciler compares the rules' facts with them by vector); the turns'
     # own vectors in ``import_finish``: until then a turn is found by its words.
-    drafts_embed([d for d in drafts if d.layer != Memory.Layer.EPISODIC])
+    facts = [d for d in drafts if d.layer != Memory.Layer.EPISODIC]
+    drafts_embed(facts)
+    result.embedded = {d.dense or d.text: d.vector for d in facts if d.vector is not None}
     by_message: dict[int, list] = {}
     for d in drafts:
         by_message.setdefault(d.message.pk, []).append(d)
@@ -130,7 +134,7 @@ def import_finish(*, conversation: Conversation, result: ImportResult | None = N
     result = result or ImportResult(conversation=conversation)
     first = conversation.messages.order_by("seq").first()
     names = _file_names(conversation, (first.extra or {}).get("st_header") if first else None)
-    result.vectors_filled = vectors_fill(conversation=conversation, on_progress=on_indexed)
+    result.vectors_filled = vectors_fill(conversation=conversation, on_progress=on_indexed, known=result.embedded)
 
     stored = list(conversation.messages.order_by("seq"))
     if not use_llm and _one_listener(conversation, stored):
@@ -216,7 +220,13 @@ def messages_store(*, conversation: Conversation, chat: ParsedChat) -> list[Mess
         stored = Message.objects.bulk_create(rows, batch_size=STORE_BATCH)
         for row, when in zip(stored, dated, strict=True):
             row.created_at = when
-        Message.objects.bulk_update(stored, ["created_at"], batch_size=STORE_BATCH)
+        # One UPDATE per row through executemany: bulk_update's CASE statement took ~0.15 s per 800 rows.
+        column = Message._meta.get_field("created_at")
+        qn = connection.ops.quote_name
+        with connection.cursor() as cursor:
+            cursor.executemany(
+                f"UPDATE {qn(Message._meta.db_table)} SET {qn(column.column)} = %s WHERE {qn('id')} = %s",
+                [(column.get_db_prep_value(row.created_at, connection), row.pk) for row in stored])
     return stored
 
 

@@ -225,3 +225,39 @@ def test_an_import_is_usable_by_words_before_its_second_phase(tmp_path, user, pe
     found = memories_recall(user=user, persona=persona, query="Which instrument is Mira studying?", k=1,
                             layers=["episodic"])
     assert "cello" in found[0].memory.text and found[0].parts["dense"] > 0.3
+
+
+def test_the_second_phase_encodes_each_turn_text_once(user, persona, monkeypatch):
+    """A line said again and again, or a turn whose whole text the first phase embedded for its fact,
+    goes through the encoder once; every turn still gets the vector of its own text."""
+    from companion.memory import embeddings
+    from companion.memory.importer import chat_import, import_finish
+    from companion.memory.indexing import episode_dense
+    from companion.memory.sillytavern import parse_chat
+
+    talk = [(False, "I painted the lighthouse railing white."),
+            *[(True, "Work was long today."), (False, "Sleep well.")] * 3]
+    lines = [json.dumps(HEADER)] + [
+        json.dumps({"name": "Sam" if u else "Mira", "is_user": u, "send_date": f"2023-05-08T13:{10 + i:02d}:00+00:00",
+                    "mes": text}) for i, (u, text) in enumerate(talk)]
+    encoded: list[str] = []
+    real = embeddings.embed
+
+    def counting(texts, **kw):
+        encoded.extend(texts)
+        return real(texts, **kw)
+
+    monkeypatch.setattr(embeddings, "embed", counting)
+    result = chat_import(chat=parse_chat(lines), user=user, persona=persona, finish=False)
+    first = list(encoded)
+    encoded.clear()
+    import_finish(conversation=result.conversation, result=result)
+    turns = list(Memory.objects.filter(conversation=result.conversation, layer="episodic").select_related("message")
+                 .order_by("message__seq"))
+    texts = [episode_dense(t.message, turns[i - 1].message if i else None) for i, t in enumerate(turns)]
+    assert texts[0] in first  # the first turn says just what its fact says: embedded by the first phase
+    assert len(set(texts)) < len(texts)  # and the same exchange comes back
+    again = [t for t in encoded if t in texts]  # (the session summary is encoded too)
+    assert sorted(again) == sorted(set(texts) - {texts[0]})  # every other text, once
+    for turn, text in zip(turns, texts, strict=True):
+        assert np.allclose(turn.vector(), real([text])[0], atol=1e-5), text
