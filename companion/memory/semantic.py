@@ -133,16 +133,24 @@ class Context:
 
     speaker: str
     addressee: str
-    people: list[tuple[str, bool]] = field(default_factory=list)  # (phrase, plural), most recent last
+    people: list[tuple[str, bool, int]] = field(default_factory=list)  # (phrase, plural, turn), most recent last
+    turn: int = 0  # counts the messages read with this context (``facts_from_message``)
 
     def mention(self, phrase: str, plural: bool = False) -> None:
-        self.people = [*[p for p in self.people if p[0] != phrase][-5:], (phrase, plural)]
+        self.people = [*[p for p in self.people if p[0] != phrase][-5:], (phrase, plural, self.turn)]
 
     def last(self, *, plural: bool) -> str | None:
-        for phrase, is_plural in reversed(self.people):
+        """The latest person (or group) mentioned in this message or the one before: "they" an hour
+        later, after other talk, is not "my friends" from last session."""
+        for phrase, is_plural, turn in reversed(self.people):
+            if turn < self.turn - (MENTION_TURNS - 1):
+                break
             if is_plural == plural:
                 return phrase
         return None
+
+
+MENTION_TURNS = 2  # a mention is what he/she/they may stand for in its own message and the next one
 
 
 _PLACE_BEFORE = re.compile(r"\b(in|at|to|near|into|around|across|through|visit|visited|visiting|of|on)\s+(the\s+)?$",
@@ -318,13 +326,16 @@ def facts_from_message(
     """Semantic items from one message (``previous``: the other speaker's last turn, for echoes)."""
     ctx = ctx or Context(speaker=speaker, addressee=addressee)
     ctx.speaker, ctx.addressee = speaker, addressee
-    if previous:
-        _note_people(previous, Context(speaker=addressee, addressee=speaker, people=ctx.people))
+    ctx.turn += 1
+    if previous:  # the other's turn, in its speaker's words ("my kids" there are the addressee's)
+        theirs = Context(speaker=addressee, addressee=speaker, people=ctx.people, turn=ctx.turn)
+        _note_people(previous, theirs)
+        ctx.people = theirs.people
     out: list[Fact] = []
     kept_previous = ""
     for sentence in sentences(_unmark(text)):
         sentence = sentence.translate(_QUOTE).strip()
-        as_said = rewrite(sentence, Context(speaker="", addressee="", people=list(ctx.people)))
+        as_said = rewrite(sentence, Context(speaker="", addressee="", people=list(ctx.people), turn=ctx.turn))
         rewritten = rewrite(sentence, ctx)
         _note_people(sentence, ctx)
         if len(out) >= MAX_FACTS_PER_MESSAGE:
@@ -387,17 +398,33 @@ def episode_text(content: str, *, speaker: str, caption: str = "", answering: st
 REPLY_CONTEXT_WORDS = 12
 
 
+QUESTION_LOOKBACK = 3  # sentences from the end of the other's turn where the question it answers may sit
+
+
 def asked_question(previous: str, reply: str = "") -> str:
-    """What a turn answers: the question that closes the other speaker's last turn, or — for a
-    short reply ("Waffles! I love that.") — that turn's last sentence."""
+    """What a turn answers: the other speaker's last question (among its turn's last few sentences:
+    "What concert was it? The advocacy event was a blast!" is answered "It was Matt Patterson"),
+    or — for a short reply ("Waffles! I love that.") — that turn's last sentence."""
     parts = sentences(previous or "")
     if not parts:
         return ""
-    if parts[-1].rstrip().endswith("?"):
+    asked = next((p for p in reversed(parts[-QUESTION_LOOKBACK:]) if p.rstrip().endswith("?")), "")
+    if asked:
+        return asked
+    if not reply:
+        return ""
+    if any(w not in PHATIC for w in content_words(reply)) and len(reply.split()) <= REPLY_CONTEXT_WORDS:
         return parts[-1]
-    if reply and any(w not in PHATIC for w in content_words(reply)) and len(reply.split()) <= REPLY_CONTEXT_WORDS:
+    if _ACKNOWLEDGES.match(reply):
+        # "Yeah, it's tough. So I'm carving out me-time…" goes on from "Great that you're
+        # prioritizing self-care.": what it agrees with or reacts to is what it is about.
         return parts[-1]
     return ""
+
+
+# Agreement goes on with the other's thought; "Wow!" or "Thanks!" more often opens news of one's own.
+_ACKNOWLEDGES = re.compile(r"\W*(?:yeah|yes|yep|yup|agreed|exactly|totally|absolutely|true|same|right|"
+                           r"you'?re right)\b", re.I)
 
 
 _SUGGESTION = re.compile(r"\b(you should|you could|you might want to|why don'?t you|you have to try|you must try|"

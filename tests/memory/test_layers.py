@@ -217,6 +217,37 @@ def test_an_imported_old_chat_keeps_its_dates_sessions_and_sources(tmp_path, use
     assert len(json.loads(out.getvalue())["plan"]["parts"]) == 3
 
 
+def test_he_she_they_stand_for_someone_just_mentioned_not_for_someone_from_long_ago():
+    ctx = semantic.Context(speaker="", addressee="")
+
+    def facts(text: str, speaker: str, addressee: str, previous: str = "") -> list[str]:
+        return [f.text for f in semantic.facts_from_message(text, speaker=speaker, addressee=addressee, when=MAY_8,
+                                                            previous=previous, ctx=ctx)]
+
+    assert facts("My friends threw me a party last night. They brought a huge chocolate cake.", "Caroline",
+                 "Melanie")[1] == "Caroline's friends brought a huge chocolate cake."
+    facts("I painted the kitchen wall blue this morning.", "Melanie", "Caroline")
+    facts("I finished my counseling course this week.", "Caroline", "Melanie")
+    later = facts("They were stoked for the dinosaur exhibit at the museum!", "Melanie", "Caroline",
+                  previous="I finished my counseling course this week.")
+    assert not any("friends" in t for t in later), later
+
+
+def test_a_reply_carries_the_question_it_answers_even_when_a_remark_follows():
+    previous = "Your kids are lovely. What concert was it? The advocacy event was a cool experience!"
+    assert semantic.asked_question(previous, "It was Matt Patterson, he is so talented!") == "What concert was it?"
+    # A question further back than the turn's last few sentences is not what the reply answers.
+    far = "What concert was it? I went out. It rained. We sang. The end."
+    assert semantic.asked_question(far, "Guess what, I adopted a little grey cat from the shelter today and "
+                                        "she is already asleep on my bed.") == ""
+    # Agreeing goes on from the other's last sentence; news of one's own does not.
+    said = "Taking care of ourselves matters. Great that you're prioritizing self-care."
+    assert semantic.asked_question(said, "Yeah, it's tough. So I'm carving out some me-time each day, "
+                                         "running or playing my violin.") == "Great that you're prioritizing self-care."
+    assert semantic.asked_question(said, "Wow! I just signed up for a pottery class yesterday, it's like "
+                                         "therapy for me.") == ""
+
+
 def test_an_edit_rewrites_the_session_summary(tmp_path, user, persona):
     lines = _session("8 May, 2023", 1, [
         (True, "I adopted a greyhound named Pickle."), (False, "Pickle! I love that name."),
