@@ -205,10 +205,10 @@ def drafts_for_turns(*, conversation: Conversation, turns: Sequence[Message], na
             # exchange is one result: "What did Mira ask for after hearing about the cat?").
             sources=[message, previous] if question and previous is not None else [message],
         ))
-        body = f"{message.content} {caption}".strip() if caption else message.content
-        for fact in semantic.facts_from_message(body, speaker=speaker, addressee=addressee, when=when,
-                                                previous=prior, is_user=message.role == Message.Role.USER,
-                                                ctx=ctx):
+        facts = semantic.facts_from_message(message.content, speaker=speaker, addressee=addressee, when=when,
+                                            previous=prior, is_user=message.role == Message.Role.USER, ctx=ctx)
+        shared = semantic.caption_fact(caption, speaker=speaker) if caption else None
+        for fact in [*facts, *([shared] if shared else [])]:
             drafts.append(Draft(
                 layer=Memory.Layer.SEMANTIC, kind=fact.kind, text=fact.text, importance=fact.importance,
                 speaker=speaker, message=message, slot=fact.slot, created_at=when, sources=[message],

@@ -382,6 +382,22 @@ def image_caption(extra: dict[str, Any] | None) -> str:
     return ""
 
 
+_CAPTION_LEAD = re.compile(r"^(?:an?\s+)?(?:photo(?:graph)?y?|picture|image|pic)\s+of\s+", re.I)
+
+
+def caption_fact(caption: str, *, speaker: str) -> Fact | None:
+    """A shared image as its own item: "Melanie shared a photo of a painting of a sunset over a lake".
+    The turn that carries it often says only "take a look at this", and a caption is a captioner's
+    description, not the speaker's words: it is not rewritten ("their hand" is nobody in the chat)."""
+    caption = re.sub(r"\s+", " ", caption or "").strip().rstrip(".")
+    if len(content_words(caption)) < 2:
+        return None
+    what = _CAPTION_LEAD.sub("", caption)
+    said = f"shared a photo of {what}"
+    return Fact(f"{speaker} {said}.", "fact", 0.5, f"said:{normalise(speaker + ' ' + said)}"[:120],
+                dense=f"I {said}.")
+
+
 def episode_text(content: str, *, speaker: str, caption: str = "", answering: str = "", asker: str = "") -> str:
     """``"Caroline: <turn>"``; a turn that answers the other's question carries it ("Mine? Autumn."
     means nothing without "What's your favourite season?")."""

@@ -217,6 +217,27 @@ def test_an_imported_old_chat_keeps_its_dates_sessions_and_sources(tmp_path, use
     assert len(json.loads(out.getvalue())["plan"]["parts"]) == 3
 
 
+def test_a_shared_photo_is_recalled_by_what_it_shows(tmp_path, user, persona):
+    # The turn says only "take a look at this": the caption the import carried is what it is about.
+    lines = _session("8 May, 2023", 1, [
+        (True, "I'm keen on counseling, I'd love to support people."),
+        (False, "You'd be a great counselor! By the way, take a look at this."),
+        (True, "Is this your own work?"),
+        (False, "It is! Special to me."),
+        (True, "I adopted a guinea pig called Oscar, he loves parsley."),
+        (False, "My husband and I went hiking in the mountains last weekend."),
+    ])
+    lines[1]["extra"]["blip_caption"] = "a photo of a painting of a sunset over a lake in their garden"
+    conversation = _import(tmp_path, user, persona, lines)
+    shared = Memory.objects.get(conversation=conversation, layer="semantic", text__contains="shared a photo")
+    # The captioner's words stand as they are ("their garden" is nobody in the chat).
+    assert shared.text == "Melanie shared a photo of a painting of a sunset over a lake in their garden."
+    out = StringIO()
+    call_command("recall", conversation.pk, "What has Melanie painted?", k=2, as_json=True, stdout=out)
+    top = json.loads(out.getvalue())["results"]
+    assert any(s["extra"].get("dia_id") == "8 May, 2023:1" for r in top for s in r["memory"]["sources"])
+
+
 def test_he_she_they_stand_for_someone_just_mentioned_not_for_someone_from_long_ago():
     ctx = semantic.Context(speaker="", addressee="")
 
