@@ -37,7 +37,7 @@ PERSONA_LINES = ["That sounds lovely.", "Tell me everything.", "I'm glad you tol
                  "Oh no, I'm sorry.", "Sleep well.", "I painted the railing white again."]
 
 
-def _chat(seed: int, start: datetime, days: int, turns: int) -> list[str]:
+def _chat(seed: int, start: datetime, days: int, turns: int, *, opening: str = "", new: tuple = ()) -> list[str]:
     rng = random.Random(seed)
     lines = [json.dumps({"user_name": "Sam", "character_name": "Mira", "create_date": "2023-03-02@19h05m00s"})]
     when = start
@@ -46,13 +46,16 @@ def _chat(seed: int, start: datetime, days: int, turns: int) -> list[str]:
         if i % 12 == 0:
             when += timedelta(days=rng.randrange(1, days))
         when += timedelta(minutes=rng.randrange(1, 5))
-        text = rng.choice(USER_LINES if is_user else PERSONA_LINES)
+        text = opening if i == 0 and opening else rng.choice([*USER_LINES, *new] if is_user else PERSONA_LINES)
         lines.append(json.dumps({"name": "Sam" if is_user else "Mira", "is_user": is_user, "mes": text,
                                  "send_date": when.isoformat() + "+00:00"}))
     return lines
 
 
-CHATS = [_chat(1, datetime(2023, 3, 2, 19, 5), 20, 240), _chat(2, datetime(2024, 2, 1, 9, 0), 9, 160)]
+# The second chat opens by correcting a fact the first one stored, then tells new ones.
+CHATS = [_chat(1, datetime(2023, 3, 2, 19, 5), 20, 240),
+         _chat(2, datetime(2024, 2, 1, 9, 0), 9, 160, opening="Actually, my name is Samuel.",
+               new=("I love sushi.", "I live in Bristol now.", "I work as a carpenter."))]
 
 
 def _import(username: str, persona, monkeypatch, *, per_exchange: bool) -> object:
@@ -109,7 +112,12 @@ def _same(a: dict, b: dict) -> None:
 
 def test_the_bulk_replay_leaves_what_the_per_exchange_replay_leaves(persona, monkeypatch):
     old = _snapshot(_import("old", persona, monkeypatch, per_exchange=True), persona)
+    snapshots = []
+    real = replay.Replay._snapshot
+    monkeypatch.setattr(replay.Replay, "_snapshot", lambda self: snapshots.append(1) or real(self))
     new = _snapshot(_import("new", persona, monkeypatch, per_exchange=False), persona)
+    # The second chat corrected a stored fact before its first new one: stored before the index was read.
+    assert snapshots
     # The chat exercised the rules: a stage reached, a falling-out, facts corrected and retracted.
     kinds = {k for k, *_ in old["milestones"]}
     assert {"first_meeting", "conflict", "reconciliation", "stage_change", "anniversary"} <= kinds
