@@ -377,6 +377,9 @@ EMBEDDING_MODEL_PATH = env("EMBEDDING_MODEL_PATH", default="")  # default: found
 EMBEDDING_TORCH_THREADS = env.int("EMBEDDING_TORCH_THREADS", default=1)
 EMBEDDING_QUERY_CACHE_SIZE = env.int("EMBEDDING_QUERY_CACHE_SIZE", default=256)  # embed_one LRU entries
 MEMORY_PRELOAD_EMBEDDER = env.bool("MEMORY_PRELOAD_EMBEDDER", default=True)  # web processes load it at start
+# Memory recall's dense candidates (companion/memory/dense_pgvector.py): "numpy" (the in-process scan), "auto"
+# (pgvector where migration 0005 found the vector extension on PostgreSQL, else numpy) or "pgvector" (required).
+MEMORY_DENSE_BACKEND = env("MEMORY_DENSE_BACKEND", default="numpy")
 
 # --- rendering -------------------------------------------------------------
 RENDERER = env("RENDERER", default="previz")  # "previz" | "diffusers"

@@ -151,6 +151,8 @@ class PairIndex:
     repeats: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.float32))
     centroids: np.ndarray | None = None  # IVF (n >= IVF_MIN_ROWS): (c, DIM) normalised centroids
     members: list[np.ndarray] = field(default_factory=list)  # rows of each centroid's cluster
+    user_id: int = 0  # the pair (the pgvector dense stage queries by it)
+    persona_id: int = 0
 
     @property
     def size(self) -> int:
@@ -281,6 +283,8 @@ def _build(user_id: int, persona_id: int, version: int) -> PairIndex:
         repeats=_repeats(rows),
         speaker_codes=np.array([code_of.get(r[8], -1) for r in rows], dtype=np.int32),
         speaker_list=speaker_list,
+        user_id=user_id,
+        persona_id=persona_id,
         **(dict(zip(("centroids", "members"), ivf_build(matrix), strict=True)) if n >= IVF_MIN_ROWS else {}),
     )
 

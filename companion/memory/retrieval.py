@@ -35,7 +35,8 @@ of a turn and the facts read from it are one result: the best of them), so
 k results are k different turns or sessions.
 
 Candidates are the dense top-N per part (``argpartition``; above
-IVF_MIN_ROWS only in the probed clusters) plus every item with a lexical hit.
+IVF_MIN_ROWS only in the probed clusters; with MEMORY_DENSE_BACKEND pgvector's
+nearest, ``dense_pgvector``) plus every item with a lexical hit.
 """
 
 from __future__ import annotations
@@ -49,7 +50,7 @@ from typing import Any
 import numpy as np
 from django.utils import timezone
 
-from companion.memory import embeddings
+from companion.memory import dense_pgvector, embeddings
 from companion.memory.hops import second_hops, shared_pair
 from companion.memory.query import plan as query_plan
 from companion.memory.query import window_around
@@ -249,8 +250,12 @@ def rank(
     vecs = [v for _, v in queries if v is not None]
     dense_all = None
     probed = None
-    if index.centroids is not None and len(vecs) == n_split:
+    # Whose dense scores are computed: pgvector's nearest (MEMORY_DENSE_BACKEND), the IVF probe, or all.
+    rows = dense_pgvector.candidate_rows(index, vecs, n=max(DENSE_CANDIDATES, k * 4), layers=layers) \
+        if vecs and len(vecs) == n_split else None
+    if rows is None and index.centroids is not None and len(vecs) == n_split:
         rows = ivf_probe(index, vecs)
+    if rows is not None:
         probed = np.zeros(index.size, dtype=bool)
         probed[rows] = True
         dense_all = np.zeros((index.size, n_split), dtype=np.float32)
