@@ -47,6 +47,10 @@ REFRESH_TURNS = 10  # the open session's summary is written again once it grew b
 MAX_LINES = 6
 MAX_LINE_CHARS = 220
 TOPIC_WORDS = 8
+# Summaries run 30-170 tokens: small encoder batches pad each to its neighbours' length instead of the
+# longest one's (an import's 30 summaries: 1.68 -> 1.22 s of CPU against batches of 64; same vectors
+# up to 1e-7).
+EMBED_BATCH = 8
 
 
 def gap_hours() -> float:
@@ -211,7 +215,7 @@ def sessions_update(*, conversation: Conversation, use_llm: bool = False, includ
         else:
             body, sources = extractive(session, names)
             drafts.append(SessionDraft(session, body, sources or [session.first], "extractive"))
-    vectors = embeddings.embed([d.text for d in drafts])
+    vectors = embeddings.embed([d.text for d in drafts], batch_size=EMBED_BATCH)
     for draft, vector in zip(drafts, vectors, strict=True):
         draft.vector = vector
     return _write(conversation, drafts)
