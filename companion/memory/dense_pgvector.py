@@ -93,9 +93,9 @@ def candidate_rows(
     index: PairIndex, vecs: list[np.ndarray], *, n: int, layers: list[str] | None = None, using: str = "default"
 ) -> np.ndarray | None:
     """Rows (into ``index``) of the ``n`` nearest items of the pair for each vector, sorted and unique;
-    None when the dense stage is numpy's (or the query failed: numpy then does it)."""
-    if not vecs or index.size == 0 or backend(using) != "pgvector":
-        return None
+    None when numpy does it: its backend, a pair of at most n items, or a failed query."""
+    if not vecs or backend(using) != "pgvector" or index.size <= n:
+        return None  # a pair of at most n items: every row is a candidate anyway, no query needed
     sql = (
         f"SELECT id FROM {Memory._meta.db_table} WHERE user_id = %s AND persona_id = %s AND {COLUMN} IS NOT NULL"
         + (" AND layer = ANY(%s)" if layers else "")

@@ -218,3 +218,12 @@ def test_without_the_extension_numpy_ranks(without_pgvector, settings, user, per
     settings.MEMORY_DENSE_BACKEND = "pgvector"
     with pytest.raises(ImproperlyConfigured, match="vector extension"):
         memories_recall(user=user, persona=persona, query="What is my dog called?", k=3)
+
+
+def test_a_failing_query_falls_back_to_numpy(with_pgvector, settings, user, persona, monkeypatch, caplog):
+    fill(user, persona, FACTS + distractors(250))
+    expected = top_ids(settings, "numpy", user, persona, "What is my dog called?")
+    monkeypatch.setattr(dense_pgvector, "COLUMN", "no_such_column")  # the query now fails in the database
+    assert top_ids(settings, "pgvector", user, persona, "What is my dog called?") == expected
+    assert "numpy scan for this query" in caplog.text
+    assert Memory.objects.filter(user=user).count() == len(FACTS) + 250  # the transaction still works

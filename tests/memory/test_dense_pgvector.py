@@ -63,7 +63,7 @@ def run_cases(kind: str, database_url: str, expected: int) -> str:
 
 @pytest.mark.slow
 def test_recall_on_postgresql_with_pgvector(pgvector_postgres):
-    run_cases("pgvector", pgvector_postgres, expected=4)
+    run_cases("pgvector", pgvector_postgres, expected=5)
 
 
 @pytest.mark.slow
