@@ -418,20 +418,21 @@ QUESTION_LOOKBACK = 3  # sentences from the end of the other's turn where the qu
 
 
 def asked_question(previous: str, reply: str = "") -> str:
-    """What a turn answers: the other speaker's last question (among its turn's last few sentences:
-    "What concert was it? The advocacy event was a blast!" is answered "It was Matt Patterson"),
-    or — for a short reply ("Waffles! I love that.") — that turn's last sentence."""
+    """What a turn answers: the question that closes the other speaker's last turn; for a short reply
+    ("Waffles! I love that.") that turn's last sentence; for a longer one a question among its last
+    few sentences ("What concert was it? The advocacy event was a blast!" is answered "It was Matt
+    Patterson, he is so talented! …"), or — when it agrees — the sentence it agrees with."""
     parts = sentences(previous or "")
     if not parts:
         return ""
+    if parts[-1].rstrip().endswith("?"):
+        return parts[-1]
+    if reply and any(w not in PHATIC for w in content_words(reply)) and len(reply.split()) <= REPLY_CONTEXT_WORDS:
+        return parts[-1]  # "Maybe I will." after "You know what you should try? The bakery on Quay Road."
     asked = next((p for p in reversed(parts[-QUESTION_LOOKBACK:]) if p.rstrip().endswith("?")), "")
     if asked:
         return asked
-    if not reply:
-        return ""
-    if any(w not in PHATIC for w in content_words(reply)) and len(reply.split()) <= REPLY_CONTEXT_WORDS:
-        return parts[-1]
-    if _ACKNOWLEDGES.match(reply):
+    if reply and _ACKNOWLEDGES.match(reply):
         # "Yeah, it's tough. So I'm carving out me-time…" goes on from "Great that you're
         # prioritizing self-care.": what it agrees with or reacts to is what it is about.
         return parts[-1]

@@ -256,7 +256,11 @@ def test_he_she_they_stand_for_someone_just_mentioned_not_for_someone_from_long_
 
 def test_a_reply_carries_the_question_it_answers_even_when_a_remark_follows():
     previous = "Your kids are lovely. What concert was it? The advocacy event was a cool experience!"
-    assert semantic.asked_question(previous, "It was Matt Patterson, he is so talented!") == "What concert was it?"
+    answer = "Thanks! It was Matt Patterson, he is so talented! His voice and songs were amazing. What's up with you?"
+    assert semantic.asked_question(previous, answer) == "What concert was it?"
+    # A short reply goes with the last thing said ("Maybe I will." is about the bakery, not the question).
+    tip = "You know what you should try? The bakery on Quay Road."
+    assert semantic.asked_question(tip, "Maybe I will.") == "The bakery on Quay Road."
     # A question further back than the turn's last few sentences is not what the reply answers.
     far = "What concert was it? I went out. It rained. We sang. The end."
     assert semantic.asked_question(far, "Guess what, I adopted a little grey cat from the shelter today and "
