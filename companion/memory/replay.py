@@ -110,7 +110,7 @@ class ReplayMemories(PairMemories):
     def get(self, pk: int) -> Memory | None:
         return self._by_pk.get(pk)
 
-    def index(self) -> Any:
+    def index(self) -> recall_index.PairIndex:
         # The per-exchange path builds the pair's index at its first lookup from what is stored by then
         # and keeps that copy (allow_stale): changes made before it must be stored first to match.
         if self.pending and not _index_cached(self.user.pk, self.persona.pk):
@@ -257,6 +257,8 @@ class Replay:
     def write(self) -> None:
         """Store what changed since the last write, in one transaction (raises ReplayConflict)."""
         mem, marks = self.memories, self.milestones
+        if not (mem.pending or marks.new or self.since_write):
+            return  # nothing counted since the last write (an import run again once complete)
         try:
             with transaction.atomic():
                 stored = RelationshipState.objects.select_for_update().filter(
