@@ -212,6 +212,8 @@ def rewrite(sentence: str, ctx: Context) -> str:
     for i in words:
         w = tokens[i]
         low = w.lower()
+        if "-" in (tokens[i - 1] if i else "", tokens[i + 1] if i + 1 < len(tokens) else ""):
+            continue  # a word inside a compound ("me-time", "you-know-what") is not a person
         before = [m for m in local if m[0] < offsets[i]]
         person = next((m[1] for m in reversed(before) if not m[2]), None) or ctx.last(plural=False)
         group = next((m[1] for m in reversed(before) if m[2]), None) or ctx.last(plural=True)

@@ -75,6 +75,12 @@ def test_rewrite_names_people_and_agrees_verbs():
     assert all(f.kind == "event" for f in facts)
 
 
+def test_a_pronoun_inside_a_compound_word_stays():
+    ctx = semantic.Context(speaker="Melanie", addressee="Caroline")
+    assert semantic.rewrite("So I'm carving out some me-time each day.", ctx) == (
+        "So Melanie is carving out some me-time each day.")
+
+
 def test_roleplay_markup_greetings_and_irregular_pasts_make_clean_facts():
     # Seen in the served app: "*Evening's hand tightens on the mug* Mira swores that night…"
     facts = semantic.facts_from_message(
