@@ -311,6 +311,12 @@ def pair_index(user_id: int, persona_id: int, *, allow_stale: bool = False) -> P
     return index
 
 
+def pair_index_cached(user_id: int, persona_id: int) -> bool:
+    """Does this process hold an index of the pair, of any version (what ``allow_stale`` returns)?"""
+    with _indexes_lock:
+        return (user_id, persona_id) in _indexes
+
+
 def clear_cache() -> None:
     with _indexes_lock:
         _indexes.clear()

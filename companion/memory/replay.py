@@ -55,12 +55,6 @@ def _iexact(text: str) -> str:
     return text.upper() if connection.vendor == "postgresql" else text.translate(_ASCII_LOWER)
 
 
-def _index_cached(user_id: int, persona_id: int) -> bool:
-    """Does this process hold an index of the pair, of any version (what ``allow_stale`` returns)?"""
-    with recall_index._indexes_lock:
-        return (user_id, persona_id) in recall_index._indexes
-
-
 class ReplayMemories(PairMemories):
     """The pair's semantic items in memory; what the reconciler changes is written by ``Replay.write``."""
 
@@ -113,7 +107,7 @@ class ReplayMemories(PairMemories):
     def index(self) -> recall_index.PairIndex:
         # The per-exchange path builds the pair's index at its first lookup from what is stored by then
         # and keeps that copy (allow_stale): changes made before it must be stored first to match.
-        if self.pending and not _index_cached(self.user.pk, self.persona.pk):
+        if self.pending and not recall_index.pair_index_cached(self.user.pk, self.persona.pk):
             self._before_snapshot()
         return super().index()
 
