@@ -98,6 +98,7 @@ def _time_scores(index: PairIndex, cand: np.ndarray, window: Any) -> np.ndarray:
 def score_candidates(index: PairIndex, *, query: str, query_vec: np.ndarray | None, k: int, now_ts: float,
                      window: Any = None, dense: np.ndarray | None = None, layers: np.ndarray | None = None,
                      focus: int | None = None, probed: np.ndarray | None = None,
+                     speaker_weight: float | None = None,
                      ) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
     """(candidate rows, scores, parts) for one query; ``dense`` may be precomputed for all rows
     (with ``probed``: only for those rows, the others are scored here when they become candidates)."""
@@ -149,7 +150,7 @@ def score_candidates(index: PairIndex, *, query: str, query_vec: np.ndarray | No
         parts["time"] = time_part
     if focus is not None and focus >= 0 and index.speaker_codes.size:
         said = (index.speaker_codes[cand] == focus).astype(np.float64)
-        score = score + WEIGHTS["speaker"] * said
+        score = score + (WEIGHTS["speaker"] if speaker_weight is None else speaker_weight) * said
         parts["speaker"] = said
     return cand, score, parts
 
@@ -176,6 +177,22 @@ def focus_of(index: PairIndex, text: str) -> int | None:
         if m and (best is None or m.start() < best[0]):
             best = (m.start(), code)
     return best[1] if best else None
+
+
+# A question asking for several things ("What activities has Mira done…", "Which cities has Ada
+# visited?") is answered by many of the named person's own lines, months apart; the other speaker's
+# replies on the same topic echo its words too and would take the slots: the named speaker's lines
+# weigh twice the usual speaker part here.
+LIST_SPEAKER = 0.24
+_LIST_HEAD = re.compile(r"\s*(?:in\s+)?(?:what|which)\s+(?:(?:kinds?|types?|sorts?)\s+of\s+)?([a-z]+)\b", re.I)
+_NOT_PLURAL = {"is", "was", "does", "has", "this", "makes", "gives", "his", "its"}
+
+
+def list_question(text: str) -> bool:
+    """A plural noun right after what/which ("What activities…", "In what ways…", "Which cities…")."""
+    m = _LIST_HEAD.match(text)
+    word = m.group(1).lower() if m else ""
+    return len(word) > 3 and word.endswith("s") and word not in _NOT_PLURAL
 
 
 _OBJECT_BEFORE = re.compile(r"\b(to|for|with|about|from|tell|told|ask|asked|visit|visited|give|gave|promise|"
@@ -271,11 +288,13 @@ def rank(
     best: dict[int, tuple[float, dict[str, float]]] = {}
     per_part: list[list[int]] = []
     main_focus = focus_of(index, query)
+    listing = list_question(query)
 
     def score_part(text: str, vec: np.ndarray | None, column: int, focus: int | None, exclude: set[int]) -> None:
         dense = np.ascontiguousarray(dense_all[:, column]) if dense_all is not None else None
         cand, score, parts = score_candidates(index, query=text, query_vec=vec, k=k, now_ts=now_ts, window=window,
-                                              dense=dense, layers=mask, focus=focus, probed=probed)
+                                              dense=dense, layers=mask, focus=focus, probed=probed,
+                                              speaker_weight=LIST_SPEAKER if listing else None)
         order = np.argsort(-score, kind="stable")
         rows = _pick(index, order, cand, k, collapse, exclude)
         per_part.append([int(cand[i]) for i in rows])

@@ -220,3 +220,23 @@ def test_a_prompt_build_never_runs_the_encoder_and_ranks_by_words_when_the_warm_
                            cached_vectors_only=True)
     assert warm[0].memory.text == "The user's sister lives in Reykjavik."
     assert warm[0].parts["dense"] > 0
+
+
+@pytest.mark.parametrize(
+    ("question", "listing"),
+    [
+        ("What activities has Mira done with her family?", True),
+        ("Which cities has Ada visited?", True),
+        ("In what ways is Ada helping at the shelter?", True),
+        ("What kind of books does Mira have in her library?", True),
+        ("What is Ada's job?", False),
+        ("What does Mira say about the storm?", False),
+        ("What was Ada's favourite song?", False),
+        ("When did Mira go to the bakery?", False),
+    ],
+)
+def test_a_question_asking_for_several_things_is_told_apart(question, listing):
+    # Such a question weighs the named person's own lines more (retrieval.LIST_SPEAKER).
+    from companion.memory.retrieval import list_question
+
+    assert list_question(question) is listing
