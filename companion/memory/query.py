@@ -6,6 +6,8 @@ Pure functions, no ORM. :func:`plan` turns one question into
   names two or more ("What do Caroline and Melanie both like?" → "What does
   Caroline like?" / "… Melanie …") and one per clause when it joins two
   questions ("Where did Ada go and what did she buy?");
+* and, for a question asking for several things ("What activities has Mira
+  done…"), the question without its plural noun ("What has Mira done…");
 * ``window``: the time it names ("last week", "in May", "on 8 May 2023"),
   against the reference time (the conversation's latest message);
 * ``anchor``: for "before/after X" and "N days before X", the phrase X, whose
@@ -88,6 +90,30 @@ def _split_people(query: str, known: set[str]) -> list[str]:
     return [_agree(rest.format(p)) for p in people]
 
 
+_LIST_HEAD = re.compile(r"\s*(in\s+)?(?:what|which)\s+(?:(?:kinds?|types?|sorts?)\s+of\s+)?([a-z]+)\b", re.I)
+_NOT_PLURAL = frozenset({"is", "was", "does", "has", "this", "makes", "gives", "his", "its"})
+
+
+def list_question(query: str) -> bool:
+    """A question asking for several things: a plural noun right after what/which ("What activities…",
+    "In what ways…", "Which cities…")."""
+    m = _LIST_HEAD.match(query)
+    word = m.group(2).lower() if m else ""
+    return len(word) > 3 and word.endswith("s") and word not in _NOT_PLURAL
+
+
+def _without_list_noun(query: str) -> list[str]:
+    """The list question without its plural noun ("What activities has Mira done with her family?" →
+    "What has Mira done with her family?"; "In what ways is…" → "How is…"): the answers name
+    instances ("we went camping"), never the noun, and the lines that do say it are about the list,
+    not in it."""
+    if not list_question(query):
+        return []
+    m = _LIST_HEAD.match(query)
+    head = "How" if m.group(1) or m.group(2).lower() == "ways" else "What"
+    return [head + query[m.end():]]
+
+
 def _split_clauses(query: str) -> list[str]:
     pieces = [p.strip(" ,") for p in _CLAUSE_SPLIT.split(query) if p and p.strip(" ,")]
     pieces = [p for p in pieces if len(re.findall(r"\w+", p)) >= 3]
@@ -98,7 +124,7 @@ def plan(query: str, *, reference: datetime | None, known_names: set[str] | froz
          ) -> QueryPlan:
     query = (query or "").strip()
     parts = [query]
-    for extra in (*_split_people(query, set(known_names)), *_split_clauses(query)):
+    for extra in (*_without_list_noun(query), *_split_people(query, set(known_names)), *_split_clauses(query)):
         if extra and extra not in parts:
             parts.append(extra)
     out = QueryPlan(query=query, parts=parts[:5], names=names_in(query, known_names))

@@ -52,8 +52,8 @@ from django.utils import timezone
 
 from companion.memory import dense_pgvector, embeddings
 from companion.memory.hops import second_hops, shared_pair
+from companion.memory.query import list_question, window_around
 from companion.memory.query import plan as query_plan
-from companion.memory.query import window_around
 from companion.memory.recall_index import (
     DENSE_BLAS_THREADS,
     LAYER_CODES,
@@ -184,15 +184,6 @@ def focus_of(index: PairIndex, text: str) -> int | None:
 # replies on the same topic echo its words too and would take the slots: the named speaker's lines
 # weigh twice the usual speaker part here.
 LIST_SPEAKER = 0.24
-_LIST_HEAD = re.compile(r"\s*(?:in\s+)?(?:what|which)\s+(?:(?:kinds?|types?|sorts?)\s+of\s+)?([a-z]+)\b", re.I)
-_NOT_PLURAL = {"is", "was", "does", "has", "this", "makes", "gives", "his", "its"}
-
-
-def list_question(text: str) -> bool:
-    """A plural noun right after what/which ("What activities…", "In what ways…", "Which cities…")."""
-    m = _LIST_HEAD.match(text)
-    word = m.group(1).lower() if m else ""
-    return len(word) > 3 and word.endswith("s") and word not in _NOT_PLURAL
 
 
 _OBJECT_BEFORE = re.compile(r"\b(to|for|with|about|from|tell|told|ask|asked|visit|visited|give|gave|promise|"

@@ -237,6 +237,19 @@ def test_a_prompt_build_never_runs_the_encoder_and_ranks_by_words_when_the_warm_
 )
 def test_a_question_asking_for_several_things_is_told_apart(question, listing):
     # Such a question weighs the named person's own lines more (retrieval.LIST_SPEAKER).
-    from companion.memory.retrieval import list_question
+    from companion.memory.query import list_question
 
     assert list_question(question) is listing
+
+
+def test_a_list_question_is_also_asked_without_its_plural_noun():
+    # The answers name instances ("we went camping"), never "activities".
+    from companion.memory.query import plan
+
+    assert plan("What activities has Mira done with her family?", reference=None).parts == [
+        "What activities has Mira done with her family?",
+        "What has Mira done with her family?",
+    ]
+    ways = plan("In what ways is Ada helping at the shelter?", reference=None)
+    assert ways.parts[1] == "How is Ada helping at the shelter?"
+    assert plan("What is Ada's job?", reference=None).parts == ["What is Ada's job?"]
