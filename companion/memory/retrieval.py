@@ -52,8 +52,8 @@ from django.utils import timezone
 
 from companion.memory import dense_pgvector, embeddings
 from companion.memory.hops import second_hops, shared_pair
-from companion.memory.query import list_question, window_around
 from companion.memory.query import plan as query_plan
+from companion.memory.query import window_around
 from companion.memory.recall_index import (
     DENSE_BLAS_THREADS,
     LAYER_CODES,
@@ -98,7 +98,6 @@ def _time_scores(index: PairIndex, cand: np.ndarray, window: Any) -> np.ndarray:
 def score_candidates(index: PairIndex, *, query: str, query_vec: np.ndarray | None, k: int, now_ts: float,
                      window: Any = None, dense: np.ndarray | None = None, layers: np.ndarray | None = None,
                      focus: int | None = None, probed: np.ndarray | None = None,
-                     speaker_weight: float | None = None,
                      ) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
     """(candidate rows, scores, parts) for one query; ``dense`` may be precomputed for all rows
     (with ``probed``: only for those rows, the others are scored here when they become candidates)."""
@@ -150,7 +149,7 @@ def score_candidates(index: PairIndex, *, query: str, query_vec: np.ndarray | No
         parts["time"] = time_part
     if focus is not None and focus >= 0 and index.speaker_codes.size:
         said = (index.speaker_codes[cand] == focus).astype(np.float64)
-        score = score + (WEIGHTS["speaker"] if speaker_weight is None else speaker_weight) * said
+        score = score + WEIGHTS["speaker"] * said
         parts["speaker"] = said
     return cand, score, parts
 
@@ -177,13 +176,6 @@ def focus_of(index: PairIndex, text: str) -> int | None:
         if m and (best is None or m.start() < best[0]):
             best = (m.start(), code)
     return best[1] if best else None
-
-
-# A question asking for several things ("What activities has Mira done…", "Which cities has Ada
-# visited?") is answered by many of the named person's own lines, months apart; the other speaker's
-# replies on the same topic echo its words too and would take the slots: the named speaker's lines
-# weigh twice the usual speaker part here.
-LIST_SPEAKER = 0.24
 
 
 _OBJECT_BEFORE = re.compile(r"\b(to|for|with|about|from|tell|told|ask|asked|visit|visited|give|gave|promise|"
@@ -279,13 +271,11 @@ def rank(
     best: dict[int, tuple[float, dict[str, float]]] = {}
     per_part: list[list[int]] = []
     main_focus = focus_of(index, query)
-    listing = list_question(query)
 
     def score_part(text: str, vec: np.ndarray | None, column: int, focus: int | None, exclude: set[int]) -> None:
         dense = np.ascontiguousarray(dense_all[:, column]) if dense_all is not None else None
         cand, score, parts = score_candidates(index, query=text, query_vec=vec, k=k, now_ts=now_ts, window=window,
-                                              dense=dense, layers=mask, focus=focus, probed=probed,
-                                              speaker_weight=LIST_SPEAKER if listing else None)
+                                              dense=dense, layers=mask, focus=focus, probed=probed)
         order = np.argsort(-score, kind="stable")
         rows = _pick(index, order, cand, k, collapse, exclude)
         per_part.append([int(cand[i]) for i in rows])

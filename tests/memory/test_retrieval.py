@@ -236,7 +236,7 @@ def test_a_prompt_build_never_runs_the_encoder_and_ranks_by_words_when_the_warm_
     ],
 )
 def test_a_question_asking_for_several_things_is_told_apart(question, listing):
-    # Such a question weighs the named person's own lines more (retrieval.LIST_SPEAKER).
+    # Such a question is also ranked without its plural noun (query.plan).
     from companion.memory.query import list_question
 
     assert list_question(question) is listing
