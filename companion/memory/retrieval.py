@@ -288,7 +288,9 @@ def rank(
     for j, (text, vec) in enumerate(queries):
         score_part(text, vec, j if dense_all is not None and j < dense_all.shape[1] else 0,
                    focus_of(index, text) if j else main_focus, set())
-    quotas = [0] + [max(1, k // (2 * max(1, n_split - 1)))] * (n_split - 1)
+    # The whole question's own best result is kept too: at a small k a sub-question or a second hop
+    # could otherwise take the only slot from the answer itself.
+    quotas = [1] + [max(1, k // (2 * max(1, n_split - 1)))] * (n_split - 1)
     chosen = _merge(index, best, per_part, quotas, k, collapse)
     if hop:
         hops = second_hops(index, chosen, query=query)

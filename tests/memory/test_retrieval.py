@@ -253,3 +253,15 @@ def test_a_list_question_is_also_asked_without_its_plural_noun():
     ways = plan("In what ways is Ada helping at the shelter?", reference=None)
     assert ways.parts[1] == "How is Ada helping at the shelter?"
     assert plan("What is Ada's job?", reference=None).parts == ["What is Ada's job?"]
+
+
+@pytest.mark.parametrize("k", [1, 2, 3])
+def test_the_best_answer_keeps_its_place_at_any_k(user, persona, k):
+    # A named person in the best result is looked up as a second hop ("Jo" below); with one slot,
+    # that hop must not push out the answer itself.
+    memory_create(user=user, persona=persona, text="Alice has a dog named Biscuit, a little beagle.")
+    memory_create(user=user, persona=persona, text="Alice's sister Jo lives in Reykjavik.")
+    memory_create(user=user, persona=persona, text="Jo walks Biscuit when Alice works nights.")
+    found = memories_recall(user=user, persona=persona, query="What is my dog called?", k=k)
+    assert len(found) == k
+    assert "Biscuit, a little beagle" in found[0].memory.text
