@@ -9,7 +9,7 @@ Two sources propose memory operations:
 
 The rules are the safety net: they always run, they only ever touch memories
 by *slot* (a normalised key such as ``name`` or ``likes:tea``), and the
-reconciler (``services.py``) only lets the model delete a memory when the
+reconciler (``reconciler.py``) only lets the model delete a memory when the
 user's message actually retracts something. Pure functions, no ORM.
 """
 

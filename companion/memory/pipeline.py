@@ -33,16 +33,16 @@ from companion.memory.indexing import (
     turns_pending,
 )
 from companion.memory.models import Memory, Milestone, RelationshipState
-from companion.memory.relationship import relationship_apply_exchange, relationship_get_or_create
-from companion.memory.selectors import memories_recall
-from companion.memory.services import (
+from companion.memory.reconciler import (
     ReconcileReport,
     embeddings_warm,
     llm_extract,
     memory_apply_exchange,
-    memory_forget_source,
     use_llm_extraction,
 )
+from companion.memory.relationship import relationship_apply_exchange, relationship_get_or_create
+from companion.memory.selectors import memories_recall
+from companion.memory.services import memory_forget_source
 
 
 @dataclass

@@ -3,7 +3,7 @@
 The live chat runs ``pipeline.exchange_process`` after each reply: the slot rules through the
 reconciler, the relationship and its milestones, ~10 queries and a relationship update per exchange.
 An import replays hundreds of exchanges at once (``importer.import_finish``), so ``exchanges_replay``
-runs the same code (``services.memory_apply_exchange``, ``relationship.exchange_fold``) on in-memory
+runs the same code (``reconciler.memory_apply_exchange``, ``relationship.exchange_fold``) on in-memory
 copies of the pair's semantic items, milestones and relationship state (``ReplayMemories``,
 ``ReplayMilestones``) and writes what changed every ``WRITE_EVERY`` exchanges, in one transaction
 that also moves ``last_user_message_id``: an interrupted replay resumes after its last write, as the
@@ -37,8 +37,9 @@ from companion.memory.indexing import Names, told_name
 from companion.memory.models import Memory, Milestone, RelationshipState
 from companion.memory.pipeline import rule_candidates
 from companion.memory.recall_index import pair_invalidate
+from companion.memory.reconciler import PairMemories, embeddings_warm, memory_apply_exchange
 from companion.memory.relationship import PairMilestones, exchange_fold, stages_for
-from companion.memory.services import PairMemories, embeddings_warm, memory_apply_exchange, memory_change
+from companion.memory.services import memory_change
 
 WRITE_EVERY = 256  # exchanges per write transaction (the resume step)
 WARM_EVERY = 64  # user turns whose rule texts are embedded in one encoder call (fits the embed_one LRU)

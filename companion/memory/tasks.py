@@ -11,7 +11,7 @@ import dramatiq
 from companion.chat.models import Conversation, Message
 from companion.memory.pipeline import exchange_process_ids, memory_reprocess_edited, memory_sync_turns
 from companion.memory.recall_index import pair_index
-from companion.memory.services import use_llm_extraction
+from companion.memory.reconciler import use_llm_extraction
 from companion.memory.sessions import sessions_update
 from companion.memory.summaries import summary_update
 

@@ -20,7 +20,7 @@ from django.db import transaction
 from companion.llm.base import ChatTurn, SamplingParams
 from companion.llm.guard import ModelCallForbidden, db_thread, model_call_problem, model_call_sync
 from companion.memory.extraction import ExtractionResult
-from companion.memory.services import llm_extract
+from companion.memory.reconciler import llm_extract
 from companion.memory.summaries import llm_summary
 
 TURNS = [ChatTurn("user", "hello")]

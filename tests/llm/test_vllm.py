@@ -30,7 +30,7 @@ from companion.llm.guard import model_call_sync
 from companion.llm.openai_compat import OpenAICompatibleBackend
 from companion.llm.registry import get_backend, set_backend
 from companion.memory.extraction import ExtractionResult
-from companion.memory.services import llm_extract
+from companion.memory.reconciler import llm_extract
 from tests.chat.conftest import open_socket, session_cookie
 from tests.support.vllm import RUNTIME_ADAPTER, SERVED_NAME, STARTED_ADAPTERS
 from tests.web.factories import make_persona, make_user, say
