@@ -33,18 +33,16 @@ from django.utils import timezone
 
 from companion.chat.models import Conversation, Message
 from companion.chat.scene import witness_views, witnessed
-from companion.memory import embeddings
 from companion.memory.indexing import Names, drafts_embed, drafts_for_turns, drafts_write, vectors_fill
 from companion.memory.models import Memory, RelationshipState
-from companion.memory.pipeline import exchange_process, rule_candidates
-from companion.memory.replay import ReplayConflict, exchanges_replay
+from companion.memory.pipeline import exchange_process
+from companion.memory.replay import ReplayConflict, exchanges_replay, replay_walk
 from companion.memory.sessions import sessions_update
 from companion.memory.sillytavern import ParsedChat, message_extra
 from companion.memory.summaries import summary_update
 
 WRITE_CHUNK_TURNS = 400
 STORE_BATCH = 500
-REPLAY_CHUNK = 64
 
 Progress = Callable[[int], None]
 
@@ -169,16 +167,8 @@ def _replay_each(*, conversation: Conversation, stored: list[Message], names: Na
     (the model's extraction, group scenes, or after a ReplayConflict)."""
     state = RelationshipState.objects.filter(user=conversation.owner, persona=conversation.persona).first()
     done_up_to = (state.last_user_message_id or 0) if state else 0
-    # The slot rules' texts of the user turns, embedded REPLAY_CHUNK turns at a time in one encoder
-    # call (the reconciler then finds them in the LRU instead of running the encoder once per text).
-    user_turns = [m for m in stored if m.role == Message.Role.USER and m.pk > done_up_to]
-    position = {m.pk: n for n, m in enumerate(user_turns)}
-    for i, message in enumerate(stored):
-        if message.pk in position:
-            n = position[message.pk]
-            if n % REPLAY_CHUNK == 0:
-                embeddings.embed_many_cached([c.text for m in user_turns[n:n + REPLAY_CHUNK]
-                                              for c in rule_candidates(m, names)])
+    for i, message, to_count in replay_walk(stored, done_up_to=done_up_to, names=names):
+        if to_count:
             reply = next((r for r in stored[i + 1:i + 2] if r.role == Message.Role.PERSONA), None)
             outcome = exchange_process(conversation=conversation, user_message=message, reply_message=reply,
                                        use_llm=use_llm, index_turns=False)

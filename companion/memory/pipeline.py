@@ -106,6 +106,13 @@ def exchange_process(
     return outcome or ExchangeOutcome(skipped=True)
 
 
+def name_told_in(user_message: Message) -> str:
+    """The name the user gives in this very message, or "": "My name is Ada and I love sailing"
+    makes the facts from that message already say "Ada"."""
+    return next((told_name(c.text) for c in extract_rules(user_message.content or "")
+                 if c.slot == "name" and not c.retract), "")
+
+
 def exchange_process_for(
     *,
     conversation: Conversation,
@@ -126,10 +133,7 @@ def exchange_process_for(
     user, persona = conversation.owner, conversation.persona
     names = Names.for_conversation(conversation)
     if user_message is not None and names.user == user.get_username():
-        # "My name is Ada and I love sailing": facts from this very message already say "Ada".
-        told = next((told_name(c.text) for c in extract_rules(user_message.content or "")
-                     if c.slot == "name" and not c.retract), "")
-        names.user = told or names.user
+        names.user = name_told_in(user_message) or names.user
     stale = messages_stale(conversation=conversation) if index_turns else []
     turns = turns_pending(conversation=conversation) if index_turns else []
     drafts = drafts_for_turns(conversation=conversation, turns=turns, names=names)
@@ -177,12 +181,10 @@ def exchange_process_for(
         )
         learnt = [m for m in indexed if m.layer == Memory.Layer.SEMANTIC and m.message_id == user_message.pk]
         report.added += learnt
-        personal = any(m.kind not in (Memory.Kind.EVENT,) for m in report.added) or bool(report.updated)
-        event = next((m for m in report.added if m.kind == Memory.Kind.EVENT), None)
+        shared_personal, event_text = report.relationship_cues()
         state, milestones = relationship_apply_exchange(
             user=user, persona=persona, user_message=user_message, when=user_message.created_at,
-            sentiment=sentiment(text), shared_personal=personal or (event is not None),
-            new_event_text=event.text if event else None,
+            sentiment=sentiment(text), shared_personal=shared_personal, new_event_text=event_text,
             llm_deltas=(result.affinity_delta, result.trust_delta) if result is not None else None,
         )
         state.last_user_message_id = user_message.pk

@@ -51,6 +51,13 @@ class ReconcileReport:
     def changed(self) -> bool:
         return bool(self.added or self.updated or self.deleted)
 
+    def relationship_cues(self) -> tuple[bool, str | None]:
+        """(the user shared something personal, the text of the first event learnt): what the
+        relationship's rules read from this exchange's memory changes."""
+        event = next((m for m in self.added if m.kind == Memory.Kind.EVENT), None)
+        personal = any(m.kind != Memory.Kind.EVENT for m in self.added) or bool(self.updated)
+        return personal or event is not None, event.text if event else None
+
 
 def _words(text: str) -> set[str]:
     return {w for w in normalise(text).split() if len(w) > 2 and w not in {"user", "the", "they", "their"}}

@@ -21,7 +21,7 @@ state are still as this replay read them; if not, nothing of that batch is writt
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from typing import Any
 
@@ -32,10 +32,10 @@ from django.utils import timezone
 from companion.accounts.selectors import user_display_name
 from companion.chat.models import Conversation, Message
 from companion.memory import embeddings, recall_index
-from companion.memory.extraction import extract_rules, sentiment
+from companion.memory.extraction import sentiment
 from companion.memory.indexing import Names, told_name
 from companion.memory.models import Memory, Milestone, RelationshipState
-from companion.memory.pipeline import rule_candidates
+from companion.memory.pipeline import name_told_in, rule_candidates
 from companion.memory.recall_index import pair_invalidate
 from companion.memory.reconciler import PairMemories, embeddings_warm, memory_apply_exchange
 from companion.memory.relationship import PairMilestones, exchange_fold, stages_for
@@ -199,9 +199,7 @@ class Replay:
             name = told_name(told or "") or name
         names = replace(self.base_names, user=name)
         if names.user == self.user.get_username():
-            told = next((told_name(c.text) for c in extract_rules(user_message.content or "")
-                         if c.slot == "name" and not c.retract), "")
-            names.user = told or names.user
+            names.user = name_told_in(user_message) or names.user
         return names
 
     def exchange(self, user_message: Message) -> None:
@@ -221,12 +219,11 @@ class Replay:
             candidates=candidates, result=None, shown_ids=[], when=user_message.created_at,
             name=names.speaker(user_message), store=self.memories,
         )
-        personal = any(m.kind not in (Memory.Kind.EVENT,) for m in report.added) or bool(report.updated)
-        event = next((m for m in report.added if m.kind == Memory.Kind.EVENT), None)
+        shared_personal, event_text = report.relationship_cues()
         made = exchange_fold(
             state, ladder=self.ladder, log=self.milestones, created=False, user_message=user_message,
-            when=user_message.created_at, sentiment=sentiment(text), shared_personal=personal or (event is not None),
-            new_event_text=event.text if event else None,
+            when=user_message.created_at, sentiment=sentiment(text), shared_personal=shared_personal,
+            new_event_text=event_text,
         )
         state.last_user_message_id = user_message.pk
         self.state_counted = True
@@ -282,6 +279,20 @@ class Replay:
         self.since_write = 0
 
 
+def replay_walk(turns: list[Message], *, done_up_to: int, names: Names) -> Iterator[tuple[int, Message, bool]]:
+    """Each of ``turns`` (oldest first) as (position, message, whether it is a user turn still to count,
+    i.e. after ``done_up_to``). Before every ``WARM_EVERY`` such turns, their rule texts are embedded in
+    one encoder call, so the reconciler finds them in the LRU instead of running the encoder per text."""
+    user_turns = [m for m in turns if m.role == Message.Role.USER and m.pk > done_up_to]
+    position = {m.pk: n for n, m in enumerate(user_turns)}
+    for i, message in enumerate(turns):
+        n = position.get(message.pk)
+        if n is not None and n % WARM_EVERY == 0:
+            embeddings.embed_many_cached([c.text for m in user_turns[n:n + WARM_EVERY]
+                                          for c in rule_candidates(m, names)])
+        yield i, message, n is not None
+
+
 def exchanges_replay(*, conversation: Conversation, turns: list[Message], names: Names,
                      on_processed: Callable[[int], None] | None = None) -> tuple[int, int]:
     """Replay every user turn of ``turns`` (the conversation's messages, oldest first) not counted yet;
@@ -289,15 +300,8 @@ def exchanges_replay(*, conversation: Conversation, turns: list[Message], names:
     was written until then stays: the per-exchange path resumes after it)."""
     replay = Replay(conversation)
     done_up_to = (replay.state.last_user_message_id or 0) if replay.state else 0
-    user_turns = [m for m in turns if m.role == Message.Role.USER and m.pk > done_up_to]
-    position = {m.pk: n for n, m in enumerate(user_turns)}
-    for message in turns:
-        n = position.get(message.pk)
-        if n is not None:
-            if n % WARM_EVERY == 0:
-                # The chunk's rule texts in one encoder call: the reconciler then finds them in the LRU.
-                embeddings.embed_many_cached([c.text for m in user_turns[n:n + WARM_EVERY]
-                                              for c in rule_candidates(m, names)])
+    for _, message, to_count in replay_walk(turns, done_up_to=done_up_to, names=names):
+        if to_count:
             replay.exchange(message)
         if on_processed:
             on_processed(1)
